@@ -1,0 +1,59 @@
+"""KioskCore: the one object the screens talk to.
+
+Data flows one way: devices and the platform publish into the core (through
+the :class:`~kiosk.events.EventBus`), the core keeps state, and the screens
+read it and call its methods.  Screens never touch hardware or the network.
+Nothing here imports Kivy, so the CLIs and tests drive the same code.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from devices import registry
+from devices.base import Device
+from kiosk.config import Config
+from kiosk.events import EventBus
+from kiosk.session import Session
+
+log = logging.getLogger(__name__)
+
+
+class KioskCore:
+    def __init__(self, config: Config, bus: EventBus | None = None):
+        self.config = config
+        self.bus = bus or EventBus()
+        self.data_dir: Path = config.data_dir
+        self.devices: dict[str, Device] = {}
+        self.session: Session | None = None
+
+    # -- lifecycle --------------------------------------------------------
+    def start(self) -> None:
+        """Open every configured device; each reports its own status."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.devices = registry.build_all(self.config, self.bus)
+        for device in self.devices.values():
+            device.open()
+
+    def stop(self) -> None:
+        self.end_session()
+        for device in self.devices.values():
+            device.close()
+
+    def device_statuses(self) -> dict[str, dict[str, str]]:
+        return {role: d.status.as_dict() for role, d in self.devices.items()}
+
+    # -- the resident session -------------------------------------------
+    def begin_session(self, language: str = "zh_CN", elder_mode: bool = False) -> Session:
+        self.end_session()
+        self.session = Session(temp_root=self.data_dir / "sessions", language=language,
+                               elder_mode=elder_mode)
+        self.bus.publish("session.started")
+        return self.session
+
+    def end_session(self) -> None:
+        """Wipe the resident's data; called on 结束, idle timeout and maintenance entry."""
+        if self.session is not None:
+            self.session.wipe()
+            self.session = None
+            self.bus.publish("session.ended")

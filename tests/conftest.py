@@ -1,0 +1,36 @@
+"""Shared fixtures.  UI tests run under Xvfb (``make test`` wraps pytest in
+xvfb-run); never set KIVY_GL_BACKEND=mock, which silently collects nothing."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_HOME", str(ROOT / "var" / "test-kivy-home"))
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "var"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def make_config(tmp_path: Path):
+    """Write a TOML config (data_dir defaults to a temp dir) and load it."""
+    from kiosk import config as cfg
+
+    def make(text: str = "", name: str = "kiosk.toml"):
+        if "data_dir" not in text:
+            text = f'[kiosk]\ndata_dir = "{tmp_path / "var"}"\n' + text if "[kiosk]" not in text else text
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return cfg.load(path)
+    return make

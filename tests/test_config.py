@@ -1,0 +1,68 @@
+import subprocess
+import sys
+
+import pytest
+
+from kiosk import config as cfg
+
+
+def test_embedded_defaults_are_a_dev_kiosk_with_simulated_devices():
+    c = cfg.defaults()
+    assert c.source == cfg.EMBEDDED
+    assert c.kiosk.profile == "dev" and not c.is_production
+    assert c.devices.id_reader.driver == "simulated"
+    assert c.data_dir == cfg.PROJECT_ROOT / "var"
+
+
+def test_example_file_is_valid_and_matches_defaults():
+    example = cfg.load(cfg.PROJECT_ROOT / "kiosk.example.toml")
+    assert example.root.as_dict() == cfg.defaults().root.as_dict()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[kiosk]\nidd = 'x'\n", "unknown key 'idd'"),
+    ("[devices.id_reader]\nbaudrate = 9600\n", "[devices.id_reader] unknown key 'baudrate'"),
+    ("[display]\nwidth = '1920'\n", "display.width must be integer"),
+    ("[display]\nfullscreen = 1\n", "display.fullscreen must be true/false"),
+    ("[session]\nidle_timeout_s = true\n", "session.idle_timeout_s must be integer"),
+    ("[display]\nlanguage = 'fr'\n", "display.language = 'fr' is not one of"),
+    ("[kiosk\n", "not valid TOML"),
+    ("unknown_section = 1\n", "unknown key 'unknown_section'"),
+])
+def test_bad_config_names_file_and_key(tmp_path, text, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path)
+    message = str(err.value)
+    assert str(path) in message and expected in message
+    assert "\n" not in message
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(cfg.ConfigError, match="config file not found"):
+        cfg.load(tmp_path / "nope.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(cfg.ConfigError, match="not UTF-8"):
+        cfg.load(tmp_path / "bin.toml")
+
+
+def test_config_is_read_only():
+    c = cfg.defaults()
+    with pytest.raises(AttributeError):
+        c.kiosk.id = "x"
+
+
+@pytest.mark.parametrize("entry", [["-m", "kiosk.app_entry"], ["-m", "kiosk.cli"]])
+def test_entry_points_exit_2_with_one_line(tmp_path, entry):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[display]\nwidth = 'wide'\n")
+    args = [sys.executable, *entry, "--config", str(bad)]
+    if entry[-1] == "kiosk.cli":
+        args += ["config", "check"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "display.width" in lines[0] and str(bad) in lines[0]
+    assert "Traceback" not in proc.stderr
