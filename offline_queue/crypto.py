@@ -1,0 +1,80 @@
+"""Encryption at rest for queued personal data (AES-256-GCM).
+
+The key lives in a file outside the database (config ``queue.key_file``,
+default ``data_dir/secrets/queue.key``) so a copied database alone reveals
+nothing.  Provisioning creates the key on production kiosks; a development
+kiosk creates one on first use.  Every ciphertext is bound to what it belongs
+to (the item id and the part's name) through the GCM associated data, so a
+payload cannot be swapped between rows without the swap being detected.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class QueueKeyError(Exception):
+    """The queue key is missing or unusable; one line for a technician."""
+
+
+def key_path(config) -> Path:
+    configured = config.queue.key_file
+    return config.path(configured) if configured else config.data_dir / "secrets" / "queue.key"
+
+
+def load_or_create_key(path: Path, create: bool) -> bytes:
+    """Read the 32-byte key; create it (mode 0600) only when ``create`` is true."""
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        if not create:
+            raise QueueKeyError(f"queue key {path} is missing; run provisioning to create it") from None
+        return _create_key(path)
+    except PermissionError:
+        raise QueueKeyError(f"queue key {path} is not readable (permission denied)") from None
+    if len(key) != KEY_BYTES:
+        raise QueueKeyError(f"queue key {path} has {len(key)} bytes, expected {KEY_BYTES}")
+    return key
+
+
+def _create_key(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # never replace a key another process created meanwhile
+    except FileExistsError:
+        os.unlink(tmp)
+        return load_or_create_key(path, create=False)
+    os.unlink(tmp)
+    return key
+
+
+class Sealer:
+    """Encrypts and decrypts blobs: ``nonce || ciphertext+tag``."""
+
+    def __init__(self, key: bytes):
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
+
+    def open(self, blob: bytes, context: str) -> bytes:
+        try:
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
+        except InvalidTag:
+            raise QueueKeyError(f"stored data for {context} does not decrypt with this key") from None

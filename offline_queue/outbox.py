@@ -1,0 +1,357 @@
+"""The durable outbox: what the kiosk promised a resident it would send.
+
+Once :meth:`Outbox.enqueue` returns, the item survives a crash or a power cut:
+SQLite in WAL mode with ``synchronous=FULL`` (NORMAL may roll back the last
+commits on power loss) and scans written, fsynced and renamed into place
+*before* the row that names them is committed.  Each item's id is a UUID that
+is also its Idempotency-Key, so re-sending after a crash can never create a
+second application on the platform.
+
+Personal data is encrypted at rest (:mod:`offline_queue.crypto`) and purged
+the moment the platform acknowledges the item: the payload column is cleared
+and the scans deleted, leaving a tombstone (id, kind, state, timestamps,
+application number).  Items of one kind leave in FIFO order; an item may
+depend on another (a rating waits for its application and gets the
+application number filled in from the acknowledgement).
+
+States: ``pending`` → ``sending`` → ``done``, or ``dead`` (a final refusal,
+kept with its reason until a technician runs ``kioskctl queue retry|purge``).
+"""
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from offline_queue.crypto import Sealer, key_path, load_or_create_key
+
+log = logging.getLogger(__name__)
+
+KINDS = ("application", "rating", "appeal", "print_report")
+OPEN_STATES = ("pending", "sending")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    payload         BLOB,
+    depends_on      TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error      TEXT,
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL,
+    acked_at        REAL,
+    application_no  TEXT
+);
+CREATE INDEX IF NOT EXISTS items_open ON items(kind, seq) WHERE state IN ('pending', 'sending');
+CREATE INDEX IF NOT EXISTS items_dead ON items(seq) WHERE state = 'dead';
+"""
+
+
+class QueueFullError(Exception):
+    """Too little free disk space to accept a new item safely."""
+
+
+class QueueItemError(Exception):
+    """A technician asked for something the item's state does not allow."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One outbox row without its personal data."""
+    seq: int
+    id: str
+    kind: str
+    state: str
+    depends_on: str | None
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    updated_at: float
+    acked_at: float | None
+    application_no: str | None
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_ITEM_COLUMNS = ", ".join(Item.__dataclass_fields__)
+
+
+class Outbox:
+    def __init__(self, db_path: Path, sealer: Sealer, min_free_mb: int = 200,
+                 clock=time.time, recover: bool = True):
+        self.db_path = Path(db_path)
+        self.attachments_dir = self.db_path.parent / "attachments"
+        self.attachments_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.db_path.parent, 0o700)
+        self.min_free_bytes = min_free_mb * 1024 * 1024
+        self._sealer = sealer
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False,
+                                   timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        if recover:
+            self._recover()
+
+    @classmethod
+    def from_config(cls, config, recover: bool = True) -> "Outbox":
+        """The kiosk's outbox; ``recover=False`` for a second process such as
+        ``kioskctl``, which must not tidy up under the running kiosk."""
+        key = load_or_create_key(key_path(config), create=not config.is_production)
+        return cls(config.data_dir / "queue" / "outbox.sqlite3", Sealer(key),
+                   min_free_mb=config.queue.min_free_mb, recover=recover)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing ----------------------------------------------------------
+    def enqueue(self, kind: str, payload: dict, attachments: Iterable[tuple[str, Path | bytes]] = (),
+                depends_on: str | None = None, item_id: str | None = None) -> str:
+        """Store an item durably and return its id (the Idempotency-Key).
+
+        ``attachments`` are ``(material_id, path or bytes)`` pages; the sender
+        puts them into ``payload["materials"]`` as ``{id, pages: [{sha256,
+        content_b64}]}`` when it sends.  Raises :class:`QueueFullError` when
+        the disk is too full to take the item without risk.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown queue item kind {kind!r}")
+        item_id = item_id or str(uuid.uuid4())
+        pages = [(material_id, src if isinstance(src, bytes) else Path(src).read_bytes())
+                 for material_id, src in attachments]
+        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        self._check_free_space(len(plain) + sum(len(p) for _, p in pages))
+        item_dir = self.attachments_dir / item_id
+        try:
+            manifest = self._write_attachments(item_id, item_dir, pages) if pages else []
+            blob = self._sealer.seal(json.dumps({"payload": payload, "attachments": manifest},
+                                                ensure_ascii=False, separators=(",", ":")).encode(),
+                                     item_id)
+            now = self._clock()
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO items (id, kind, state, payload, depends_on, next_attempt_at,"
+                    " created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    (item_id, kind, blob, depends_on, now, now, now))
+        except sqlite3.OperationalError as exc:
+            shutil.rmtree(item_dir, ignore_errors=True)
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise QueueFullError("the kiosk's disk is full; the queue cannot take new items") from None
+            raise
+        except OSError as exc:
+            shutil.rmtree(item_dir, ignore_errors=True)
+            if exc.errno == errno.ENOSPC:
+                raise QueueFullError("the kiosk's disk is full; the queue cannot take new items") from None
+            raise
+        return item_id
+
+    def _check_free_space(self, incoming: int) -> None:
+        free = shutil.disk_usage(self.db_path.parent).free
+        if free - incoming * 3 < self.min_free_bytes:  # ×3: WAL copy + checkpoint + scans
+            raise QueueFullError(
+                f"only {free // (1024 * 1024)} MB free on the kiosk's disk (queue.min_free_mb ="
+                f" {self.min_free_bytes // (1024 * 1024)}); new items are refused until space is freed")
+
+    def _write_attachments(self, item_id: str, item_dir: Path, pages) -> list[dict]:
+        item_dir.mkdir(mode=0o700)
+        manifest = []
+        for n, (material_id, data) in enumerate(pages):
+            name = f"{n}.bin"
+            tmp = item_dir / (name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, self._sealer.seal(data, f"{item_id}/{name}"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, item_dir / name)
+            manifest.append({"material_id": material_id, "file": name,
+                             "sha256": hashlib.sha256(data).hexdigest()})
+        _fsync_dir(item_dir)
+        _fsync_dir(self.attachments_dir)
+        return manifest
+
+    # -- the sender's view -----------------------------------------------
+    def next_ready(self, now: float | None = None) -> tuple[Item | None, float | None]:
+        """The next item to send, or ``(None, when)`` with the earliest due time.
+
+        Only the head of each kind's FIFO is considered.  A head whose
+        dependency is not yet acknowledged waits; one whose dependency was
+        refused or purged becomes a dead letter itself.
+        """
+        now = self._clock() if now is None else now
+        ready, earliest = [], None
+        with self._lock:
+            for kind in KINDS:
+                head = self._head(kind)
+                if head is None:
+                    continue
+                if head.depends_on:
+                    dep_state = self._db.execute("SELECT state FROM items WHERE id = ?",
+                                                 (head.depends_on,)).fetchone()
+                    if dep_state is None or dep_state[0] == "dead":
+                        self.mark_dead(head.id, "the item it depends on was refused or purged")
+                        return self.next_ready(now)
+                    if dep_state[0] != "done":
+                        continue
+                if head.next_attempt_at <= now:
+                    ready.append(head)
+                elif earliest is None or head.next_attempt_at < earliest:
+                    earliest = head.next_attempt_at
+        if ready:
+            return min(ready, key=lambda item: item.seq), None
+        return None, earliest
+
+    def _head(self, kind: str) -> Item | None:
+        row = self._db.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE kind = ? AND state IN ('pending', 'sending')"
+            " ORDER BY seq LIMIT 1", (kind,)).fetchone()
+        return Item(*row) if row else None
+
+    def request_payload(self, item: Item) -> dict:
+        """Decrypt the payload, attach the scans and fill in the dependency's application number."""
+        with self._lock:
+            row = self._db.execute("SELECT payload FROM items WHERE id = ?", (item.id,)).fetchone()
+            dep_no = None
+            if item.depends_on:
+                dep = self._db.execute("SELECT application_no FROM items WHERE id = ?",
+                                       (item.depends_on,)).fetchone()
+                dep_no = dep[0] if dep else None
+        if row is None or row[0] is None:
+            raise QueueItemError(f"item {item.id} has no payload (already acknowledged or purged)")
+        stored = json.loads(self._sealer.open(row[0], item.id))
+        payload = stored["payload"]
+        if stored["attachments"]:
+            materials: dict[str, list] = {}
+            for page in stored["attachments"]:
+                data = self._sealer.open((self.attachments_dir / item.id / page["file"]).read_bytes(),
+                                         f"{item.id}/{page['file']}")
+                materials.setdefault(page["material_id"], []).append(
+                    {"sha256": page["sha256"], "content_b64": base64.b64encode(data).decode()})
+            payload["materials"] = [{"id": mid, "pages": pages} for mid, pages in materials.items()]
+        if dep_no:
+            payload["application_no"] = dep_no
+        return payload
+
+    def mark_sending(self, item_id: str) -> None:
+        # Losing this mark in a power cut is harmless (the item is simply sent
+        # again under the same Idempotency-Key), so it skips the fsync; the
+        # next FULL commit makes it durable along with everything before it.
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._update(item_id, "state = 'sending', attempts = attempts + 1", ())
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    def mark_done(self, item_id: str, application_no: str | None = None) -> None:
+        """Acknowledged: purge the personal data at once, keep the tombstone."""
+        now = self._clock()
+        with self._lock:
+            self._update(item_id, "state = 'done', payload = NULL, last_error = NULL, acked_at = ?,"
+                         " application_no = ?", (now, application_no))
+        shutil.rmtree(self.attachments_dir / item_id, ignore_errors=True)
+
+    def mark_retry(self, item_id: str, error: str, next_attempt_at: float) -> None:
+        with self._lock:
+            self._update(item_id, "state = 'pending', last_error = ?, next_attempt_at = ?",
+                         (error, next_attempt_at))
+
+    def mark_dead(self, item_id: str, reason: str) -> None:
+        with self._lock:
+            self._update(item_id, "state = 'dead', last_error = ?", (reason,))
+
+    def _update(self, item_id: str, assignments: str, params: tuple) -> None:
+        self._db.execute(f"UPDATE items SET {assignments}, updated_at = ? WHERE id = ?",
+                         (*params, self._clock(), item_id))
+
+    # -- technician actions ----------------------------------------------
+    def retry(self, item_id: str) -> Item:
+        """Give a dead letter (or a waiting item) another go right now."""
+        with self._lock:
+            item = self.get(item_id)
+            if item.state not in ("dead", "pending"):
+                raise QueueItemError(f"item {item.id} is {item.state}; only dead or pending items can be retried")
+            self._update(item.id, "state = 'pending', attempts = 0, next_attempt_at = ?", (self._clock(),))
+            return self.get(item.id)
+
+    def purge(self, item_id: str) -> Item:
+        """Drop a dead letter and its personal data for good."""
+        with self._lock:
+            item = self.get(item_id)
+            if item.state != "dead":
+                raise QueueItemError(f"item {item.id} is {item.state}; only dead letters can be purged"
+                                     " (retry it, or wait until it is delivered)")
+            self._db.execute("DELETE FROM items WHERE id = ?", (item.id,))
+        shutil.rmtree(self.attachments_dir / item.id, ignore_errors=True)
+        return item
+
+    def get(self, item_id: str) -> Item:
+        """An item by id or by an unambiguous prefix of it (as shown by ``queue list``)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id LIKE ? LIMIT 2",
+                                    (item_id.replace("%", "").replace("_", "") + "%",)).fetchall()
+        if not rows or not item_id:
+            raise QueueItemError(f"no queue item {item_id!r}")
+        if len(rows) > 1:
+            raise QueueItemError(f"{item_id!r} matches more than one item; give more of the id")
+        return Item(*rows[0])
+
+    def items(self, states: Iterable[str] = ("pending", "sending", "dead"), limit: int = 200) -> list[Item]:
+        states = tuple(states)
+        marks = ", ".join("?" * len(states))
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE state IN ({marks})"
+                                    " ORDER BY seq LIMIT ?", (*states, limit)).fetchall()
+        return [Item(*r) for r in rows]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            counts = dict(self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())
+        return {"depth": counts.get("pending", 0) + counts.get("sending", 0),
+                "dead": counts.get("dead", 0), "done": counts.get("done", 0)}
+
+    # -- start-up ---------------------------------------------------------
+    def _recover(self) -> None:
+        """Undo what a crash may have left half-done.
+
+        An item caught ``sending`` is pending again (the platform deduplicates
+        by its key); scan directories without an open item are leftovers of an
+        enqueue that never committed or of an acknowledgement whose cleanup was
+        cut short, and are deleted.
+        """
+        with self._lock:
+            self._db.execute("UPDATE items SET state = 'pending' WHERE state = 'sending'")
+            keep = {r[0] for r in self._db.execute(
+                "SELECT id FROM items WHERE state IN ('pending', 'sending', 'dead')")}
+        for entry in self.attachments_dir.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,203 @@
+"""The sender thread: drains the outbox to the platform, one item at a time.
+
+It uses only ``PlatformClient.submit(kind, payload, idempotency_key)`` and
+the client's typed errors:
+
+* success → ``done`` (personal data purged, application number kept);
+* :class:`FinalError` (validation 4xx, and 422 for a reused key with another
+  body) → dead letter with the reason, for ``kioskctl queue``;
+* :class:`RetryableError` (5xx, 409 still-processing, 429/503, timeouts,
+  connection errors) → retried under full-jitter exponential backoff,
+  honouring Retry-After; :class:`AuthError` (401/403) is retried too, since
+  the items are fine and only the kiosk's token needs re-enrolment.
+
+All kinds go to one platform, so a failure pauses the whole sender (not just
+the item) until the backoff expires; a new item from a resident wakes it for
+one immediate attempt, which is how the queue notices that the network is back
+without a fleet-wide synchronised probe.  Connectivity ("online", "offline",
+"degraded") is published on ``queue.connectivity`` and counts on
+``queue.stats`` for the UI and the heartbeat.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import threading
+import time
+
+from kiosk.logs import redactor
+from kiosk.platform import AuthError, FinalError, RetryableError
+from offline_queue.backoff import retry_delay
+from offline_queue.crypto import QueueKeyError
+from offline_queue.outbox import Item, Outbox, QueueItemError
+
+log = logging.getLogger(__name__)
+
+ONLINE, OFFLINE, DEGRADED = "online", "offline", "degraded"
+IDLE_POLL_S = 5.0        # also picks up `kioskctl queue retry` from another process
+STATS_INTERVAL_S = 0.5   # counting rows on every item would slow a 10,000-item drain
+RECENT_RESULTS = 256     # acknowledgements kept in memory for wait_for()
+
+
+class Sender:
+    def __init__(self, outbox: Outbox, client, bus=None, backoff_base_s: float = 1.0,
+                 backoff_cap_s: float = 300.0, rng: random.Random | None = None, clock=time.time):
+        self.outbox = outbox
+        self.client = client
+        self.bus = bus
+        self.base_s = float(backoff_base_s)
+        self.cap_s = float(backoff_cap_s)
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures = 0                 # consecutive failed attempts, platform-wide
+        self._paused_until = 0.0           # backoff gate for every kind
+        self._server_asked_pause = False   # Retry-After: a resident's new item must not cut it short
+        self._probe = False                # next step may send a head that is not yet due
+        self._results: collections.OrderedDict[str, dict] = collections.OrderedDict()
+        self._results_changed = threading.Condition()
+        self._last_stats = 0.0
+        self.connectivity = ONLINE         # optimistic until the first attempt says otherwise
+
+    @classmethod
+    def from_config(cls, config, outbox: Outbox, client, bus=None) -> "Sender":
+        return cls(outbox, client, bus, config.queue.backoff_base_s, config.queue.backoff_cap_s)
+
+    # -- lifecycle --------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="queue-sender", daemon=True)
+        self._thread.start()
+        self._publish_stats(force=True)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        """A new item: try once now, even inside our own backoff pause (a
+        server's Retry-After is still honoured)."""
+        if not self._server_asked_pause:
+            self._paused_until = 0.0
+            self._probe = True
+        self._wake.set()
+
+    def enqueue(self, kind: str, payload: dict, attachments=(), depends_on: str | None = None,
+                item_id: str | None = None) -> str:
+        """Store the item durably (see :meth:`Outbox.enqueue`) and wake the sender."""
+        item_id = self.outbox.enqueue(kind, payload, attachments, depends_on, item_id)
+        self.wake()
+        self._publish_stats(force=True)
+        return item_id
+
+    def wait_for(self, item_id: str, timeout: float) -> dict | None:
+        """Block up to ``timeout`` s for the item's outcome: ``{"state": "done",
+        "response": {...}}`` or ``{"state": "dead", "reason": ...}``; None if
+        still queued.  Never call this on the UI thread."""
+        deadline = time.monotonic() + timeout
+        with self._results_changed:
+            while item_id not in self._results:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._results_changed.wait(remaining)
+            return self._results[item_id]
+
+    # -- the loop ---------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                delay = self._step()
+            except Exception:  # a bug must not silently stop deliveries; back off and go on
+                log.exception("queue sender step failed")
+                delay = self._fail_delay(None)
+            if delay > 0:
+                self._wake.wait(delay)
+                self._wake.clear()
+        self._publish_stats(force=True)
+
+    def _step(self) -> float:
+        """Send at most one item; return how long to sleep before the next step."""
+        now = self._clock()
+        if now < self._paused_until:
+            return self._paused_until - now
+        probe, self._probe = self._probe, False
+        item, due = self.outbox.next_ready(float("inf") if probe else now)
+        if item is None:
+            self._publish_stats(force=True)
+            return IDLE_POLL_S if due is None else min(max(due - now, 0.0), IDLE_POLL_S)
+        self._send(item)
+        self._publish_stats()
+        return 0.0
+
+    def _send(self, item: Item) -> None:
+        try:
+            payload = self.outbox.request_payload(item)
+        except (QueueKeyError, QueueItemError, OSError, ValueError) as exc:
+            self._dead(item, f"cannot read the stored item: {exc}")
+            return
+        self.outbox.mark_sending(item.id)
+        try:
+            response = self.client.submit(item.kind, payload, item.id)
+        except AuthError as exc:
+            self._retry(item, exc, DEGRADED, None)
+        except FinalError as exc:
+            self._set_connectivity(ONLINE)
+            self._dead(item, redactor(str(exc)))
+        except RetryableError as exc:
+            self._retry(item, exc, OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
+        else:
+            self.outbox.mark_done(item.id, response.get("application_no"))
+            self._failures = 0
+            self._set_connectivity(ONLINE)
+            self._record(item.id, {"state": "done", "response": response})
+
+    def _retry(self, item: Item, exc: Exception, connectivity: str, retry_after: float | None) -> None:
+        delay = self._fail_delay(retry_after)
+        self._server_asked_pause = retry_after is not None
+        self._paused_until = self._clock() + delay
+        self.outbox.mark_retry(item.id, redactor(str(exc)), self._paused_until)
+        self._set_connectivity(connectivity)
+        log.info("queue item %s (%s) not delivered, retry in %.1f s: %s",
+                 item.id, item.kind, delay, redactor(str(exc)))
+
+    def _fail_delay(self, retry_after: float | None) -> float:
+        self._failures += 1
+        return retry_delay(self._failures, retry_after, self.base_s, self.cap_s, self._rng)
+
+    def _dead(self, item: Item, reason: str) -> None:
+        self.outbox.mark_dead(item.id, reason)
+        log.warning("queue item %s (%s) refused, now a dead letter: %s", item.id, item.kind, reason)
+        self._record(item.id, {"state": "dead", "reason": reason})
+        self._publish_stats(force=True)
+
+    def _record(self, item_id: str, outcome: dict) -> None:
+        with self._results_changed:
+            self._results[item_id] = outcome
+            while len(self._results) > RECENT_RESULTS:
+                self._results.popitem(last=False)
+            self._results_changed.notify_all()
+
+    # -- events -----------------------------------------------------------
+    def _set_connectivity(self, state: str) -> None:
+        if state != self.connectivity:
+            self.connectivity = state
+            if self.bus is not None:
+                self.bus.publish("queue.connectivity", "queue", state=state)
+
+    def _publish_stats(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.bus is None or (not force and now - self._last_stats < STATS_INTERVAL_S):
+            return
+        self._last_stats = now
+        stats = self.outbox.stats()
+        self.bus.publish("queue.stats", "queue", depth=stats["depth"], dead=stats["dead"],
+                         connectivity=self.connectivity)
