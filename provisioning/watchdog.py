@@ -1,0 +1,102 @@
+"""systemd notification (sd_notify) without libsystemd.
+
+The kiosk unit is ``Type=notify`` with ``WatchdogSec=``: systemd restarts the
+app when ``WATCHDOG=1`` stops arriving.  The kicks must come from the Kivy
+main loop itself (``attach_to_kivy_clock``), not from a helper thread, so a
+frozen UI -- the failure residents actually see -- stops them.
+
+The protocol is one datagram per message on the unix socket named by
+``$NOTIFY_SOCKET`` (a leading ``@`` means the abstract namespace).  Under
+cage the app is a child of the unit's main process, so the unit sets
+``NotifyAccess=all`` and we do not insist that ``$WATCHDOG_PID`` is ours.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class Watchdog:
+    """Sends READY/WATCHDOG/STATUS to systemd; every method is a no-op when
+    the app was not started by systemd (no ``$NOTIFY_SOCKET``)."""
+
+    def __init__(self, socket_path: str | None, watchdog_usec: int | None = None):
+        self.socket_path = socket_path or None
+        self.watchdog_usec = watchdog_usec if watchdog_usec and watchdog_usec > 0 else None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self.kicks_sent = 0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Watchdog":
+        env = os.environ if environ is None else environ
+        usec = env.get("WATCHDOG_USEC", "")
+        try:
+            watchdog_usec = int(usec) if usec else None
+        except ValueError:
+            log.warning("ignoring malformed WATCHDOG_USEC=%r", usec)
+            watchdog_usec = None
+        return cls(env.get("NOTIFY_SOCKET"), watchdog_usec)
+
+    @property
+    def enabled(self) -> bool:
+        return self.socket_path is not None
+
+    @property
+    def kick_interval(self) -> float | None:
+        """Seconds between kicks: half the watchdog timeout, as systemd advises."""
+        return self.watchdog_usec / 2e6 if self.watchdog_usec else None
+
+    def notify(self, message: str) -> bool:
+        """Send one notification; False (and a log line) if it could not be sent."""
+        if not self.enabled:
+            return False
+        address = self.socket_path
+        if address.startswith("@"):
+            address = "\0" + address[1:]
+        try:
+            with self._lock:
+                if self._sock is None:
+                    self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._sock.sendto(message.encode("utf-8"), address)
+            return True
+        except OSError as exc:
+            log.warning("sd_notify %s failed: %s", message.split("=", 1)[0], exc)
+            return False
+
+    def ready(self, status: str = "") -> bool:
+        return self.notify("READY=1" + (f"\nSTATUS={status}" if status else ""))
+
+    def kick(self) -> bool:
+        sent = self.notify("WATCHDOG=1")
+        if sent:
+            self.kicks_sent += 1
+        return sent
+
+    def status(self, text: str) -> bool:
+        return self.notify(f"STATUS={text}")
+
+    def stopping(self) -> bool:
+        return self.notify("STOPPING=1")
+
+    def attach_to_kivy_clock(self):
+        """Kick from the Kivy main loop every ``kick_interval`` seconds.
+
+        Returns the ClockEvent (``.cancel()`` to stop) or None when systemd
+        asked for no watchdog.  Call once, from the app's ``on_start``.
+        """
+        if not self.enabled or not self.kick_interval:
+            return None
+        from kivy.clock import Clock  # imported here: the rest of this module runs without Kivy
+        self.kick()
+        return Clock.schedule_interval(lambda _dt: self.kick(), self.kick_interval)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
