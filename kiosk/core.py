@@ -14,7 +14,10 @@ from devices import registry
 from devices.base import Device
 from kiosk.config import Config
 from kiosk.events import EventBus
+from kiosk.platform import PlatformClient
 from kiosk.session import Session
+from offline_queue.outbox import Outbox
+from offline_queue.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,9 @@ class KioskCore:
         self.data_dir: Path = config.data_dir
         self.devices: dict[str, Device] = {}
         self.session: Session | None = None
+        self.platform = None   # kiosk.platform.PlatformClient; set before start() to override
+        self.outbox = None     # offline_queue.outbox.Outbox, opened in start()
+        self.sender = None     # offline_queue.sender.Sender, the delivery thread
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -34,9 +40,22 @@ class KioskCore:
         self.devices = registry.build_all(self.config, self.bus)
         for device in self.devices.values():
             device.open()
+        self._start_queue()
+
+    def _start_queue(self) -> None:
+        """Open the outbox (recovering from any crash) and start delivering it."""
+        if self.platform is None:
+            self.platform = PlatformClient.from_config(self.config)
+        self.outbox = Outbox.from_config(self.config)
+        self.sender = Sender.from_config(self.config, self.outbox, self.platform, self.bus)
+        self.sender.start()
 
     def stop(self) -> None:
         self.end_session()
+        if self.sender is not None:
+            self.sender.stop()
+            self.outbox.close()
+            self.sender = self.outbox = None
         for device in self.devices.values():
             device.close()
 

@@ -1,0 +1,156 @@
+"""Submitting what a resident did, through the offline queue.
+
+Every application, rating and appeal goes into the durable outbox first; the
+resident's receipt never depends on the network.  :func:`submit_application`
+then waits a short, bounded time (default 3 s) for the sender to deliver it:
+if the platform answered, the receipt carries the application number
+(``status="submitted"``); otherwise it carries a local reference number and
+says 已保存，联网后自动提交 (``status="queued"``) -- the queue delivers it when the
+network is back, exactly once (the item id is the Idempotency-Key).  A
+validation refusal within the wait comes back as ``status="refused"`` with
+the platform's reason for the technician (the item stays a dead letter).
+
+These functions block for up to ``wait_s``: call them from a worker thread,
+never on the Kivy main thread.  :class:`~offline_queue.outbox.QueueFullError`
+is raised when the kiosk's disk is too full to store the application safely;
+show the resident :data:`MESSAGES` ``["not_saved"]``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+SUBMITTED, QUEUED, REFUSED = "submitted", "queued", "refused"
+ACK_WAIT_S = 3.0
+
+# What the receipt and the result screen say, per outcome, in the UI languages.
+MESSAGES: dict[str, dict[str, str]] = {
+    SUBMITTED: {"zh_CN": "已提交", "zh_TW": "已提交", "en": "Submitted"},
+    QUEUED: {"zh_CN": "已保存，联网后自动提交", "zh_TW": "已保存，連網後自動提交",
+             "en": "Saved; it will be submitted automatically when the network is back"},
+    REFUSED: {"zh_CN": "提交未成功，请凭此凭条到窗口咨询", "zh_TW": "提交未成功，請憑此憑條到窗口諮詢",
+              "en": "Not accepted; please take this receipt to a service window"},
+    "not_saved": {"zh_CN": "本机暂时无法保存申请，请到窗口办理", "zh_TW": "本機暫時無法保存申請，請到窗口辦理",
+                  "en": "This kiosk cannot save applications right now; please go to a service window"},
+}
+
+
+@dataclass
+class SubmitResult:
+    status: str                      # SUBMITTED | QUEUED | REFUSED
+    item_id: str                     # queue item id = Idempotency-Key
+    reference: str                   # local reference number, printed on every receipt
+    application_no: str | None = None
+    response: dict[str, Any] = field(default_factory=dict)   # the platform's answer when submitted
+    reason: str | None = None        # REFUSED: the platform's reason (technician wording)
+    receipt: dict[str, Any] = field(default_factory=dict)    # data for the receipt printer
+
+    def message(self, language: str = "zh_CN") -> str:
+        return MESSAGES[self.status].get(language, MESSAGES[self.status]["zh_CN"])
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
+
+
+def _card_fields(card: Any) -> dict[str, Any]:
+    """The card's text fields, unmasked (the platform needs the real ID number); no photo."""
+    if card is None:
+        return {}
+    if hasattr(card, "to_public_dict"):
+        return card.to_public_dict(masked=False)
+    return {k: v for k, v in dict(card).items() if not isinstance(v, (bytes, bytearray))}
+
+
+def local_reference(config, item_id: str, when: dt.datetime) -> str:
+    """A short number for the receipt, unique per kiosk: kiosk id, date, 8 hex of the item id."""
+    return f"{config.kiosk.id}-{when:%Y%m%d}-{item_id[:8].upper()}"
+
+
+def _service_name(service: Any, language: str) -> str:
+    name = getattr(service, "name", None)
+    if callable(name):
+        return name(language)
+    names = _get(service, "names") or {}
+    return names.get(language) or names.get("zh_CN") or str(_get(service, "id", ""))
+
+
+def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "SubmitResult":
+    """Queue the session's application and wait up to ``wait_s`` for the platform."""
+    now = dt.datetime.now().astimezone()
+    service_id = _get(service, "id")
+    payload = {
+        "service_id": service_id,
+        "applicant": _card_fields(session.card),
+        "form": dict(session.form),
+        "materials": [],  # filled from the encrypted scans when sent
+        "delivery": dict(session.delivery),
+        "submitted_at": now.isoformat(timespec="seconds"),
+        "offline": core.sender.connectivity != "online",
+    }
+    attachments = [(material_id, path) for material_id, paths in session.materials.items() for path in paths]
+    item_id = core.sender.enqueue("application", payload, attachments)
+    result = _await(core, item_id, wait_s, now)
+    result.receipt.update({
+        "service_id": service_id,
+        "service_name": _service_name(service, session.language),
+        "promised_days": result.response.get("promised_days", _get(service, "promised_days")),
+        "expected_completion": result.response.get("expected_completion"),
+        "documents": [{"document_id": d.get("document_id"), "title": d.get("title"),
+                       "print_token": d.get("print_token")} for d in result.response.get("documents", [])],
+    })
+    session.application = {"item_id": item_id, "status": result.status, "reference": result.reference,
+                           "application_no": result.application_no, "receipt": result.receipt}
+    return result
+
+
+def submit_rating(core, application: "SubmitResult | str", level: int, comment: str = "",
+                  service_id: str | None = None, wait_s: float = 0.0) -> "SubmitResult":
+    """好差评 for an application: a SubmitResult (queued or not) or an application number.
+
+    A rating of a still-queued application waits in the queue for it and gets
+    its number filled in when the application is acknowledged.
+    """
+    payload: dict[str, Any] = {"level": int(level), "comment": comment}
+    if service_id:
+        payload["service_id"] = service_id
+    depends_on = None
+    if isinstance(application, SubmitResult):
+        if application.application_no:
+            payload["application_no"] = application.application_no
+        else:
+            payload["application_key"] = application.item_id
+            depends_on = application.item_id
+    else:
+        payload["application_no"] = application
+    item_id = core.sender.enqueue("rating", payload, depends_on=depends_on)
+    return _await(core, item_id, wait_s, dt.datetime.now().astimezone())
+
+
+def submit_appeal(core, category: str, text: str, contact_phone: str | None = None,
+                  wait_s: float = ACK_WAIT_S) -> "SubmitResult":
+    """诉求 (consultation | complaint | suggestion | help); the appeal number is in
+    ``response["appeal_no"]`` when the platform answered within ``wait_s``."""
+    payload: dict[str, Any] = {"category": category, "text": text}
+    if contact_phone:
+        payload["contact_phone"] = contact_phone
+    item_id = core.sender.enqueue("appeal", payload)
+    return _await(core, item_id, wait_s, dt.datetime.now().astimezone())
+
+
+def _await(core, item_id: str, wait_s: float, now: dt.datetime) -> SubmitResult:
+    reference = local_reference(core.config, item_id, now)
+    outcome = core.sender.wait_for(item_id, wait_s) if wait_s > 0 else None
+    if outcome is None:
+        result = SubmitResult(QUEUED, item_id, reference)
+    elif outcome["state"] == "done":
+        response = outcome["response"]
+        result = SubmitResult(SUBMITTED, item_id, reference, response.get("application_no"), response)
+    else:
+        result = SubmitResult(REFUSED, item_id, reference, reason=outcome["reason"])
+    result.receipt = {"status": result.status, "reference": reference,
+                      "application_no": result.application_no,
+                      "submitted_at": now.isoformat(timespec="seconds"),
+                      "note": dict(MESSAGES[result.status])}
+    return result
