@@ -104,6 +104,7 @@ SCHEMA: dict[str, Any] = {
             "connection": _f(str, "", help="usb VID:PID | serial port | host:port | file path"),
             "paper_width_mm": _f(int, 80, choices=(58, 80)),
             "encoding": _f(str, "gb18030", choices=("gb18030", "gbk", "utf-8")),
+            "baud": _f(int, 9600, help="serial connection speed"),
         },
         "licence_printer": {
             **DEVICE_COMMON,
@@ -111,6 +112,8 @@ SCHEMA: dict[str, Any] = {
             "queue": _f(str, "", help="CUPS queue name (driver = cups)"),
             "offset_x_mm": _f(NUMBER, 0.0),
             "offset_y_mm": _f(NUMBER, 0.0),
+            "cups_server": _f(str, "", help="host:port of cupsd (empty: the local default)"),
+            "preprinted_stock": _f(bool, True, help="stock has the form printed: print field values only"),
         },
     },
     "platform": {
@@ -128,8 +131,11 @@ SCHEMA: dict[str, Any] = {
     },
     "menu": {
         "path": _f(str, "assets/menus/sample.json"),
-        "pubkeys": _f(list, [], help="pinned Ed25519 public keys (base64), at most two"),
+        "pubkeys": _f(list, ["KGnqQOzr78x4nYbs/Bjno27dF9QcFLcMsAyOkKw6XQg="],
+                      help="pinned Ed25519 public keys (base64), at most two; default: the DEV ONLY key"),
         "poll_interval_s": _f(int, 300),
+        "bundle": _f(str, "assets/menus/sample.bundle", help="signed menu shipped with the software, used until one is installed"),
+        "max_bundle_bytes": _f(int, 4_194_304, help="larger bundles are rejected unread"),
     },
     "privacy": {
         "id_mask_head": _f(int, 6, help="ID number digits shown at the start"),

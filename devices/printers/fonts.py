@@ -1,0 +1,160 @@
+"""CJK fonts for the receipt preview (Pillow) and the licence PDF (reportlab).
+
+The UI ships Noto Sans SC/TC faces in assets/fonts/ (CFF-flavoured OpenType).
+Pillow reads them directly.  reportlab can only embed TrueType outlines, so
+for PDFs the SC face is converted once (cubic -> quadratic with fontTools'
+cu2qu) into a TrueType font covering GB 2312, ASCII and CJK punctuation,
+cached on disk; a document with characters outside that set (rare name
+characters such as 𠮷) gets a small per-document subset of exactly its text.
+Either way reportlab embeds a subset of what the page uses.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from kiosk.config import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+ASSET_FONTS = PROJECT_ROOT / "assets" / "fonts"
+SYSTEM_TTC = {False: Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+              True: Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")}
+TTC_FACE = {"SC": 2, "TC": 3}   # face order in the Noto CJK collections: JP KR SC TC HK
+_lock = threading.Lock()
+
+
+def font_source(script: str = "SC", bold: bool = False) -> tuple[Path, int]:
+    """(file, face index): the shipped face, else (dev machines) the system collection."""
+    shipped = ASSET_FONTS / f"NotoSans{script}-{'Bold' if bold else 'Regular'}.otf"
+    if shipped.exists():
+        return shipped, 0
+    ttc = SYSTEM_TTC[bold]
+    if ttc.exists():
+        return ttc, TTC_FACE[script]
+    raise FileNotFoundError(f"no CJK font: neither {shipped} nor {ttc} exists")
+
+
+def script_for(language: str) -> str:
+    return "TC" if language == "zh_TW" else "SC"
+
+
+@lru_cache(maxsize=8)
+def pil_font(size: int, bold: bool = False, script: str = "SC"):
+    from PIL import ImageFont
+
+    path, index = font_source(script, bold)
+    return ImageFont.truetype(str(path), size, index=index)
+
+
+def _base_charset() -> str:
+    chars = {chr(c) for c in range(0x20, 0x7F)}
+    chars |= {chr(c) for c in range(0x3000, 0x3040)}           # CJK punctuation
+    chars |= {chr(c) for c in range(0xFF01, 0xFF5F)}           # full-width forms
+    chars |= set("·—…‘’“”•※№℃")
+    for lead in range(0xA1, 0xF8):                             # GB 2312
+        for trail in range(0xA1, 0xFF):
+            try:
+                chars.add(bytes((lead, trail)).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    return "".join(sorted(chars))
+
+
+def _to_truetype(source: Path, index: int, text: str) -> bytes:
+    """Subset ``source`` to ``text`` and convert CFF outlines to TrueType glyf."""
+    from fontTools import subset
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import TTFont, newTable
+
+    font = TTFont(str(source), fontNumber=index)
+    options = subset.Options()
+    options.layout_features, options.hinting, options.desubroutinize = [], False, True
+    options.notdef_outline = True
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=text)
+    subsetter.subset(font)
+    if "glyf" not in font:
+        glyph_set, order = font.getGlyphSet(), font.getGlyphOrder()
+        glyf = newTable("glyf")
+        glyf.glyphOrder, glyf.glyphs = order, {}
+        for name in order:
+            pen = TTGlyphPen(glyph_set)
+            glyph_set[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
+            glyf[name] = pen.glyph()
+        font["glyf"], font["loca"] = glyf, newTable("loca")
+        for tag in ("CFF ", "VORG"):
+            if tag in font:
+                del font[tag]
+        font.sfntVersion = "\0\1\0\0"
+        maxp = font["maxp"]
+        maxp.tableVersion = 0x00010000
+        for attr in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                     "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+            setattr(maxp, attr, 0)
+        maxp.maxZones = 1
+        post = font["post"]
+        post.formatType, post.extraNames, post.mapping = 2.0, [], {}
+        font["head"].glyphDataFormat = 0
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+class PdfFonts:
+    """Registers embeddable CJK fonts with reportlab and picks one per document."""
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = Path(cache_dir)
+        self._base: tuple[str, frozenset] | None = None
+        self._extra: dict[str, str] = {}
+
+    def font_for(self, text: str) -> str:
+        """Name of a registered font that has a glyph for every character of ``text``."""
+        with _lock:
+            name, covered = self._base or self._load_base()
+            missing = {ch for ch in text if ch not in covered and not ch.isspace()}
+            if not missing:
+                return name
+            key = hashlib.sha256("".join(sorted(set(text))).encode()).hexdigest()[:16]
+            if key not in self._extra:
+                source, index = font_source("SC")
+                self._extra[key] = self._register(f"KioskCJK-{key}", _to_truetype(source, index, text))
+            return self._extra[key]
+
+    def _load_base(self) -> tuple[str, frozenset]:
+        source, index = font_source("SC")
+        stamp = f"{source.resolve()}:{index}:{source.stat().st_size}:{int(source.stat().st_mtime)}"
+        digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+        path = self.cache_dir / f"cjk-sc-{digest}.ttf"
+        if not path.exists():
+            log.info("building the PDF CJK font cache (one time, a few seconds)")
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(_to_truetype(source, index, _base_charset()))
+            tmp.replace(path)
+        name = self._register(f"KioskCJK-{digest}", path.read_bytes())
+        from fontTools.ttLib import TTFont
+
+        covered = frozenset(chr(c) for c in TTFont(str(path), lazy=True).getBestCmap())
+        self._base = (name, covered)
+        return self._base
+
+    @staticmethod
+    def _register(name: str, data: bytes) -> str:
+        from reportlab.pdfbase import pdfmetrics
+        from reportlab.pdfbase.ttfonts import TTFont
+
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, io.BytesIO(data)))
+        return name
+
+
+@lru_cache(maxsize=4)
+def pdf_fonts(cache_dir: str) -> PdfFonts:
+    return PdfFonts(Path(cache_dir))
