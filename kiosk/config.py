@@ -96,7 +96,9 @@ SCHEMA: dict[str, Any] = {
         },
         "qr_scanner": {
             **DEVICE_COMMON,
-            "port": _f(str, ""),
+            "port": _f(str, "", help="serial: port; hid: /dev/input/by-id/...-event-kbd"),
+            "baud": _f(int, 9600, help="serial scanners (most ship at 9600)"),
+            "source": _f(str, "", help="camera driver: index, /dev/videoN or file"),
             "backend": _f(str, "zxing", choices=("zxing", "pyzbar")),
         },
         "receipt_printer": {
