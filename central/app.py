@@ -1,0 +1,600 @@
+"""The reference central platform: API v1 on FastAPI (contract: docs/api/openapi.json).
+
+Small and clear rather than complete: what a kiosk needs to be tested for
+real -- enrolment, the menu, idempotent intake, 即办件 auto-approval with
+printable documents, identity checks, 材料复用, ratings, appeals and
+heartbeats.  Handlers are plain ``def`` so FastAPI runs them in its thread
+pool; each thread has its own database connection (central.storage).
+
+Logs name kiosks, application numbers and services -- never residents.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+import uuid
+from typing import Any, Callable, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from central import identity, services
+from central.faults import FaultInjector, FaultMiddleware, Faults
+from central.storage import Store, canonical_hash, new_token, token_hash
+from kiosk.privacy import mask_id_number  # documents show ID numbers as the kiosk prints them
+
+log = logging.getLogger("central.app")
+
+API_VERSION = "1.0.0"
+CODE_RE = re.compile(r"^[A-Z0-9]{10}$")
+HEARTBEATS_KEPT = 100  # per kiosk
+
+
+# -- request and response models (they are the published contract) -----------------------------
+class EnrollRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=64, description="one-time enrolment code (central enroll-code)")
+    kiosk_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    hostname: str | None = Field(None, max_length=255)
+
+
+class EnrollResponse(BaseModel):
+    kiosk_id: str
+    token: str = Field(description="per-kiosk bearer token; the platform keeps only its hash")
+    region: str
+    menu_pubkeys: list[str]
+
+
+class Applicant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1, max_length=120)
+    id_number: str = Field(min_length=1, max_length=40)
+    card_type: str | None = Field(None, max_length=8)
+
+
+class Page(BaseModel):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_b64: str = Field(description="the page image (JPEG/PNG/PDF), base64")
+
+
+class Material(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(None, max_length=120)
+    pages: list[Page] = Field(default_factory=list, max_length=50)
+
+
+class ApplicationRequest(BaseModel):
+    service_id: str = Field(min_length=1, max_length=64)
+    applicant: Applicant
+    form: dict[str, Any] = Field(default_factory=dict)
+    materials: list[Material] = Field(default_factory=list, max_length=30)
+    delivery: dict[str, Any] = Field(default_factory=dict)
+    submitted_at: str | None = Field(None, max_length=40, description="ISO 8601, kiosk clock")
+    offline: bool = Field(False, description="true when the kiosk queued it during an outage")
+
+
+class DocumentSummary(BaseModel):
+    document_id: str
+    title: str
+    kind: str
+    print_token: str | None = Field(description="present while the document can be printed")
+    status: Literal["ready", "printed"]
+    application_no: str | None = None
+    pickup_code: str
+
+
+class ApplicationResponse(BaseModel):
+    application_no: str
+    status: Literal["accepted", "approved", "rejected"]
+    kind: Literal["immediate", "promised"]
+    service_id: str
+    service_name: str
+    promised_days: int
+    expected_completion: str
+    pickup_code: str = Field(description="8 digits for the receipt: collect documents at any kiosk (通办通取)")
+    documents: list[DocumentSummary]
+
+
+class IdentityRequest(BaseModel):
+    card: dict[str, Any] = Field(description="card fields; id_number is required")
+    photo_wlt_b64: str | None = Field(None, description="the card's WLT photo (1024 bytes), base64")
+    face_jpeg_b64: str = Field(min_length=1, description="live face image from the kiosk camera, base64 JPEG")
+
+
+class IdentityResponse(BaseModel):
+    match: bool
+    score: float
+    verification_id: str
+    method: str
+    reason: str
+
+
+class MaterialsRequest(BaseModel):
+    id_number: str = Field(min_length=1, max_length=40)
+
+
+class MaterialOnRecord(BaseModel):
+    material_id: str
+    name: str
+    submitted_at: str
+
+
+class MaterialsResponse(BaseModel):
+    materials: list[MaterialOnRecord]
+
+
+class DocumentsQuery(BaseModel):
+    id_number: str | None = Field(None, max_length=40)
+    pickup_code: str | None = Field(None, max_length=16)
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class DocumentData(BaseModel):
+    document_id: str
+    title: str
+    kind: str
+    status: Literal["ready", "printed"]
+    application_no: str | None
+    data: dict[str, Any] = Field(description="fields for the licence/certificate template")
+
+
+class PrintedReport(BaseModel):
+    print_token: str = Field(min_length=1, max_length=64)
+    result: Literal["printed", "failed"]
+    detail: str = Field("", max_length=500)
+
+
+class PrintedResponse(BaseModel):
+    document_id: str
+    status: Literal["ready", "printed"]
+    print_failures: int
+
+
+class RatingRequest(BaseModel):
+    application_no: str | None = Field(None, max_length=40)
+    application_key: str | None = Field(None, max_length=100, description=(
+        "the Idempotency-Key the kiosk used for the application: lets a rating queued offline refer "
+        "to an application whose number it does not know yet"))
+    service_id: str | None = Field(None, max_length=64)
+    level: int = Field(ge=1, le=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
+    comment: str = Field("", max_length=500)
+
+
+class RatingResponse(BaseModel):
+    rating_id: str
+    application_no: str | None
+    follow_up: bool = Field(description="true for 不满意/非常不满意: an officer must follow up")
+
+
+class AppealRequest(BaseModel):
+    category: Literal["consultation", "complaint", "suggestion", "help"]
+    text: str = Field(min_length=1, max_length=2000)
+    contact_phone: str | None = Field(None, pattern=r"^1[3-9][0-9]{9}$")
+
+
+class AppealResponse(BaseModel):
+    appeal_no: str
+    status: Literal["received"]
+
+
+class DeviceState(BaseModel):
+    state: str = Field(max_length=20)
+    reason: str | None = Field(None, max_length=200)
+    code: str | None = Field(None, max_length=40)
+
+
+class QueueState(BaseModel):
+    depth: int = Field(0, ge=0)
+    dead: int = Field(0, ge=0)
+
+
+class HeartbeatRequest(BaseModel):
+    kiosk_id: str = Field(max_length=64)
+    version: str = Field(max_length=40)
+    uptime_s: float = Field(ge=0)
+    devices: dict[str, DeviceState] = Field(default_factory=dict)
+    queue: QueueState = Field(default_factory=QueueState)
+    menu_version: str | None = Field(None, max_length=80)
+    free_disk_mb: float | None = Field(None, ge=0)
+
+
+class HeartbeatResponse(BaseModel):
+    server_time: str
+
+
+class Problem(BaseModel):
+    detail: Any
+    retryable: bool | None = None
+
+
+ERRORS = {401: {"model": Problem, "description": "missing or unknown kiosk token"},
+          422: {"model": Problem, "description": "validation failed (do not retry)"}}
+IDEMPOTENT_ERRORS = {**ERRORS,
+                     409: {"model": Problem, "description": "a request with this key is still being processed"}}
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _b64decode(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, f"{what} is not valid base64") from None
+
+
+def issue_document(store: Store, application_no: str) -> None:
+    """Approval issues the service's document (if any), printable with its print token.
+
+    Call inside a write transaction."""
+    row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
+    service = services.lookup(row["service_id"])
+    if service.document_title is None:
+        return
+    applicant = json.loads(row["applicant"])
+    data = {"title": service.document_title, "serial": application_no, "holder_name": applicant["name"],
+            "id_number_masked": mask_id_number(applicant["id_number"]), "service_name": service.name,
+            "issued_on": dt.date.today().isoformat(), "issuer": store.get_setting("issuer", "政务服务中心"),
+            "fields": json.loads(row["form"])}
+    store.execute("INSERT INTO documents (document_id, application_no, resident_key, title, kind, data, "
+                  "pickup_code, print_token, status, created_at) VALUES (?,?,?,?,?,?,?,?,'ready',?)",
+                  (uuid.uuid4().hex, application_no, row["resident_key"], service.document_title,
+                   service.document_kind, json.dumps(data, ensure_ascii=False), row["pickup_code"],
+                   secrets.token_urlsafe(16), time.time()))
+
+
+def create_app(store: Store, faults: FaultInjector | None = None, admin_token: str | None = None) -> FastAPI:
+    injector = faults or FaultInjector()
+    app = FastAPI(title="Kiosk central platform", version=API_VERSION,
+                  description="API v1 between government self-service kiosks and the central platform. "
+                              "Every call except enrol needs `Authorization: Bearer <kiosk token>`.")
+    app.add_middleware(FaultMiddleware, injector=injector)
+    app.state.store = store
+    app.state.faults = injector
+
+    def kiosk(authorization: str | None = Header(None, description="Bearer <kiosk token>")) -> str:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        row = store.one("SELECT kiosk_id FROM kiosks WHERE token_hash = ? AND revoked = 0",
+                        (token_hash(authorization[7:].strip()),))
+        if row is None:
+            raise HTTPException(401, "unknown or revoked kiosk token", headers={"WWW-Authenticate": "Bearer"})
+        return row["kiosk_id"]
+
+    def idempotent(kiosk_id: str, scope: str, key: str, body: Any,
+                   work: Callable[[], tuple[int, dict]]) -> JSONResponse:
+        """Run ``work`` once per (kiosk, scope, key); replay its answer afterwards."""
+        state, stored = store.claim_key(kiosk_id, scope, key, canonical_hash(body))
+        if state == "mismatch":
+            raise HTTPException(422, "Idempotency-Key was already used with a different body")
+        if state == "processing":
+            return JSONResponse({"detail": "a request with this Idempotency-Key is still being processed",
+                                 "retryable": True}, status_code=409, headers={"Retry-After": "1"})
+        if state == "replay":
+            status, response = stored
+            return JSONResponse(response, status_code=status, headers={"Idempotent-Replayed": "true"})
+        delay = injector.processing_delay()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            with store.write():
+                status, response = work()
+                store.finish_key(kiosk_id, scope, key, status, response)
+        except BaseException:
+            store.release_key(kiosk_id, scope, key)
+            raise
+        return JSONResponse(response, status_code=status)
+
+    # -- enrolment -------------------------------------------------------------------------------
+    @app.post("/v1/enroll", response_model=EnrollResponse, tags=["kiosk"],
+              responses={400: {"model": Problem}, 403: {"model": Problem}, 410: {"model": Problem}})
+    def enroll(body: EnrollRequest) -> EnrollResponse:
+        """Exchange a one-time enrolment code for a per-kiosk token."""
+        code = body.code.replace("-", "").replace(" ", "").upper()
+        if not CODE_RE.match(code):
+            raise HTTPException(400, "enrolment codes are 10 letters or digits (dashes allowed)")
+        token = new_token()
+        now = time.time()
+        with store.write():
+            row = store.one("SELECT * FROM enroll_codes WHERE code_hash = ?", (token_hash(code),))
+            if row is None:
+                raise HTTPException(403, "unknown enrolment code")
+            if row["used_at"] is not None:
+                raise HTTPException(410, "this enrolment code was already used")
+            if row["expires_at"] < now:
+                raise HTTPException(410, "this enrolment code has expired; ask for a new one")
+            kiosk_id = body.kiosk_id or f"kiosk-{secrets.token_hex(4)}"
+            store.execute("UPDATE enroll_codes SET used_at = ?, used_by = ? WHERE code_hash = ?",
+                          (now, kiosk_id, row["code_hash"]))
+            store.execute("INSERT INTO kiosks (kiosk_id, token_hash, region, hostname, enrolled_at) "
+                          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kiosk_id) DO UPDATE SET "
+                          "token_hash = excluded.token_hash, region = excluded.region, "
+                          "hostname = excluded.hostname, enrolled_at = excluded.enrolled_at, revoked = 0",
+                          (kiosk_id, token_hash(token), row["region"], body.hostname, now))
+        log.info("kiosk %s enrolled (region %s)", kiosk_id, row["region"])
+        return EnrollResponse(kiosk_id=kiosk_id, token=token, region=row["region"],
+                              menu_pubkeys=store.get_setting("menu_pubkeys", []))
+
+    # -- menu -------------------------------------------------------------------------------------
+    @app.get("/v1/menu", tags=["kiosk"],
+             responses={200: {"content": {"application/octet-stream": {}, "application/json": {}},
+                              "description": "the signed menu bundle, as published"},
+                        304: {"description": "If-None-Match matched: the kiosk's copy is current"},
+                        404: {"model": Problem, "description": "no menu published yet"}, **ERRORS})
+    def get_menu(if_none_match: str | None = Header(None), kiosk_id: str = Depends(kiosk)):
+        """The signed menu bundle with its ETag (conditional GET)."""
+        row = store.one("SELECT etag, content, content_type FROM menu WHERE slot = 1")
+        if row is None:
+            raise HTTPException(404, "no menu has been published")
+        if if_none_match and row["etag"] in [t.strip() for t in if_none_match.split(",")]:
+            return Response(status_code=304, headers={"ETag": row["etag"]})
+        return Response(bytes(row["content"]), media_type=row["content_type"], headers={"ETag": row["etag"]})
+
+    # -- applications -----------------------------------------------------------------------------
+    def application_view(app_row: dict) -> dict:
+        docs = store.all("SELECT * FROM documents WHERE application_no = ? ORDER BY created_at",
+                         (app_row["application_no"],))
+        return ApplicationResponse(
+            application_no=app_row["application_no"], status=app_row["status"], kind=app_row["kind"],
+            service_id=app_row["service_id"], service_name=app_row["service_name"],
+            promised_days=app_row["promised_days"], expected_completion=app_row["expected_completion"],
+            pickup_code=app_row["pickup_code"], documents=[document_summary(d) for d in docs]).model_dump()
+
+    @app.post("/v1/applications", status_code=201, response_model=ApplicationResponse, tags=["kiosk"],
+              responses={200: {"model": ApplicationResponse, "description": "replay of the first answer"},
+                         **IDEMPOTENT_ERRORS})
+    def create_application(body: ApplicationRequest,
+                           idempotency_key: str = Header(min_length=1, max_length=100,
+                                                         description="UUID, one per application"),
+                           kiosk_id: str = Depends(kiosk)):
+        """Submit an application exactly once (Idempotency-Key); 即办件 are approved at once."""
+        decoded = []
+        for material in body.materials:
+            pages = []
+            for page in material.pages:
+                content = _b64decode(page.content_b64, f"material {material.id} page")
+                if hashlib.sha256(content).hexdigest() != page.sha256:
+                    raise HTTPException(422, f"material {material.id}: a page does not match its sha256")
+                pages.append((page.sha256, content))
+            decoded.append((material, pages))
+
+        def work() -> tuple[int, dict]:
+            return 201, intake(kiosk_id, idempotency_key, body, decoded)
+
+        return idempotent(kiosk_id, "applications", idempotency_key, body.model_dump(mode="json"), work)
+
+    def intake(kiosk_id: str, key: str, body: ApplicationRequest, decoded: list) -> dict:
+        service = services.lookup(body.service_id)
+        now = time.time()
+        today = dt.date.today()
+        region = store.one("SELECT region FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))["region"]
+        number = store.next_number(f"applications-{today:%Y%m%d}")
+        application_no = f"{region}{today:%Y%m%d}{number:06d}"
+        resident = store.resident_key(body.applicant.id_number)
+        immediate = service.kind == services.IMMEDIATE
+        applicant = {k: v for k, v in body.applicant.model_dump().items() if "photo" not in k}
+        expected = today if immediate else services.add_working_days(today, service.promised_days)
+        while True:
+            pickup = f"{secrets.randbelow(10**8):08d}"
+            if store.one("SELECT 1 AS x FROM applications WHERE pickup_code = ?", (pickup,)) is None:
+                break
+        store.execute(
+            "INSERT INTO applications (application_no, kiosk_id, idem_key, service_id, service_name, kind, "
+            "status, resident_key, applicant, form, delivery, submitted_at, received_at, offline, "
+            "promised_days, expected_completion, decided_at, pickup_code) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (application_no, kiosk_id, key, service.service_id, service.name, service.kind,
+             "approved" if immediate else "accepted", resident, json.dumps(applicant, ensure_ascii=False),
+             json.dumps(body.form, ensure_ascii=False), json.dumps(body.delivery, ensure_ascii=False),
+             body.submitted_at, now, int(body.offline), service.promised_days, expected.isoformat(),
+             now if immediate else None, pickup))
+        for material, pages in decoded:
+            material_id = uuid.uuid4().hex
+            store.execute("INSERT INTO materials (material_id, resident_key, kind, name, application_no, "
+                          "submitted_at, pages) VALUES (?,?,?,?,?,?,?)",
+                          (material_id, resident, material.id, material.name or material.id,
+                           application_no, now, len(pages)))
+            for page_no, (digest, content) in enumerate(pages):
+                store.execute("INSERT INTO material_pages (material_id, page_no, sha256, content) "
+                              "VALUES (?,?,?,?)", (material_id, page_no, digest, content))
+        if immediate:
+            issue_document(store, application_no)
+        log.info("application %s accepted from %s (service %s, %s%s)", application_no, kiosk_id,
+                 service.service_id, service.kind, ", queued offline" if body.offline else "")
+        row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
+        return application_view(row)
+
+
+    @app.get("/v1/applications/{application_no}", response_model=ApplicationResponse, tags=["kiosk"],
+             responses={404: {"model": Problem}, **ERRORS})
+    def application_status(application_no: str, kiosk_id: str = Depends(kiosk)):
+        """Status of an application by its number (any kiosk: 通办通取)."""
+        row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
+        if row is None:
+            raise HTTPException(404, "no application with this number")
+        return application_view(row)
+
+    # -- identity, materials, documents -----------------------------------------------------------
+    @app.post("/v1/identity/verify", response_model=IdentityResponse, tags=["kiosk"], responses=ERRORS)
+    def verify_identity(body: IdentityRequest, kiosk_id: str = Depends(kiosk)):
+        """人证核验: does the live face belong to the card holder?  (Reference matcher: see docs.)"""
+        id_number = str(body.card.get("id_number") or "").strip()
+        if not id_number:
+            raise HTTPException(422, "card.id_number is required")
+        face = _b64decode(body.face_jpeg_b64, "face_jpeg_b64")
+        wlt = _b64decode(body.photo_wlt_b64, "photo_wlt_b64") if body.photo_wlt_b64 else None
+        result = identity.reference_match(wlt, face)
+        verification_id = uuid.uuid4().hex
+        with store.write():
+            store.execute("INSERT INTO verifications (verification_id, kiosk_id, resident_key, matched, score, "
+                          "created_at) VALUES (?,?,?,?,?,?)",
+                          (verification_id, kiosk_id, store.resident_key(id_number), int(result.match),
+                           result.score, time.time()))
+        log.info("identity check %s from %s: match=%s score=%.2f", verification_id, kiosk_id,
+                 result.match, result.score)
+        return IdentityResponse(match=result.match, score=round(result.score, 4),
+                                verification_id=verification_id, method=identity.METHOD, reason=result.reason)
+
+    @app.post("/v1/residents/materials", response_model=MaterialsResponse, tags=["kiosk"], responses=ERRORS)
+    def reusable_materials(body: MaterialsRequest, kiosk_id: str = Depends(kiosk)):
+        """材料复用: the latest copy of each material this resident submitted before."""
+        rows = store.all("SELECT kind, name, MAX(submitted_at) AS submitted_at FROM materials "
+                         "WHERE resident_key = ? GROUP BY kind, name ORDER BY kind",
+                         (store.resident_key(body.id_number),))
+        return MaterialsResponse(materials=[MaterialOnRecord(material_id=r["kind"], name=r["name"],
+                                                             submitted_at=_iso(r["submitted_at"]))
+                                            for r in rows])
+
+    def document_summary(row: dict) -> DocumentSummary:
+        return DocumentSummary(document_id=row["document_id"], title=row["title"], kind=row["kind"],
+                               print_token=row["print_token"] if row["status"] == "ready" else None,
+                               status=row["status"], application_no=row["application_no"],
+                               pickup_code=row["pickup_code"])
+
+    @app.post("/v1/documents/query", response_model=DocumentsResponse, tags=["kiosk"],
+              responses={400: {"model": Problem}, **ERRORS})
+    def query_documents(body: DocumentsQuery, kiosk_id: str = Depends(kiosk)):
+        """Documents for a resident (by ID number) or for a pickup code (通办通取)."""
+        if body.pickup_code:
+            rows = store.all("SELECT * FROM documents WHERE pickup_code = ?", (body.pickup_code.strip(),))
+        elif body.id_number:
+            rows = store.all("SELECT * FROM documents WHERE resident_key = ? ORDER BY created_at",
+                             (store.resident_key(body.id_number),))
+        else:
+            raise HTTPException(400, "give id_number or pickup_code")
+        return DocumentsResponse(documents=[document_summary(r) for r in rows])
+
+    def document_row(document_id: str) -> dict:
+        row = store.one("SELECT * FROM documents WHERE document_id = ?", (document_id,))
+        if row is None:
+            raise HTTPException(404, "no document with this id")
+        return row
+
+    @app.get("/v1/documents/{document_id}", response_model=DocumentData, tags=["kiosk"],
+             responses={404: {"model": Problem}, **ERRORS})
+    def get_document(document_id: str, kiosk_id: str = Depends(kiosk)):
+        """The document's fields, for the kiosk's licence/certificate template."""
+        row = document_row(document_id)
+        return DocumentData(document_id=row["document_id"], title=row["title"], kind=row["kind"],
+                            status=row["status"], application_no=row["application_no"],
+                            data=json.loads(row["data"]))
+
+    @app.post("/v1/documents/{document_id}/printed", response_model=PrintedResponse, tags=["kiosk"],
+              responses={404: {"model": Problem}, 409: {"model": Problem, "description": (
+                  "wrong print token (retryable false), or the same Idempotency-Key still processing")},
+                  **ERRORS})
+    def report_printed(document_id: str, body: PrintedReport, kiosk_id: str = Depends(kiosk),
+                       idempotency_key: str | None = Header(None, max_length=100)):
+        """Report a print.  The same token reported again is harmless; a wrong token is refused."""
+        def work() -> tuple[int, dict]:
+            row = document_row(document_id)
+            if not hmac.compare_digest(row["print_token"], body.print_token):
+                raise HTTPException(409, {"message": "print token does not match this document",
+                                          "retryable": False})
+            if row["status"] == "ready":
+                if body.result == "printed":
+                    store.execute("UPDATE documents SET status = 'printed', printed_at = ?, printed_by = ?, "
+                                  "last_detail = ? WHERE document_id = ?",
+                                  (time.time(), kiosk_id, body.detail[:200], document_id))
+                    log.info("document %s printed at %s", document_id, kiosk_id)
+                else:
+                    store.execute("UPDATE documents SET print_failures = print_failures + 1, last_detail = ? "
+                                  "WHERE document_id = ?", (body.detail[:200], document_id))
+                    log.warning("document %s failed to print at %s", document_id, kiosk_id)
+            row = document_row(document_id)
+            return 200, PrintedResponse(document_id=document_id, status=row["status"],
+                                        print_failures=row["print_failures"]).model_dump()
+
+        if idempotency_key:
+            return idempotent(kiosk_id, f"printed:{document_id}", idempotency_key,
+                              body.model_dump(mode="json"), work)
+        with store.write():
+            status, response = work()
+        return JSONResponse(response, status_code=status)
+
+    # -- ratings, appeals, heartbeats -------------------------------------------------------------
+    @app.post("/v1/ratings", status_code=201, response_model=RatingResponse, tags=["kiosk"],
+              responses=IDEMPOTENT_ERRORS)
+    def rate(body: RatingRequest, idempotency_key: str = Header(min_length=1, max_length=100),
+             kiosk_id: str = Depends(kiosk)):
+        """好差评 on five levels; 1-2 are flagged for follow-up."""
+        def work() -> tuple[int, dict]:
+            application_no = body.application_no
+            if application_no is None and body.application_key:
+                row = store.one("SELECT application_no FROM applications WHERE kiosk_id = ? AND idem_key = ?",
+                                (kiosk_id, body.application_key))
+                if row is None:
+                    raise HTTPException(422, "no application was submitted with this application_key")
+                application_no = row["application_no"]
+            elif application_no is not None and store.one(
+                    "SELECT 1 AS x FROM applications WHERE application_no = ?", (application_no,)) is None:
+                raise HTTPException(422, "no application with this number")
+            rating_id = uuid.uuid4().hex
+            follow_up = body.level <= 2
+            store.execute("INSERT INTO ratings (rating_id, kiosk_id, application_no, level, comment, follow_up, "
+                          "created_at) VALUES (?,?,?,?,?,?,?)",
+                          (rating_id, kiosk_id, application_no, body.level, body.comment, int(follow_up),
+                           time.time()))
+            if follow_up:
+                log.warning("rating %s (level %d) needs follow-up", rating_id, body.level)
+            return 201, RatingResponse(rating_id=rating_id, application_no=application_no,
+                                       follow_up=follow_up).model_dump()
+        return idempotent(kiosk_id, "ratings", idempotency_key, body.model_dump(mode="json"), work)
+
+    @app.post("/v1/appeals", status_code=201, response_model=AppealResponse, tags=["kiosk"],
+              responses=IDEMPOTENT_ERRORS)
+    def appeal(body: AppealRequest, idempotency_key: str = Header(min_length=1, max_length=100),
+               kiosk_id: str = Depends(kiosk)):
+        """诉求: consultations, complaints, suggestions (12345-style)."""
+        def work() -> tuple[int, dict]:
+            appeal_no = f"SQ{dt.date.today():%Y%m%d}{store.next_number('appeals'):06d}"
+            store.execute("INSERT INTO appeals (appeal_no, kiosk_id, category, text, contact_phone, status, "
+                          "created_at) VALUES (?,?,?,?,?,'received',?)",
+                          (appeal_no, kiosk_id, body.category, body.text, body.contact_phone, time.time()))
+            log.info("appeal %s (%s) from %s", appeal_no, body.category, kiosk_id)
+            return 201, AppealResponse(appeal_no=appeal_no, status="received").model_dump()
+        return idempotent(kiosk_id, "appeals", idempotency_key, body.model_dump(mode="json"), work)
+
+    @app.post("/v1/heartbeat", response_model=HeartbeatResponse, tags=["kiosk"], responses=ERRORS)
+    def heartbeat(body: HeartbeatRequest, kiosk_id: str = Depends(kiosk)):
+        """Kiosk health: devices, queue depth and dead letters, menu version, free disk."""
+        if body.kiosk_id != kiosk_id:
+            raise HTTPException(422, "kiosk_id does not match the kiosk token")
+        now = time.time()
+        payload = json.dumps(body.model_dump(mode="json"), ensure_ascii=False)
+        with store.write():
+            store.execute("UPDATE kiosks SET last_seen = ?, last_heartbeat = ? WHERE kiosk_id = ?",
+                          (now, payload, kiosk_id))
+        return HeartbeatResponse(server_time=_iso(now))
+
+    # -- admin (not part of the kiosk contract) ---------------------------------------------------
+    def admin(x_admin_token: str | None = Header(None)) -> None:
+        if not admin_token or not x_admin_token or not hmac.compare_digest(admin_token, x_admin_token):
+            raise HTTPException(404, "not found")
+
+    @app.get("/admin/faults", include_in_schema=False, dependencies=[Depends(admin)])
+    def get_faults():
+        return injector.current().to_dict()
+
+    @app.put("/admin/faults", include_in_schema=False, dependencies=[Depends(admin)])
+    def put_faults(body: dict):
+        try:
+            injector.set(Faults.from_dict(body))
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        log.warning("faults set: %s", body)
+        return injector.current().to_dict()
+
+    return app

@@ -1,0 +1,221 @@
+"""``central``: run and administer the reference platform.
+
+    central serve [--host 127.0.0.1] [--port 8765] [--faults-file F] [--port-file F]
+    central enroll-code [--ttl 24h] [--region 440304]
+    central kiosk-token KIOSK_ID            (dev/test: register a kiosk without a code)
+    central applications list [--status accepted] | approve NO
+    central kiosks                          (fleet, what needs attention first)
+    central menu publish BUNDLE | menu pubkeys KEY...
+    central seed-dev --kiosk-id ID --token-file F   (what the embedded platform needs)
+
+The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from central import admin
+from central.faults import FaultInjector
+from central.storage import Store
+
+
+class UsageError(Exception):
+    pass
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 24h or 7d")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def _setup_logging() -> None:
+    from kiosk.logs import RedactionFilter
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactionFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def cmd_serve(args, store: Store) -> int:
+    from central.app import create_app
+    from central.testing import ServerThread
+    _setup_logging()
+    admin_token = None
+    if args.admin_token_file:
+        admin_token = Path(args.admin_token_file).read_text().strip() or None
+    injector = FaultInjector(file=args.faults_file)
+    server = ServerThread(create_app(store, injector, admin_token=admin_token), args.host, args.port).start()
+    if args.port_file:
+        tmp = Path(args.port_file).with_suffix(".tmp")
+        tmp.write_text(str(server.port))
+        tmp.replace(args.port_file)
+    print(f"central: listening on http://{args.host}:{server.port} (database {store.db_path})", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        if not server.thread.is_alive():
+            print("central: server stopped unexpectedly", file=sys.stderr)
+            return 1
+    server.stop()
+    return 0
+
+
+def cmd_enroll_code(args, store: Store) -> int:
+    code = admin.create_enroll_code(store, args.region, args.ttl)
+    expires = dt.datetime.now() + dt.timedelta(seconds=args.ttl)
+    print(f"{code}   (region {args.region}, one use, expires {expires:%Y-%m-%d %H:%M})")
+    return 0
+
+
+def cmd_kiosk_token(args, store: Store) -> int:
+    print(admin.issue_kiosk_token(store, args.kiosk_id, args.region))
+    return 0
+
+
+def cmd_applications(args, store: Store) -> int:
+    if args.action == "approve":
+        if not args.number:
+            raise UsageError("usage: central applications approve APPLICATION_NO")
+        try:
+            row = admin.approve_application(store, args.number)
+        except admin.AdminError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"{row['application_no']} approved; its document (if any) is ready to print")
+        return 0
+    rows = admin.list_applications(store, args.status, args.limit)
+    if not rows:
+        print("no applications")
+        return 0
+    print(f"{'APPLICATION NO':<22} {'STATUS':<9} {'KIND':<10} {'RECEIVED':<16} {'DUE':<10} {'KIOSK':<16} SERVICE")
+    for r in rows:
+        kind = r["kind"] + ("*" if r["offline"] else "")
+        print(f"{r['application_no']:<22} {r['status']:<9} {kind:<10} {_when(r['received_at']):<16} "
+              f"{r['expected_completion']:<10} {r['kiosk_id']:<16} {r['service_name']}")
+    print("(* sent from a kiosk's offline queue)")
+    return 0
+
+
+def cmd_kiosks(args, store: Store) -> int:
+    kiosks = admin.fleet(store)
+    if not kiosks:
+        print("no kiosks enrolled")
+        return 0
+    print(f"{'KIOSK':<20} {'LAST SEEN':<16} {'QUEUE':>5} {'DEAD':>4} {'VERSION':<10} ATTENTION")
+    for k in kiosks:
+        attention = "; ".join(k.problems) or "ok"
+        print(f"{k.kiosk_id:<20} {_when(k.last_seen):<16} {k.queue_depth:>5} {k.dead:>4} {k.version:<10} {attention}")
+    return 0
+
+
+def cmd_menu(args, store: Store) -> int:
+    if args.action == "publish":
+        path = Path(args.values[0]) if args.values else None
+        if path is None or not path.is_file():
+            raise UsageError(f"menu publish needs a bundle file (got {args.values[0] if args.values else 'none'})")
+        etag = admin.publish_menu(store, path.read_bytes())
+        print(f"published {path.name} ({path.stat().st_size} bytes), ETag {etag}")
+        return 0
+    store.set_setting("menu_pubkeys", list(args.values))
+    print(f"{len(args.values)} menu public key(s) will be given to kiosks at enrolment")
+    return 0
+
+
+def cmd_seed_dev(args, store: Store) -> int:
+    """Dev kiosk token plus a ready document for the sample resident (idempotent)."""
+    from central.devseed import seed
+    token = seed(store, args.kiosk_id, args.region)
+    path = Path(args.token_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w") as handle:
+        handle.write(token)
+    path.with_suffix(".tmp").replace(path)
+    print(f"dev kiosk {args.kiosk_id} seeded; token written to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="central", description="Reference central platform for the kiosks.")
+    p.add_argument("--db", default=os.environ.get("CENTRAL_DB", "var/central/central.db"),
+                   help="SQLite database (default $CENTRAL_DB or var/central/central.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the HTTP API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765, help="0: any free port (see --port-file)")
+    s.add_argument("--port-file", help="write the bound port here once listening")
+    s.add_argument("--faults-file", help="JSON fault settings, re-read when it changes (central/faults.py)")
+    s.add_argument("--admin-token-file", help="enables PUT /admin/faults with X-Admin-Token")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("enroll-code", help="create a one-time enrolment code")
+    s.add_argument("--ttl", type=_duration, default=86400.0, help="validity, e.g. 30m, 24h, 7d (default 24h)")
+    s.add_argument("--region", default=admin.DEFAULT_REGION)
+    s.set_defaults(func=cmd_enroll_code)
+
+    s = sub.add_parser("kiosk-token", help="register a kiosk without a code and print its token (dev/test)")
+    s.add_argument("kiosk_id")
+    s.add_argument("--region", default=admin.DEFAULT_REGION)
+    s.set_defaults(func=cmd_kiosk_token)
+
+    s = sub.add_parser("applications", help="list or approve applications")
+    s.add_argument("action", choices=("list", "approve"))
+    s.add_argument("number", nargs="?")
+    s.add_argument("--status", choices=("accepted", "approved", "rejected"))
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(func=cmd_applications)
+
+    s = sub.add_parser("kiosks", help="the fleet, what needs attention first")
+    s.set_defaults(func=cmd_kiosks)
+
+    s = sub.add_parser("menu", help="publish the signed menu bundle / set the pinned public keys")
+    s.add_argument("action", choices=("publish", "pubkeys"))
+    s.add_argument("values", nargs="*", help="publish: BUNDLE file; pubkeys: base64 Ed25519 keys (max 2)")
+    s.set_defaults(func=cmd_menu)
+
+    s = sub.add_parser("seed-dev", help="token and sample documents for the dev kiosk")
+    s.add_argument("--kiosk-id", required=True)
+    s.add_argument("--region", default=admin.DEFAULT_REGION)
+    s.add_argument("--token-file", required=True)
+    s.set_defaults(func=cmd_seed_dev)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "menu" and args.action == "pubkeys" and len(args.values) > 2:
+        print("central: at most two menu public keys (current and next)", file=sys.stderr)
+        return 2
+    try:
+        store = Store(args.db)
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
+        print(f"central: cannot open database {args.db}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args, store)
+    except UsageError as exc:
+        print(f"central: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Storage of the reference platform: plain SQL behind a small dialect seam.
+
+SQLite (WAL, ``synchronous=FULL``) is the default.  The SQL is the portable
+subset SQLite and PostgreSQL share (``INSERT ... ON CONFLICT``, no
+AUTOINCREMENT, no SQLite-only functions); everything that differs between
+engines -- connecting, the parameter style, how a write transaction starts --
+lives in :class:`Dialect`.  A PostgreSQL dialect (psycopg, ``%s`` parameters,
+``BEGIN``) is a subclass of about twenty lines; it is not shipped because it
+cannot be tested here (see docs/platform.md).
+
+Residents are keyed by an HMAC of their ID number (``resident_key``) with a
+secret kept outside the database, so a copy of the database alone does not
+reveal who submitted which material.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kiosks (
+    kiosk_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, region TEXT NOT NULL,
+    hostname TEXT, enrolled_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+    last_seen REAL, last_heartbeat TEXT);
+CREATE TABLE IF NOT EXISTS enroll_codes (
+    code_hash TEXT PRIMARY KEY, region TEXT NOT NULL, created_at REAL NOT NULL,
+    expires_at REAL NOT NULL, used_at REAL, used_by TEXT);
+CREATE TABLE IF NOT EXISTS idempotency (
+    kiosk_id TEXT NOT NULL, scope TEXT NOT NULL, idem_key TEXT NOT NULL, body_hash TEXT NOT NULL,
+    state TEXT NOT NULL, status_code INTEGER, response TEXT, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, PRIMARY KEY (kiosk_id, scope, idem_key));
+CREATE TABLE IF NOT EXISTS applications (
+    application_no TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, idem_key TEXT, service_id TEXT NOT NULL,
+    service_name TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, resident_key TEXT NOT NULL,
+    applicant TEXT NOT NULL, form TEXT NOT NULL, delivery TEXT NOT NULL, submitted_at TEXT,
+    received_at REAL NOT NULL, offline INTEGER NOT NULL, promised_days INTEGER NOT NULL,
+    expected_completion TEXT NOT NULL, decided_at REAL, pickup_code TEXT NOT NULL UNIQUE);
+CREATE INDEX IF NOT EXISTS applications_by_resident ON applications (resident_key);
+CREATE TABLE IF NOT EXISTS materials (
+    material_id TEXT PRIMARY KEY, resident_key TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+    application_no TEXT NOT NULL, submitted_at REAL NOT NULL, pages INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS materials_by_resident ON materials (resident_key);
+CREATE TABLE IF NOT EXISTS material_pages (
+    material_id TEXT NOT NULL, page_no INTEGER NOT NULL, sha256 TEXT NOT NULL, content BLOB NOT NULL,
+    PRIMARY KEY (material_id, page_no));
+CREATE TABLE IF NOT EXISTS documents (
+    document_id TEXT PRIMARY KEY, application_no TEXT, resident_key TEXT NOT NULL, title TEXT NOT NULL,
+    kind TEXT NOT NULL, data TEXT NOT NULL, pickup_code TEXT NOT NULL, print_token TEXT NOT NULL,
+    status TEXT NOT NULL, created_at REAL NOT NULL, printed_at REAL, printed_by TEXT,
+    print_failures INTEGER NOT NULL DEFAULT 0, last_detail TEXT);
+CREATE INDEX IF NOT EXISTS documents_by_resident ON documents (resident_key);
+CREATE INDEX IF NOT EXISTS documents_by_pickup ON documents (pickup_code);
+CREATE TABLE IF NOT EXISTS ratings (
+    rating_id TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, application_no TEXT, level INTEGER NOT NULL,
+    comment TEXT NOT NULL, follow_up INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS appeals (
+    appeal_no TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, category TEXT NOT NULL, text TEXT NOT NULL,
+    contact_phone TEXT, status TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS verifications (
+    verification_id TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, resident_key TEXT NOT NULL,
+    matched INTEGER NOT NULL, score REAL NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS menu (
+    slot INTEGER PRIMARY KEY, etag TEXT NOT NULL, content BLOB NOT NULL, content_type TEXT NOT NULL,
+    published_at REAL NOT NULL);
+"""
+
+PROCESSING_LEASE_S = 60.0  # a "processing" key older than this was left by a crash: take it over
+
+
+class Dialect:
+    """What differs between database engines.  This one is SQLite."""
+
+    name = "sqlite"
+    begin_write = "BEGIN IMMEDIATE"  # take the write lock first: no upgrade deadlocks
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def connect(self):
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # NORMAL may roll back the last commits on power loss
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def sql(self, text: str) -> str:
+        """Statements are written with ``?`` parameters; other engines translate here."""
+        return text
+
+    def init_schema(self, conn) -> None:
+        conn.executescript(SCHEMA)
+
+
+def canonical_hash(body: Any) -> str:
+    """Hash of a JSON body independent of key order and whitespace."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """Kiosk tokens are 256-bit random: a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def load_pepper(path: Path) -> bytes:
+    """The resident-key secret, created (mode 0600) beside the database on first use."""
+    path = Path(path)
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return bytes.fromhex(path.read_text().strip())
+    with open(fd, "w") as handle:
+        handle.write(value.hex())
+    return value
+
+
+class Store:
+    """One database; one connection per thread (FastAPI runs handlers in a thread pool)."""
+
+    def __init__(self, db_path: str | Path, pepper_path: str | Path | None = None, dialect: Dialect | None = None):
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.dialect = dialect or Dialect(self.db_path)
+        self._pepper = load_pepper(Path(pepper_path) if pepper_path else self.db_path.with_suffix(".pepper"))
+        self._local = threading.local()
+        self._all: list = []
+        self._all_lock = threading.Lock()
+        self.dialect.init_schema(self._conn())
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.dialect.connect()
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001 - closing on shutdown, nothing to do
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def resident_key(self, id_number: str) -> str:
+        return hmac.new(self._pepper, id_number.strip().upper().encode("utf-8"), hashlib.sha256).hexdigest()
+
+    # -- statements ------------------------------------------------------------------------
+    def execute(self, sql: str, params: tuple = ()):
+        return self._conn().execute(self.dialect.sql(sql), params)
+
+    def one(self, sql: str, params: tuple = ()) -> dict | None:
+        row = self.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def all(self, sql: str, params: tuple = ()) -> list[dict]:
+        return [dict(r) for r in self.execute(sql, params).fetchall()]
+
+    @contextmanager
+    def write(self) -> Iterator["Store"]:
+        """One write transaction; commits on success, rolls back on any exception."""
+        conn = self._conn()
+        conn.execute(self.dialect.begin_write)
+        try:
+            yield self
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def next_number(self, name: str) -> int:
+        """A gap-free sequence; call inside :meth:`write`."""
+        self.execute("INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", (name,))
+        self.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
+        return int(self.one("SELECT value FROM counters WHERE name = ?", (name,))["value"])
+
+    # -- settings --------------------------------------------------------------------------
+    def get_setting(self, name: str, default: Any = None) -> Any:
+        row = self.one("SELECT value FROM settings WHERE name = ?", (name,))
+        return json.loads(row["value"]) if row else default
+
+    def set_setting(self, name: str, value: Any) -> None:
+        with self.write():
+            self.execute("INSERT INTO settings (name, value) VALUES (?, ?) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                         (name, json.dumps(value, ensure_ascii=False)))
+
+    # -- idempotency -----------------------------------------------------------------------
+    def claim_key(self, kiosk_id: str, scope: str, key: str, body_hash: str) -> tuple[str, Any]:
+        """Claim an Idempotency-Key.
+
+        Returns ``("new", None)`` (the caller processes and then calls
+        :meth:`finish_key` in its own transaction), ``("replay", (status, body))``,
+        ``("mismatch", None)`` (same key, different body) or ``("processing", None)``.
+        """
+        now = time.time()
+        with self.write():
+            row = self.one("SELECT * FROM idempotency WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
+                           (kiosk_id, scope, key))
+            if row is None:
+                self.execute("INSERT INTO idempotency (kiosk_id, scope, idem_key, body_hash, state, "
+                             "created_at, updated_at) VALUES (?, ?, ?, ?, 'processing', ?, ?)",
+                             (kiosk_id, scope, key, body_hash, now, now))
+                return "new", None
+            if row["body_hash"] != body_hash:
+                return "mismatch", None
+            if row["state"] == "done":
+                return "replay", (row["status_code"], json.loads(row["response"]))
+            if now - row["updated_at"] > PROCESSING_LEASE_S:
+                self.execute("UPDATE idempotency SET updated_at = ? WHERE kiosk_id = ? AND scope = ? "
+                             "AND idem_key = ?", (now, kiosk_id, scope, key))
+                return "new", None
+            return "processing", None
+
+    def finish_key(self, kiosk_id: str, scope: str, key: str, status: int, response: Any) -> None:
+        """Record the response; call inside the same write transaction as the work itself."""
+        self.execute("UPDATE idempotency SET state = 'done', status_code = ?, response = ?, updated_at = ? "
+                     "WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
+                     (status, json.dumps(response, ensure_ascii=False), time.time(), kiosk_id, scope, key))
+
+    def release_key(self, kiosk_id: str, scope: str, key: str) -> None:
+        """The work failed: forget the claim so a retry can do it."""
+        with self.write():
+            self.execute("DELETE FROM idempotency WHERE kiosk_id = ? AND scope = ? AND idem_key = ? "
+                         "AND state = 'processing'", (kiosk_id, scope, key))

@@ -1,0 +1,313 @@
+"""Client of the central platform, API v1 (see docs/api/openapi.json, docs/platform.md).
+
+Every call has a timeout, TLS verification is on (a CA bundle can be pinned
+with ``platform.ca_bundle``), and failures come back as typed errors so the
+offline queue can tell "try again later" from "this will never succeed":
+
+* :class:`RetryableError` -- timeouts, connection errors, 5xx, 408/409/425/429;
+  carries ``retry_after`` (seconds) parsed from a Retry-After header given as
+  seconds or as an HTTP date.
+* :class:`FinalError` -- every other 4xx (validation: the item goes to the
+  dead letters with the server's reason); :class:`AuthError` for 401/403.
+
+Logs carry the method, the path template, the status and the duration --
+never the token, never a payload (residents' data).
+"""
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+log = logging.getLogger("kiosk.platform")
+
+RETRYABLE_STATUSES = {408, 409, 425, 429}
+SUBMIT_KINDS = ("application", "rating", "appeal", "print_report")
+
+
+class PlatformError(Exception):
+    """Any failure talking to the platform."""
+
+
+class RetryableError(PlatformError):
+    """Temporary: send the same request again later (same Idempotency-Key)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class FinalError(PlatformError):
+    """The platform refused the request; sending it again will not help."""
+
+    def __init__(self, message: str, status: int | None):
+        super().__init__(message)
+        self.status = status
+
+
+class AuthError(FinalError):
+    """401/403: the kiosk token is missing, wrong or revoked (re-enrol)."""
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def _reason(response: requests.Response) -> str:
+    """The server's explanation (FastAPI ``detail``), short, for technicians."""
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or "")[:200]
+    detail = body.get("detail") if isinstance(body, dict) else body
+    if isinstance(detail, dict):
+        detail = detail.get("message", detail)
+    if isinstance(detail, list):  # pydantic validation errors: name the fields, not the values
+        parts = []
+        for item in detail[:5]:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{where}: {item.get('msg', '')}")
+        return "; ".join(parts)
+    return str(detail)[:300]
+
+
+def _says_final(response: requests.Response) -> bool:
+    """A 409 can be final too: the platform marks those ``"retryable": false`` (wrong print token)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    detail = body.get("detail") if isinstance(body, dict) else None
+    for holder in (body, detail):
+        if isinstance(holder, dict) and holder.get("retryable") is False:
+            return True
+    return False
+
+
+def _b64(data: bytes | str | None) -> str | None:
+    if data is None:
+        return None
+    if isinstance(data, str):
+        return data
+    return base64.b64encode(data).decode("ascii")
+
+
+class PlatformClient:
+    """Thread-safe: each thread gets its own HTTP connection pool."""
+
+    def __init__(self, base_url: str, token: str | None = None, ca_bundle: str | None = None,
+                 timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.verify: bool | str = ca_bundle if ca_bundle else True
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"PlatformClient({self.base_url!r}, token={'set' if self.token else 'none'})"
+
+    @classmethod
+    def from_config(cls, config, base_url: str | None = None, token: str | None = None) -> "PlatformClient":
+        """Client for ``[platform]``: url (empty: the embedded platform on loopback), token file, CA."""
+        section = config.platform
+        url = base_url or section.url or f"http://127.0.0.1:{section.local_port}"
+        if token is None:
+            path = token_path(config)
+            if path.exists():
+                token = path.read_text(encoding="utf-8").strip() or None
+        ca = str(config.path(section.ca_bundle)) if section.ca_bundle else None
+        return cls(url, token=token, ca_bundle=ca, timeout=float(section.timeout_s))
+
+    # -- transport ---------------------------------------------------------------------------
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # a stray proxy variable must not reroute residents' data
+            self._local.session = session
+        return session
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+            self._local.session = None
+
+    def _request(self, method: str, path: str, *, template: str | None = None, json: Any = None,
+                 headers: dict[str, str] | None = None, auth: bool = True,
+                 ok: tuple[int, ...] = (200, 201)) -> requests.Response:
+        """Send one request; return the response for statuses in ``ok``, else raise typed."""
+        send_headers = {"Accept": "application/json"}
+        if auth:
+            if not self.token:
+                raise AuthError("no kiosk token: enrol the kiosk first (kioskctl platform enroll)", None)
+            send_headers["Authorization"] = f"Bearer {self.token}"
+        send_headers.update(headers or {})
+        label = f"{method} {template or path}"
+        started = time.monotonic()
+        try:
+            response = self._session().request(method, self.base_url + path, json=json,
+                                               headers=send_headers, timeout=self.timeout,
+                                               verify=self.verify, allow_redirects=False)
+            response.content  # read the whole body now: a cut connection is a retryable error
+        except requests.exceptions.SSLError as exc:
+            log.warning("%s: TLS verification failed (%s)", label, type(exc).__name__)
+            raise RetryableError(f"{label}: TLS verification failed; check platform.ca_bundle") from None
+        except requests.Timeout:
+            log.info("%s: timed out after %.1f s", label, self.timeout)
+            raise RetryableError(f"{label}: timed out after {self.timeout:g} s") from None
+        except requests.RequestException as exc:
+            log.info("%s: connection problem (%s)", label, type(exc).__name__)
+            raise RetryableError(f"{label}: connection problem ({type(exc).__name__})") from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        status = response.status_code
+        log.debug("%s -> %d in %.0f ms", label, status, elapsed_ms)
+        if status in ok:
+            return response
+        reason = _reason(response)
+        message = f"{label} -> {status}: {reason}" if reason else f"{label} -> {status}"
+        if (status >= 500 or status in RETRYABLE_STATUSES) and not _says_final(response):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            log.info("%s -> %d (retry after %s)", label, status, retry_after)
+            raise RetryableError(message, retry_after=retry_after, status=status)
+        log.warning("%s -> %d refused", label, status)
+        if status in (401, 403):
+            raise AuthError(message, status)
+        raise FinalError(message, status)
+
+    def _json(self, response: requests.Response) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            raise RetryableError(f"{response.request.method} -> {response.status_code}: "
+                                 "the platform sent a body that is not JSON",
+                                 status=response.status_code) from None
+        if not isinstance(body, dict):
+            raise RetryableError("the platform sent JSON that is not an object", status=response.status_code)
+        return body
+
+    # -- the contract ------------------------------------------------------------------------
+    def enroll(self, code: str, kiosk_id: str | None = None, hostname: str | None = None) -> dict:
+        """One-time code → {kiosk_id, token, region, menu_pubkeys}; sets ``self.token``."""
+        body = {"code": code, "kiosk_id": kiosk_id, "hostname": hostname}
+        result = self._json(self._request("POST", "/v1/enroll", json=body, auth=False))
+        self.token = result.get("token") or self.token
+        return result
+
+    def get_menu(self, etag: str | None = None) -> tuple[bytes | None, str | None]:
+        """The published menu bundle; ``(None, etag)`` when ours is current (304)."""
+        headers = {"Accept": "*/*"}
+        if etag:
+            headers["If-None-Match"] = etag
+        response = self._request("GET", "/v1/menu", headers=headers, ok=(200, 304))
+        if response.status_code == 304:
+            return None, etag
+        return response.content, response.headers.get("ETag")
+
+    def create_application(self, payload: dict, idempotency_key: str) -> dict:
+        return self._json(self._request("POST", "/v1/applications", json=payload,
+                                        headers={"Idempotency-Key": idempotency_key}))
+
+    def application_status(self, application_no: str) -> dict:
+        return self._json(self._request("GET", f"/v1/applications/{application_no}",
+                                        template="/v1/applications/{no}"))
+
+    def verify_identity(self, card: dict, photo_wlt: bytes | str | None, face_jpeg: bytes | str) -> dict:
+        """人证核验: {match, score, verification_id}. Images as bytes (or already base64)."""
+        body = {"card": card, "photo_wlt_b64": _b64(photo_wlt), "face_jpeg_b64": _b64(face_jpeg)}
+        return self._json(self._request("POST", "/v1/identity/verify", json=body))
+
+    def reusable_materials(self, id_number: str) -> list[dict]:
+        """材料复用: materials the platform already holds for this resident."""
+        body = self._json(self._request("POST", "/v1/residents/materials", json={"id_number": id_number}))
+        return list(body.get("materials", []))
+
+    def query_documents(self, id_number: str | None = None, pickup_code: str | None = None) -> list[dict]:
+        body = self._json(self._request("POST", "/v1/documents/query",
+                                        json={"id_number": id_number, "pickup_code": pickup_code}))
+        return list(body.get("documents", []))
+
+    def get_document(self, document_id: str) -> dict:
+        return self._json(self._request("GET", f"/v1/documents/{document_id}",
+                                        template="/v1/documents/{id}"))
+
+    def report_printed(self, document_id: str, print_token: str, result: str, detail: str = "",
+                       idempotency_key: str | None = None) -> dict:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        body = {"print_token": print_token, "result": result, "detail": detail}
+        return self._json(self._request("POST", f"/v1/documents/{document_id}/printed", json=body,
+                                        template="/v1/documents/{id}/printed", headers=headers))
+
+    def rate(self, payload: dict, idempotency_key: str) -> dict:
+        return self._json(self._request("POST", "/v1/ratings", json=payload,
+                                        headers={"Idempotency-Key": idempotency_key}))
+
+    def appeal(self, payload: dict, idempotency_key: str) -> dict:
+        return self._json(self._request("POST", "/v1/appeals", json=payload,
+                                        headers={"Idempotency-Key": idempotency_key}))
+
+    def heartbeat(self, payload: dict) -> dict:
+        return self._json(self._request("POST", "/v1/heartbeat", json=payload))
+
+    def submit(self, kind: str, payload: dict, idempotency_key: str) -> dict:
+        """The offline queue's single entry point: send one queued item of ``kind``."""
+        if kind == "application":
+            return self.create_application(payload, idempotency_key)
+        if kind == "rating":
+            return self.rate(payload, idempotency_key)
+        if kind == "appeal":
+            return self.appeal(payload, idempotency_key)
+        if kind == "print_report":
+            try:
+                document_id, token = payload["document_id"], payload["print_token"]
+            except (KeyError, TypeError):
+                raise FinalError("print_report needs document_id and print_token", None) from None
+            return self.report_printed(document_id, token, payload.get("result", "printed"),
+                                       payload.get("detail", ""), idempotency_key=idempotency_key)
+        raise FinalError(f"unknown item kind {kind!r} (known: {', '.join(SUBMIT_KINDS)})", None)
+
+
+def token_path(config) -> Path:
+    """Where the kiosk token lives: ``platform.token_file`` or data_dir/secrets/platform.token."""
+    if config.platform.token_file:
+        return config.path(config.platform.token_file)
+    return config.data_dir / "secrets" / "platform.token"
+
+
+def save_token(config, token: str) -> Path:
+    """Write the token readable by the kiosk user only (mode 0600)."""
+    path = token_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(token)
+    tmp.replace(path)
+    return path
