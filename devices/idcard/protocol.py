@@ -145,7 +145,7 @@ class FrameReader:
         buf = self._buffer
         start = buf.find(PREAMBLE)
         if start < 0:
-            return HEADER_LEN
+            return HEADER_LEN - _partial_preamble_suffix(buf)
         have = len(buf) - start
         if have < HEADER_LEN:
             return HEADER_LEN - have

@@ -8,6 +8,7 @@ find -> select -> read base info, starting again from find when the SAM says
 """
 from __future__ import annotations
 
+import termios
 import time
 from dataclasses import dataclass
 
@@ -61,9 +62,13 @@ class SamReader:
         Serial errors (unplugged adapter) propagate as OSError/SerialException:
         they mean the device is gone, which the adapter handles differently."""
         self._frames.clear()
-        self.port.reset_input_buffer()
-        self.port.write(p.encode_command(command, data))
-        return p.Response.from_body(self._read_body())
+        try:
+            self.port.reset_input_buffer()
+            self.port.write(p.encode_command(command, data))
+            body = self._read_body()
+        except termios.error as exc:  # pyserial lets tcflush's EIO through on a vanished tty
+            raise serial.SerialException(f"serial port failed: {exc}") from None
+        return p.Response.from_body(body)
 
     def _read_body(self) -> bytes:
         deadline = time.monotonic() + self.timeout
