@@ -1,5 +1,77 @@
-"""Placeholder until this command group lands; owner fills in register()."""
+"""``kioskctl enroll | detect | selftest | install | maintenance set-pin``.
+
+The technician's path from a bare machine to a serving kiosk (see
+docs/provisioning.md): ``install`` → ``detect --apply`` → ``enroll`` →
+``maintenance set-pin`` → ``selftest``.
+"""
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+from kiosk import config as kiosk_config
+from kiosk.cli import CommandError
 
 
 def register(sub) -> None:
-    pass
+    enroll = sub.add_parser("enroll", help="enrol this kiosk with the platform using a one-time code")
+    enroll.add_argument("--platform", required=True, metavar="URL", help="platform base URL (https://...)")
+    enroll.add_argument("--code", required=True, help="one-time code from `central enroll-code`")
+    enroll.add_argument("--config-out", metavar="FILE",
+                        help=f"config file to write (default: --config, else {kiosk_config.PRODUCTION_PATH})")
+    enroll.add_argument("--kiosk-id", help="ask for this kiosk id (default: the platform assigns one)")
+    enroll.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust for the platform's TLS")
+    enroll.add_argument("--fingerprint", metavar="HEX",
+                        help="menu key fingerprint to insist on (from the enrolment QR code)")
+    enroll.set_defaults(func=cmd_enroll)
+
+    maintenance = sub.add_parser("maintenance", help="maintenance-mode settings")
+    actions = maintenance.add_subparsers(dest="maintenance_command", metavar="ACTION", required=True)
+    set_pin = actions.add_parser("set-pin", help="set the technician PIN (stored as an scrypt hash)")
+    set_pin.add_argument("--pin-stdin", action="store_true",
+                         help="read the PIN from standard input (for scripts) instead of prompting")
+    set_pin.set_defaults(func=cmd_set_pin)
+
+
+def _config_file(args, fallback: Path = kiosk_config.PRODUCTION_PATH) -> Path:
+    if args.config:
+        return Path(args.config)
+    return kiosk_config.locate() or fallback
+
+
+def cmd_enroll(args) -> int:
+    from provisioning.enroll import EnrollError, enroll
+    config_out = Path(args.config_out) if args.config_out else _config_file(args)
+    try:
+        result = enroll(args.platform, args.code, config_out, kiosk_id=args.kiosk_id,
+                        ca_bundle=args.ca_bundle, expected_fingerprint=args.fingerprint)
+    except EnrollError as exc:
+        raise CommandError(f"enrolment failed: {exc}") from None
+    print(f"enrolled as {result.kiosk_id} (region {result.region})")
+    print(f"  config      {result.config_path}")
+    print(f"  token       {result.token_path} (0600)")
+    print(f"  queue key   {result.queue_key_path} (0600, {'created' if result.queue_key_created else 'kept'})")
+    print(f"  menu keys   {len(result.pubkeys)} pinned")
+    return 0
+
+
+def cmd_set_pin(args) -> int:
+    from provisioning.configfile import update_file
+    from provisioning.pin import PinFormatError, hash_pin
+    path = _config_file(args)
+    if not path.exists():
+        raise CommandError(f"{path}: no config file to store the PIN in (run `kioskctl install` or pass --config)")
+    if args.pin_stdin:
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass("new technician PIN: ")
+        if getpass.getpass("repeat it: ") != pin:
+            raise CommandError("the two PINs differ; nothing changed")
+    try:
+        pin_hash = hash_pin(pin)
+    except PinFormatError as exc:
+        raise CommandError(f"{exc}; nothing changed") from None
+    update_file(path, {"maintenance": {"pin_hash": pin_hash}})
+    print(f"technician PIN set in {path} (restart the kiosk app to use it)")
+    return 0
