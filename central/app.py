@@ -255,6 +255,70 @@ def issue_document(store: Store, application_no: str) -> None:
                    secrets.token_urlsafe(16), time.time()))
 
 
+def document_summary(row: dict) -> DocumentSummary:
+    return DocumentSummary(document_id=row["document_id"], title=row["title"], kind=row["kind"],
+                           print_token=row["print_token"] if row["status"] == "ready" else None,
+                           status=row["status"], application_no=row["application_no"],
+                           pickup_code=row["pickup_code"])
+
+
+
+def application_view(store: Store, app_row: dict) -> dict:
+    docs = store.all("SELECT * FROM documents WHERE application_no = ? ORDER BY created_at",
+                     (app_row["application_no"],))
+    return ApplicationResponse(
+        application_no=app_row["application_no"], status=app_row["status"], kind=app_row["kind"],
+        service_id=app_row["service_id"], service_name=app_row["service_name"],
+        promised_days=app_row["promised_days"], expected_completion=app_row["expected_completion"],
+        pickup_code=app_row["pickup_code"], documents=[document_summary(d) for d in docs]).model_dump()
+
+
+
+def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, decoded: list) -> dict:
+    """Record one application (inside a write transaction); 即办件 are approved at once."""
+    service = services.lookup(body.service_id)
+    now = time.time()
+    today = dt.date.today()
+    region = store.one("SELECT region FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))["region"]
+    number = store.next_number(f"applications-{today:%Y%m%d}")
+    application_no = f"{region}{today:%Y%m%d}{number:06d}"
+    resident = store.resident_key(body.applicant.id_number)
+    immediate = service.kind == services.IMMEDIATE
+    applicant = {k: v for k, v in body.applicant.model_dump().items() if "photo" not in k}
+    expected = today if immediate else services.add_working_days(today, service.promised_days)
+    while True:
+        pickup = f"{secrets.randbelow(10**8):08d}"
+        if store.one("SELECT 1 AS x FROM applications WHERE pickup_code = ?", (pickup,)) is None:
+            break
+    store.execute(
+        "INSERT INTO applications (application_no, kiosk_id, idem_key, service_id, service_name, kind, "
+        "status, resident_key, applicant, form, delivery, submitted_at, received_at, offline, "
+        "promised_days, expected_completion, decided_at, pickup_code) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (application_no, kiosk_id, key, service.service_id, service.name, service.kind,
+         "approved" if immediate else "accepted", resident, json.dumps(applicant, ensure_ascii=False),
+         json.dumps(body.form, ensure_ascii=False), json.dumps(body.delivery, ensure_ascii=False),
+         body.submitted_at, now, int(body.offline), service.promised_days, expected.isoformat(),
+         now if immediate else None, pickup))
+    for material, pages in decoded:
+        material_id = uuid.uuid4().hex
+        store.execute("INSERT INTO materials (material_id, resident_key, kind, name, application_no, "
+                      "submitted_at, pages) VALUES (?,?,?,?,?,?,?)",
+                      (material_id, resident, material.id, material.name or material.id,
+                       application_no, now, len(pages)))
+        for page_no, (digest, content) in enumerate(pages):
+            store.execute("INSERT INTO material_pages (material_id, page_no, sha256, content) "
+                          "VALUES (?,?,?,?)", (material_id, page_no, digest, content))
+    if immediate:
+        issue_document(store, application_no)
+    log.info("application %s accepted from %s (service %s, %s%s)", application_no, kiosk_id,
+             service.service_id, service.kind, ", queued offline" if body.offline else "")
+    row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
+    return application_view(store, row)
+
+
+
+
 def create_app(store: Store, faults: FaultInjector | None = None, admin_token: str | None = None) -> FastAPI:
     injector = faults or FaultInjector()
     app = FastAPI(title="Kiosk central platform", version=API_VERSION,
@@ -343,15 +407,6 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
         return Response(bytes(row["content"]), media_type=row["content_type"], headers={"ETag": row["etag"]})
 
     # -- applications -----------------------------------------------------------------------------
-    def application_view(app_row: dict) -> dict:
-        docs = store.all("SELECT * FROM documents WHERE application_no = ? ORDER BY created_at",
-                         (app_row["application_no"],))
-        return ApplicationResponse(
-            application_no=app_row["application_no"], status=app_row["status"], kind=app_row["kind"],
-            service_id=app_row["service_id"], service_name=app_row["service_name"],
-            promised_days=app_row["promised_days"], expected_completion=app_row["expected_completion"],
-            pickup_code=app_row["pickup_code"], documents=[document_summary(d) for d in docs]).model_dump()
-
     @app.post("/v1/applications", status_code=201, response_model=ApplicationResponse, tags=["kiosk"],
               responses={200: {"model": ApplicationResponse, "description": "replay of the first answer"},
                          **IDEMPOTENT_ERRORS})
@@ -371,51 +426,9 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
             decoded.append((material, pages))
 
         def work() -> tuple[int, dict]:
-            return 201, intake(kiosk_id, idempotency_key, body, decoded)
+            return 201, intake(store, kiosk_id, idempotency_key, body, decoded)
 
         return idempotent(kiosk_id, "applications", idempotency_key, body.model_dump(mode="json"), work)
-
-    def intake(kiosk_id: str, key: str, body: ApplicationRequest, decoded: list) -> dict:
-        service = services.lookup(body.service_id)
-        now = time.time()
-        today = dt.date.today()
-        region = store.one("SELECT region FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))["region"]
-        number = store.next_number(f"applications-{today:%Y%m%d}")
-        application_no = f"{region}{today:%Y%m%d}{number:06d}"
-        resident = store.resident_key(body.applicant.id_number)
-        immediate = service.kind == services.IMMEDIATE
-        applicant = {k: v for k, v in body.applicant.model_dump().items() if "photo" not in k}
-        expected = today if immediate else services.add_working_days(today, service.promised_days)
-        while True:
-            pickup = f"{secrets.randbelow(10**8):08d}"
-            if store.one("SELECT 1 AS x FROM applications WHERE pickup_code = ?", (pickup,)) is None:
-                break
-        store.execute(
-            "INSERT INTO applications (application_no, kiosk_id, idem_key, service_id, service_name, kind, "
-            "status, resident_key, applicant, form, delivery, submitted_at, received_at, offline, "
-            "promised_days, expected_completion, decided_at, pickup_code) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (application_no, kiosk_id, key, service.service_id, service.name, service.kind,
-             "approved" if immediate else "accepted", resident, json.dumps(applicant, ensure_ascii=False),
-             json.dumps(body.form, ensure_ascii=False), json.dumps(body.delivery, ensure_ascii=False),
-             body.submitted_at, now, int(body.offline), service.promised_days, expected.isoformat(),
-             now if immediate else None, pickup))
-        for material, pages in decoded:
-            material_id = uuid.uuid4().hex
-            store.execute("INSERT INTO materials (material_id, resident_key, kind, name, application_no, "
-                          "submitted_at, pages) VALUES (?,?,?,?,?,?,?)",
-                          (material_id, resident, material.id, material.name or material.id,
-                           application_no, now, len(pages)))
-            for page_no, (digest, content) in enumerate(pages):
-                store.execute("INSERT INTO material_pages (material_id, page_no, sha256, content) "
-                              "VALUES (?,?,?,?)", (material_id, page_no, digest, content))
-        if immediate:
-            issue_document(store, application_no)
-        log.info("application %s accepted from %s (service %s, %s%s)", application_no, kiosk_id,
-                 service.service_id, service.kind, ", queued offline" if body.offline else "")
-        row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
-        return application_view(row)
-
 
     @app.get("/v1/applications/{application_no}", response_model=ApplicationResponse, tags=["kiosk"],
              responses={404: {"model": Problem}, **ERRORS})
@@ -424,7 +437,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
         row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
         if row is None:
             raise HTTPException(404, "no application with this number")
-        return application_view(row)
+        return application_view(store, row)
 
     # -- identity, materials, documents -----------------------------------------------------------
     @app.post("/v1/identity/verify", response_model=IdentityResponse, tags=["kiosk"], responses=ERRORS)
@@ -456,12 +469,6 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
         return MaterialsResponse(materials=[MaterialOnRecord(material_id=r["kind"], name=r["name"],
                                                              submitted_at=_iso(r["submitted_at"]))
                                             for r in rows])
-
-    def document_summary(row: dict) -> DocumentSummary:
-        return DocumentSummary(document_id=row["document_id"], title=row["title"], kind=row["kind"],
-                               print_token=row["print_token"] if row["status"] == "ready" else None,
-                               status=row["status"], application_no=row["application_no"],
-                               pickup_code=row["pickup_code"])
 
     @app.post("/v1/documents/query", response_model=DocumentsResponse, tags=["kiosk"],
               responses={400: {"model": Problem}, **ERRORS})

@@ -29,13 +29,20 @@ class Service:
     document_kind: str = "certificate"  # licence | certificate | proof
 
 
+# Ids and time limits as in the sample menu (assets/menus/sample.json), Futian.
 CATALOGUE: dict[str, Service] = {s.service_id: s for s in [
-    Service("business-licence", "个体工商户营业执照登记", IMMEDIATE, 0, "营业执照", "licence"),
-    Service("senior-card", "敬老优待证办理", IMMEDIATE, 0, "敬老优待证", "certificate"),
-    Service("residence-proof", "居住证明开具", IMMEDIATE, 0, "居住证明", "proof"),
-    Service("family-planning-proof", "计划生育情况证明", PROMISED, 3, "计划生育情况证明", "proof"),
-    Service("unemployment-registration", "失业人员登记", PROMISED, 5, "就业失业登记证明", "proof"),
-    Service("social-insurance-record", "社保参保证明打印", IMMEDIATE, 0, "社会保险参保证明", "proof"),
+    Service("elderly-card", "敬老优待证办理", PROMISED, 5, "敬老优待证", "certificate"),
+    Service("birth-registration", "生育登记", IMMEDIATE, 0, "生育登记服务单", "proof"),
+    Service("unemployment-registration", "失业登记", IMMEDIATE, 0, "就业失业登记证明", "proof"),
+    Service("employment-registration", "就业登记", IMMEDIATE, 0, "就业登记证明", "proof"),
+    Service("residence-permit-endorsement", "居住证签注", IMMEDIATE, 0, "居住证签注凭证", "proof"),
+    Service("family-planning-certificate", "计划生育情况证明", PROMISED, 3, "计划生育情况证明", "proof"),
+    Service("citizen-card-loss", "市民卡挂失", IMMEDIATE, 0),
+    Service("senior-allowance", "高龄老人津贴申请", PROMISED, 10),
+    Service("sole-proprietor-registration", "个体工商户设立登记", PROMISED, 2, "营业执照", "licence"),
+    Service("sole-proprietor-change", "个体工商户变更登记", PROMISED, 2, "营业执照", "licence"),
+    Service("sole-proprietor-deregistration", "个体工商户注销登记", PROMISED, 1, "准予注销登记通知书", "proof"),
+    Service("social-insurance-proof", "社会保险参保证明", IMMEDIATE, 0, "社会保险参保证明", "proof"),
 ]}
 
 
