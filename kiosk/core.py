@@ -14,6 +14,8 @@ from devices import registry
 from devices.base import Device
 from kiosk.config import Config
 from kiosk.events import EventBus
+from kiosk.menu import Menu
+from kiosk.menu_store import MenuStore
 from kiosk.platform import PlatformClient
 from kiosk.session import Session
 from offline_queue.outbox import Outbox
@@ -32,6 +34,7 @@ class KioskCore:
         self.platform = None   # kiosk.platform.PlatformClient; set before start() to override
         self.outbox = None     # offline_queue.outbox.Outbox, opened in start()
         self.sender = None     # offline_queue.sender.Sender, the delivery thread
+        self.menus = MenuStore(config, self.bus)  # verified menu updates, applied between sessions
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -41,6 +44,8 @@ class KioskCore:
         for device in self.devices.values():
             device.open()
         self._start_queue()
+        self.menus.load()
+        self.menus.start_polling(self.platform)
 
     def _start_queue(self) -> None:
         """Open the outbox (recovering from any crash) and start delivering it."""
@@ -52,12 +57,18 @@ class KioskCore:
 
     def stop(self) -> None:
         self.end_session()
+        self.menus.stop()
         if self.sender is not None:
             self.sender.stop()
             self.outbox.close()
             self.sender = self.outbox = None
         for device in self.devices.values():
             device.close()
+
+    @property
+    def menu(self) -> Menu | None:
+        """The menu residents see now (None only if no valid menu was ever installed)."""
+        return self.menus.menu
 
     def device_statuses(self) -> dict[str, dict[str, str]]:
         return {role: d.status.as_dict() for role, d in self.devices.items()}
