@@ -29,6 +29,7 @@ DETECT_SIZE = 500            # long side of the detection copy, px
 A4_MM = (210.0, 297.0)
 MIN_AREA = 0.12              # page must cover this fraction of the frame
 MAX_AREA = 0.98              # ... and not be the whole frame (that is the desk edge)
+MIN_CONTRAST = 60            # grey levels between paper and desk for the brightness path
 
 
 class NoPageFound(Exception):
@@ -53,10 +54,15 @@ def _quadrilateral(contour: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _plausible(quad: np.ndarray, area_total: float) -> bool:
+def _plausible(quad: np.ndarray, shape: tuple[int, int]) -> bool:
+    area_total = float(shape[0] * shape[1])
     area = cv2.contourArea(quad)
     if not MIN_AREA * area_total <= area <= MAX_AREA * area_total:
         return False
+    margin = 2
+    if (quad[:, 0] < margin).any() or (quad[:, 1] < margin).any() or \
+            (quad[:, 0] > shape[1] - 1 - margin).any() or (quad[:, 1] > shape[0] - 1 - margin).any():
+        return False     # cut off by the frame edge: a corner is not visible
     tl, tr, br, bl = order_corners(quad)
     width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
     height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
@@ -64,13 +70,13 @@ def _plausible(quad: np.ndarray, area_total: float) -> bool:
     return 1.0 <= ratio <= 2.2   # A4 is 1.41; perspective stretches it somewhat
 
 
-def _best_quad(mask: np.ndarray, area_total: float) -> np.ndarray | None:
+def _best_quad(mask: np.ndarray) -> np.ndarray | None:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:5]:
-        if cv2.contourArea(contour) < MIN_AREA * area_total:
+        if cv2.contourArea(contour) < MIN_AREA * mask.size:
             break
         quad = _quadrilateral(contour)
-        if quad is not None and _plausible(quad, area_total):
+        if quad is not None and _plausible(quad, mask.shape):
             return quad
     return None
 
@@ -82,13 +88,16 @@ def detect_page(frame: np.ndarray) -> np.ndarray | None:
     scale = DETECT_SIZE / max(h, w)
     small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (5, 5), 0)
-    area_total = float(small.shape[0] * small.shape[1])
+    quad = None
     _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
-    quad = _best_quad(bright, area_total)
+    if MIN_AREA * bright.size < np.count_nonzero(bright) < bright.size:
+        # Otsu always splits something; only trust it when paper and desk really differ.
+        contrast = cv2.mean(small, bright)[0] - cv2.mean(small, cv2.bitwise_not(bright))[0]
+        if contrast >= MIN_CONTRAST:
+            quad = _best_quad(cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)))
     if quad is None:
         edges = cv2.dilate(cv2.Canny(small, 40, 120), np.ones((3, 3), np.uint8))
-        quad = _best_quad(edges, area_total)
+        quad = _best_quad(edges)
     if quad is None:
         return None
     # The small copy is ~4x coarser than the frame: refine each corner on the
