@@ -27,7 +27,7 @@ import numpy as np
 METHOD = "reference-face-presence-v1"
 WLT_SIZE = 1024
 MIN_FACE_FRACTION = 0.15
-MATCH_THRESHOLD = 0.5
+MATCH_THRESHOLD = 0.6
 _cascade_lock = threading.Lock()
 _cascade: cv2.CascadeClassifier | None = None
 
@@ -58,18 +58,17 @@ def reference_match(photo_wlt: bytes | None, face_image: bytes) -> MatchResult:
     height, width = image.shape
     scale = 640.0 / max(height, width)
     small = cv2.resize(image, None, fx=scale, fy=scale) if scale < 1 else image
-    small = cv2.equalizeHist(small)
-    faces = _detector().detectMultiScale(small, scaleFactor=1.1, minNeighbors=5,
+    faces = _detector().detectMultiScale(cv2.equalizeHist(small), scaleFactor=1.1, minNeighbors=5,
                                          minSize=(int(small.shape[1] * MIN_FACE_FRACTION),) * 2)
     if len(faces) == 0:
         return MatchResult(False, 0.0, "no face found")
     if len(faces) > 1:
         return MatchResult(False, 0.0, "more than one face in the image")
     x, y, w, h = faces[0]
-    crop = small[y:y + h, x:x + w]
+    crop = cv2.resize(small[y:y + h, x:x + w], (128, 128), interpolation=cv2.INTER_AREA)
     sharpness = float(cv2.Laplacian(crop, cv2.CV_64F).var())
-    size_score = min(1.0, (w / small.shape[1]) / 0.4)        # a face 40% of the width is ideal
-    sharp_score = min(1.0, sharpness / 100.0)                 # Laplacian variance ≥ 100: sharp
-    score = 0.5 * size_score + 0.5 * sharp_score
+    size_score = min(1.0, (w / small.shape[1]) / 0.3)        # a face 30% of the width or more is ideal
+    sharp_score = min(1.0, sharpness / 300.0)                 # Laplacian variance ≥ 300 on 128 px: sharp
+    score = float(0.5 * size_score + 0.5 * sharp_score)
     matched = score >= MATCH_THRESHOLD
     return MatchResult(matched, score, "face found" if matched else "face too small or blurred")

@@ -45,9 +45,11 @@ class LocalPlatform:
 class ServerThread:
     """uvicorn in a daemon thread; ``port`` is known once ``start()`` returns."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, ssl_certfile: str | None = None,
+                 ssl_keyfile: str | None = None):
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=2)
+                                timeout_graceful_shutdown=2, access_log=False,
+                                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="central-server", daemon=True)
         self.host = host

@@ -167,7 +167,7 @@ class PlatformClient:
         send_headers = {"Accept": "application/json"}
         if auth:
             if not self.token:
-                raise AuthError("no kiosk token: enrol the kiosk first (kioskctl platform enroll)", None)
+                raise AuthError("no kiosk token: enrol the kiosk first (kioskctl enroll)", None)
             send_headers["Authorization"] = f"Bearer {self.token}"
         send_headers.update(headers or {})
         label = f"{method} {template or path}"
