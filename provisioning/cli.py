@@ -7,6 +7,7 @@ docs/provisioning.md): ``install`` → ``detect --apply`` → ``enroll`` →
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def register(sub) -> None:
     enroll.add_argument("--fingerprint", metavar="HEX",
                         help="menu key fingerprint to insist on (from the enrolment QR code)")
     enroll.set_defaults(func=cmd_enroll)
+
+    install = sub.add_parser("install", help="production install: user, directories, config, "
+                                         "systemd unit, udev rules, cage session, logrotate")
+    install.add_argument("--dry-run", action="store_true", help="print every change, make none")
+    install.set_defaults(func=cmd_install)
 
     maintenance = sub.add_parser("maintenance", help="maintenance-mode settings")
     actions = maintenance.add_subparsers(dest="maintenance_command", metavar="ACTION", required=True)
@@ -53,6 +59,27 @@ def cmd_enroll(args) -> int:
     print(f"  token       {result.token_path} (0600)")
     print(f"  queue key   {result.queue_key_path} (0600, {'created' if result.queue_key_created else 'kept'})")
     print(f"  menu keys   {len(result.pubkeys)} pinned")
+    return 0
+
+
+def cmd_install(args) -> int:
+    from provisioning.install import Installer, InstallError
+    installer = Installer()
+    try:
+        steps = installer.plan()
+        if args.dry_run:
+            for step in steps:
+                print(f"would {step.summary}")
+            print(f"{len(steps)} change(s) planned; nothing was changed (dry run)"
+                  if steps else "nothing to change: this machine is already installed")
+            return 0
+        if os.geteuid() != 0:
+            raise CommandError("install changes system files: run it as root (sudo kioskctl install)")
+        installer.apply(steps)
+    except InstallError as exc:
+        raise CommandError(f"install: {exc}") from None
+    print(f"installed ({len(steps)} change(s)). Next: kioskctl detect --apply, kioskctl enroll, "
+          "kioskctl maintenance set-pin, kioskctl selftest, then reboot")
     return 0
 
 
