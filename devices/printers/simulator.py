@@ -371,6 +371,10 @@ class SimulatedPrinter:
         """The cable is pulled: connections drop and new ones are refused."""
         self._stop.set()
         if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)   # wakes the blocked accept() and frees the port
+            except OSError:
+                pass
             self._listener.close()
         for client in self._clients:
             try:

@@ -1,0 +1,135 @@
+"""The receipt printer driver against the simulated printer over real TCP and a real pty."""
+from __future__ import annotations
+
+import pytest
+
+from devices.base import State, wait_for
+from devices.printers.common import PrinterError
+from devices.printers.escpos_conn import NetworkConnection, SerialConnection
+from devices.printers.receipt import ReceiptPrinter
+from devices.printers.simulator import SimulatedPrinter
+from kiosk.events import EventBus
+from tests.test_print_receipt import sample
+
+
+@pytest.fixture
+def rig():
+    """(printer device, simulator) on loopback TCP, connected and READY."""
+    sim = SimulatedPrinter()
+    host, port = sim.serve_tcp()
+    device = ReceiptPrinter("receipt_printer", EventBus(), lambda: NetworkConnection(host, port),
+                            reply_timeout=0.2)
+    device.poll_interval = 0.05
+    device.backoff_base = 0.02
+    device.open()
+    assert wait_for(lambda: device.status.state == State.READY, 5)
+    yield device, sim
+    device.close()
+    sim.close()
+
+
+def test_prints_a_receipt_the_printer_understands(rig):
+    device, sim = rig
+    result = device.print_receipt(sample())
+    assert result.ok and result.bytes_sent > 300 and not result.warnings
+    assert "张*三" in sim.text() and "FT-2026-000123" in sim.text()
+    assert sim.receipts[-1][-1].cut and not sim.interpreter.unknown
+    assert device.status.state == State.READY
+
+
+def test_paper_out_before_the_job_sends_nothing(rig):
+    device, sim = rig
+    sim.paper_out = True
+    with pytest.raises(PrinterError) as err:
+        device.print_receipt(sample())
+    assert err.value.code == "paper_out"
+    assert sim.receipts == [] and b"FT-2026" not in sim.received
+    assert device.status.state == State.FAULT and device.status.code == "paper_out"
+
+
+def test_paper_out_during_the_job_is_reported(rig):
+    device, sim = rig
+    sim.paper_out_after_lines(4)
+    with pytest.raises(PrinterError) as err:
+        device.print_receipt(sample())
+    assert err.value.code == "paper_out" and "while printing" in str(err.value)
+    assert sim.interpreter.lost_lines > 0 and not any(line.cut for line in sim.interpreter.jobs[-1])
+    sim.paper_out = False                     # technician loads a roll: the poll notices
+    assert wait_for(lambda: device.status.state == State.READY, 3)
+    assert device.print_receipt(sample()).ok
+
+
+def test_cover_open(rig):
+    device, sim = rig
+    sim.cover_open = True
+    assert wait_for(lambda: device.status.code == "cover_open", 3)
+    assert device.status.state == State.FAULT
+    with pytest.raises(PrinterError, match="cover") as err:
+        device.print_receipt(sample())
+    assert err.value.code == "cover_open"
+
+
+def test_near_end_is_a_warning_and_still_prints(rig):
+    device, sim = rig
+    sim.paper_near_end = True
+    result = device.print_receipt(sample())
+    assert result.ok and result.warnings == ["paper_near_end"]
+    assert device.status.state == State.WARNING and device.status.usable
+    assert "FT-2026-000123" in sim.text()
+
+
+def test_no_reply_is_a_fault_never_plenty_of_paper(rig):
+    device, sim = rig
+    sim.no_reply = True
+    assert wait_for(lambda: device.status.code == "no_reply", 3)
+    assert device.status.state == State.FAULT and not device.status.usable
+    with pytest.raises(PrinterError) as err:
+        device.print_receipt(sample())
+    assert err.value.code == "no_reply"
+    sim.no_reply = False
+    assert wait_for(lambda: device.status.state == State.READY, 3)
+
+
+def test_unplugged_then_plugged_back(rig):
+    device, sim = rig
+    sim.unplug()
+    with pytest.raises(PrinterError) as err:
+        device.print_receipt(sample())
+    assert err.value.code in ("disconnected", "no_reply")
+    assert wait_for(lambda: device.status.state == State.DISCONNECTED, 3)
+    sim.replug()
+    assert wait_for(lambda: device.status.state == State.READY, 5)
+    assert device.print_receipt(sample()).ok
+
+
+def test_serial_printer_on_a_pty():
+    sim = SimulatedPrinter(width_mm=58)
+    path = sim.serve_pty()
+    device = ReceiptPrinter("receipt_printer", EventBus(), lambda: SerialConnection(path, 9600),
+                            width_mm=58, reply_timeout=0.3)
+    device.open()
+    try:
+        assert wait_for(lambda: device.status.state == State.READY, 5), device.status
+        assert device.print_receipt(sample(language="zh_TW")).ok
+        assert wait_for(lambda: "辦事回執" in sim.text(), 2)
+        sim.paper_near_end = True
+        assert wait_for(lambda: device.status.code == "paper_near_end", 5)
+    finally:
+        device.close()
+        sim.close()
+
+
+def test_simulated_driver_from_config(make_config):
+    from devices import registry
+
+    config = make_config("[devices.receipt_printer]\ndriver = \"simulated\"\npaper_width_mm = 58\n")
+    device = registry.build("receipt_printer", config, EventBus())
+    device.open()
+    try:
+        assert wait_for(lambda: device.status.state == State.READY, 5), device.status
+        assert device.print_receipt(sample()).ok
+        assert device.simulator.text().count("办事回执") == 1
+        assert device.preview_png(sample()).startswith(b"\x89PNG")
+    finally:
+        device.close()
+        device.simulator.close()
