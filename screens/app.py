@@ -1,0 +1,74 @@
+"""Entry point of the Kivy layer: configure Kivy safely, then run the shell.
+
+Kivy reads its configuration when ``kivy.core`` is first imported, so this
+module imports nothing from Kivy at module level: :func:`configure_kivy` sets
+the environment and ``kivy.config.Config`` first (kiosk hardening, window
+size, logging through Python's ``logging`` so the redaction filter sees Kivy's
+messages too), and only then is :mod:`screens.shell` imported.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from kiosk import logs
+from kiosk.config import Config
+
+log = logging.getLogger(__name__)
+
+# Screen name -> "module:Class"; screens are imported and built on first use.
+# Other teams add theirs here (e.g. "maintenance": "screens.maintenance:MaintenanceScreen").
+SCREENS: dict[str, str] = {
+    "home": "screens.home:HomeScreen",
+    "category": "screens.category:CategoryScreen",
+    "guide": "screens.guide:GuideScreen",
+    "identify": "screens.identify:IdentifyScreen",
+}
+
+
+def production_profile(config: Config) -> bool:
+    """Full-screen, cursor-less, unclosable: a production kiosk or a fullscreen display."""
+    return config.is_production or config.display.fullscreen
+
+
+def configure_kivy(config: Config) -> None:
+    """Set Kivy's environment and Config; must run before any ``kivy.core`` import."""
+    os.environ["KIVY_NO_ARGS"] = "1"               # argv cannot reconfigure a kiosk
+    os.environ["KIVY_LOG_MODE"] = "PYTHON"         # Kivy logs -> logging -> redaction
+    os.environ.setdefault("KIVY_HOME", str(config.data_dir / "kivy"))
+    from kivy.config import Config as KivyConfig
+
+    production = production_profile(config)
+    KivyConfig.set("kivy", "exit_on_escape", "0")
+    KivyConfig.set("kivy", "keyboard_mode", "system")
+    KivyConfig.set("kivy", "log_enable", "0")
+    for module in KivyConfig.options("modules"):   # inspector, keybinding (F11/F12), monitor...
+        KivyConfig.remove_option("modules", module)
+    KivyConfig.set("graphics", "multisamples", "0")
+    KivyConfig.set("graphics", "maxfps", "30")
+    if production:
+        KivyConfig.set("graphics", "fullscreen", "auto")
+        KivyConfig.set("graphics", "borderless", "1")
+        KivyConfig.set("graphics", "show_cursor", "0")
+        KivyConfig.set("input", "mouse", "mouse,disable_on_activity")
+    else:
+        KivyConfig.set("graphics", "fullscreen", "0")
+        KivyConfig.set("graphics", "width", str(config.display.width))
+        KivyConfig.set("graphics", "height", str(config.display.height))
+        KivyConfig.set("graphics", "show_cursor", "1")
+    KivyConfig.set("graphics", "resizable", "0" if production else "1")
+
+
+def run(config: Config, tour_dir: str | None = None) -> int:
+    """Run the kiosk until it is stopped; with ``tour_dir``, visit every screen and exit."""
+    logs.setup(config.data_dir / "logs", level=config.logging.level,
+               max_bytes=config.logging.max_bytes, backups=config.logging.backups)
+    configure_kivy(config)
+    from screens.shell import KioskApp
+
+    app = KioskApp(config, tour_dir=tour_dir)
+    try:
+        app.run()
+    finally:
+        app.shutdown()
+    return app.exit_code

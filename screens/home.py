@@ -1,0 +1,78 @@
+"""Home (attract) screen: 刷身份证办理, the service categories, 长辈模式.
+
+A resident's session begins with their first tap on a category or the ID
+card entry; language and elder mode chosen here carry into the session.
+Category tiles come from the service menu (localized there), chrome from gettext.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty
+from kivy.utils import get_color_from_hex as hex_colour
+
+from kiosk.i18n import N_
+from screens.base import KioskScreen
+from screens.theme import theme
+from screens.widgets import IconTile, icon, local, tr
+
+# Tile colours per category icon: blues with one warm tone, all ≥ 4.5:1 with white text.
+TILE_COLOURS = {"personal": "#0B4EA2", "business": "#0F6480", "printing": "#2F4FA8",
+                "query": "#3B3F98", "appeal": "#B0431A"}
+
+
+class HomeScreen(KioskScreen):
+    help_text = N_(
+        "刷身份证可直接开始办理，也可以先点选业务类别。字太小请点“长辈模式”，切换语言请点“简 / 繁 / EN”。")
+    portrait = BooleanProperty(False)
+    no_menu = BooleanProperty(False)   # no valid service menu installed yet
+
+    def on_kv_post(self, _base):
+        self.app.bind(language=lambda *_: self.build_tiles())
+        theme.bind(elder=lambda *_: self.build_tiles())
+        self.bind(size=self._orient)
+        self.build_tiles()
+
+    def _orient(self, *_args) -> None:
+        self.portrait = self.height > self.width
+
+    def prepare(self, **_params) -> None:
+        self.build_tiles()
+
+    def build_tiles(self) -> None:
+        grid = self.ids.categories
+        grid.clear_widgets()
+        app = self.app
+        self.no_menu = app.menu is None
+        if app.menu is None:
+            return
+        for category in app.menu.categories:
+            colour = hex_colour(TILE_COLOURS.get(category.icon, "#0B4EA2"))
+            tile = IconTile(title=category.name(app.language),
+                            subtitle=self._summary(category),
+                            icon_source=icon(category.icon), tile_colour=colour)
+            tile.category_id = category.id
+            tile.bind(on_release=lambda t: self.open_category(t.category_id))
+            grid.add_widget(tile)
+
+    def _summary(self, category) -> str:
+        names = [s.name(self.app.language) for s in category.services[:2]]
+        more = "…" if len(category.services) > 2 else ""
+        separator = ", " if self.app.language == "en" else "、"
+        return separator.join(names) + more
+
+    def on_bus_event(self, event) -> None:
+        if event.topic == "menu.changed":
+            self.build_tiles()
+
+    def open_category(self, category_id: str) -> None:
+        self.app.begin_session()
+        self.app.show("category", category_id=category_id)
+
+    def start_with_card(self) -> None:
+        self.app.begin_session()
+        self.app.show("identify", service_id=None)
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -1,0 +1,90 @@
+"""身份验证: 请将身份证放在感应区.
+
+Listens for the ID reader's events (``idcard.read`` with ``card``,
+``idcard.error`` with ``code``/``message``) and tells the resident in plain
+words what happened and what to do next.  The technician's cause stays in
+the log (the reader logs it); the resident never sees protocol codes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from kivy.animation import Animation
+from kivy.lang import Builder
+from kivy.properties import NumericProperty, StringProperty
+
+from kiosk.privacy import mask_name
+from kiosk.i18n import N_
+from screens.base import KioskScreen
+from screens.widgets import tr
+
+# Reader error code -> (what happened, what to do next); msgids in the catalogues.
+ERROR_WORDS = {
+    "read_failed": (N_("没有读到身份证"), N_("请把身份证平放在感应区中央，不要移动，听到提示音后再拿开。")),
+    "card_auth_failed": (N_("没有读到身份证"), N_("请把身份证平放在感应区中央，不要移动，听到提示音后再拿开。")),
+    "protocol": (N_("没有读到身份证"), N_("请把身份证平放在感应区中央，不要移动，听到提示音后再拿开。")),
+    "unsupported_card": (N_("暂不支持此类证件"), N_("请使用第二代居民身份证、港澳台居民居住证或外国人永久居留身份证。")),
+    "expired": (N_("身份证已过有效期"), N_("请到人工窗口办理，工作人员会为您核验身份。")),
+}
+DEVICE_TROUBLE = (N_("读卡器暂时无法使用"), N_("请联系现场工作人员，或到人工窗口办理。"))
+
+
+def error_words(code: str) -> tuple[str, str]:
+    return ERROR_WORDS.get(code, DEVICE_TROUBLE)
+
+
+class IdentifyScreen(KioskScreen):
+    help_text = N_(
+        "请把身份证有照片的一面朝上，平放在屏幕下方的感应区，等待提示音。读卡时请不要移动证件。")
+    status = StringProperty("waiting")     # waiting | error | done
+    error_title = StringProperty("")
+    error_advice = StringProperty("")
+    greeting = StringProperty("")
+    card_offset = NumericProperty(0.0)     # 0..1, the card moving onto the reader
+    service_id = StringProperty("", allownone=True)
+
+    def on_kv_post(self, _base):
+        self._animation = None
+
+    def prepare(self, service_id: str | None = None, **_params) -> None:
+        self.service_id = service_id or ""
+        self.status = "waiting"
+        self.error_title = self.error_advice = self.greeting = ""
+
+    def on_enter(self, *_args):
+        self.card_offset = 0.0
+        self._animation = (Animation(card_offset=1.0, duration=1.4, t="out_quad")
+                           + Animation(card_offset=1.0, duration=0.8)
+                           + Animation(card_offset=0.0, duration=0.01))
+        self._animation.repeat = True
+        self._animation.start(self)
+
+    def on_leave(self, *_args):
+        if self._animation is not None:
+            self._animation.cancel(self)
+            self._animation = None
+
+    def on_bus_event(self, event) -> None:
+        if self.manager is None or self.manager.current != self.name:
+            return
+        if event.topic == "idcard.read" and event.data.get("card") is not None:
+            self.card_read(event.data["card"])
+        elif event.topic == "idcard.error":
+            self.show_error(str(event.data.get("code", "")))
+
+    def card_read(self, card) -> None:
+        if card.expired(dt.date.today()):
+            self.show_error("expired")
+            return
+        self.status = "done"
+        self.greeting = tr("{name}，您好").format(name=mask_name(card.name))
+        self.app.card_read(card)
+
+    def show_error(self, code: str) -> None:
+        title, advice = error_words(code)
+        self.status = "error"
+        self.error_title, self.error_advice = tr(title), tr(advice)
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

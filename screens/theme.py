@@ -1,0 +1,128 @@
+"""One theme for every screen: colours, spacing, type sizes, fonts.
+
+Sizes are in pixels for a panel whose short side is 1080 px and scale with
+the short side, so a 1920×1080 landscape and a 1080×1920 portrait panel get
+the same type.  长辈模式 (elder mode) multiplies type by ``ELDER_SCALE`` and
+switches to a higher-contrast palette.  Every property is observable: ``.kv``
+rules bind to ``theme.fs_body`` etc. and restyle live.
+
+Palette: 政务蓝 (government blue) with a 中国红 accent, as on the national
+government service platform; no decoration that imitates the national emblem.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.core.text import LabelBase
+from kivy.event import EventDispatcher
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
+from kivy.utils import get_color_from_hex as hex_colour
+
+FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
+IMAGE_DIR = Path(__file__).resolve().parent.parent / "assets" / "images"
+ELDER_SCALE = 1.35
+MIN_TOUCH_PX = 64          # at 1080 px short side; big buttons are far larger
+BASE_SHORT_SIDE = 1080.0
+
+# Kivy font names -> (regular, bold) files; the SC face also covers English.
+FONTS = {
+    "KioskSC": ("NotoSansSC-Regular.otf", "NotoSansSC-Bold.otf"),
+    "KioskTC": ("NotoSansTC-Regular.otf", "NotoSansTC-Bold.otf"),
+}
+FONT_FOR_LANGUAGE = {"zh_CN": "KioskSC", "zh_TW": "KioskTC", "en": "KioskSC"}
+
+PALETTES = {
+    "standard": {
+        "primary": "#0B4EA2", "primary_dark": "#083A7A", "primary_light": "#E3EDF9",
+        "accent": "#C8102E", "accent_dark": "#9E0B23",
+        "background": "#EEF3F9", "surface": "#FFFFFF", "border": "#D3DCE8",
+        "text": "#1B2635", "text_muted": "#56657A", "text_on_primary": "#FFFFFF",
+        "success": "#15803D", "warning": "#B45309", "disabled": "#A3ADBA",
+        "overlay": "#0B1A2ECC",
+    },
+    # 长辈模式: pure white/black, darker blue, thicker borders (contrast ≥ 7:1)
+    "elder": {
+        "primary": "#00306E", "primary_dark": "#001F4D", "primary_light": "#DCE8F7",
+        "accent": "#A8001C", "accent_dark": "#7A0014",
+        "background": "#FFFFFF", "surface": "#FFFFFF", "border": "#1B2635",
+        "text": "#000000", "text_muted": "#1B2635", "text_on_primary": "#FFFFFF",
+        "success": "#0B5D2A", "warning": "#7A3A00", "disabled": "#7D8794",
+        "overlay": "#000000DD",
+    },
+}
+
+# name -> px at 1080 short side, standard mode
+TYPE_SIZES = {"fs_small": 24, "fs_body": 30, "fs_large": 36, "fs_title": 46, "fs_hero": 64}
+SPACING = {"pad": 32, "gap": 24, "radius": 18, "header_h": 112, "button_h": 104, "row_h": 132}
+
+
+def register_fonts() -> None:
+    for name, (regular, bold) in FONTS.items():
+        LabelBase.register(name, fn_regular=str(FONT_DIR / regular), fn_bold=str(FONT_DIR / bold))
+
+
+class Theme(EventDispatcher):
+    elder = BooleanProperty(False)
+    language = StringProperty("zh_CN")
+    scale = NumericProperty(1.0)       # short side / 1080
+    font = StringProperty("KioskSC")
+    border_w = NumericProperty(1.5)
+
+    primary = ColorProperty()
+    primary_dark = ColorProperty()
+    primary_light = ColorProperty()
+    accent = ColorProperty()
+    accent_dark = ColorProperty()
+    background = ColorProperty()
+    surface = ColorProperty()
+    border = ColorProperty()
+    text = ColorProperty()
+    text_muted = ColorProperty()
+    text_on_primary = ColorProperty()
+    success = ColorProperty()
+    warning = ColorProperty()
+    disabled = ColorProperty()
+    overlay = ColorProperty()
+
+    fs_small = NumericProperty(0)
+    fs_body = NumericProperty(0)
+    fs_large = NumericProperty(0)
+    fs_title = NumericProperty(0)
+    fs_hero = NumericProperty(0)
+    pad = NumericProperty(0)
+    gap = NumericProperty(0)
+    radius = NumericProperty(0)
+    header_h = NumericProperty(0)
+    button_h = NumericProperty(0)
+    row_h = NumericProperty(0)
+    touch_min = NumericProperty(MIN_TOUCH_PX)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fbind("elder", self._restyle)
+        self.fbind("scale", self._restyle)
+        self.fbind("language", self._restyle)
+        self._restyle()
+
+    def type_factor(self) -> float:
+        return self.scale * (ELDER_SCALE if self.elder else 1.0)
+
+    def fit_window(self, width: float, height: float) -> None:
+        self.scale = max(0.5, min(width, height) / BASE_SHORT_SIDE)
+
+    def _restyle(self, *_args) -> None:
+        for key, value in PALETTES["elder" if self.elder else "standard"].items():
+            setattr(self, key, hex_colour(value))
+        factor = self.type_factor()
+        for key, px in TYPE_SIZES.items():
+            setattr(self, key, round(px * factor))
+        # Spacing grows less than type in elder mode so content still fits.
+        space = self.scale * (1.15 if self.elder else 1.0)
+        for key, px in SPACING.items():
+            setattr(self, key, round(px * space))
+        self.touch_min = round(MIN_TOUCH_PX * self.scale)
+        self.border_w = 3 if self.elder else 1.5
+        self.font = FONT_FOR_LANGUAGE.get(self.language, "KioskSC")
+
+
+theme = Theme()
