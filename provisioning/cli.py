@@ -27,6 +27,14 @@ def register(sub) -> None:
                         help="menu key fingerprint to insist on (from the enrolment QR code)")
     enroll.set_defaults(func=cmd_enroll)
 
+    detect = sub.add_parser("detect", help="find the ID card reader, cameras and printers; propose [devices]")
+    detect.add_argument("--port", action="append", dest="ports", metavar="DEV",
+                        help="probe this serial port (repeatable; default: every port pyserial lists)")
+    detect.add_argument("--out", metavar="FILE", help="write the proposed [devices] section here "
+                        "(default: DATA_DIR/detected-devices.toml)")
+    detect.add_argument("--apply", action="store_true", help="also merge the proposal into the config file")
+    detect.set_defaults(func=cmd_detect)
+
     install = sub.add_parser("install", help="production install: user, directories, config, "
                                          "systemd unit, udev rules, cage session, logrotate")
     install.add_argument("--dry-run", action="store_true", help="print every change, make none")
@@ -59,6 +67,28 @@ def cmd_enroll(args) -> int:
     print(f"  token       {result.token_path} (0600)")
     print(f"  queue key   {result.queue_key_path} (0600, {'created' if result.queue_key_created else 'kept'})")
     print(f"  menu keys   {len(result.pubkeys)} pinned")
+    return 0
+
+
+def cmd_detect(args) -> int:
+    from provisioning import detect
+    from provisioning.configfile import update_file, write_atomically
+    config = kiosk_config.load(args.config)
+    findings, notes = detect.detect(ports=args.ports)
+    proposal = detect.propose(findings)
+    print(detect.table(findings, proposal) if findings else "no devices found")
+    for note in notes:
+        print(f"note: {note}")
+    text = detect.proposal_toml(proposal)
+    out = Path(args.out) if args.out else config.data_dir / "detected-devices.toml"
+    write_atomically(out, text)
+    print(f"proposed [devices] section written to {out}")
+    if args.apply:
+        path = _config_file(args)
+        if not path.exists():
+            raise CommandError(f"{path}: no config file to apply the proposal to (run `kioskctl install` first)")
+        update_file(path, {f"devices.{role}": settings for role, settings in proposal.items()})
+        print(f"applied to {path}: {', '.join(proposal) or 'nothing found to apply'}")
     return 0
 
 
