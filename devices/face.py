@@ -37,7 +37,7 @@ MIN_FACE_FRACTION = 0.18     # face box width / frame width; smaller = too far
 MAX_CENTRE_OFFSET = (0.15, 0.20)   # fraction of frame width / height
 MIN_BRIGHTNESS = 70          # mean grey level of the face box
 MIN_SHARPNESS = 40.0         # variance of the Laplacian on a 128 px face crop
-GATE_CODES = ("no_face", "multiple_faces", "too_far", "not_centred", "too_dark", "blurry")
+SCALE_STEP = 1.15            # cascade pyramid step: 1.1 costs ~35% more time for no gain at kiosk distance
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
@@ -97,7 +97,7 @@ class FaceAnalyzer:
         equalised = cv2.equalizeHist(gray)
         min_side = int(w * MIN_FACE_FRACTION * 0.6)   # find small faces too, to say "come closer"
         faces = [tuple(int(v) for v in f) for f in
-                 self.frontal.detectMultiScale(equalised, 1.1, 5, minSize=(min_side, min_side))]
+                 self.frontal.detectMultiScale(equalised, SCALE_STEP, 5, minSize=(min_side, min_side))]
         obs = Observation((w, h), faces)
         if not faces:
             obs.code = "no_face"

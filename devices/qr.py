@@ -41,6 +41,10 @@ from kiosk.events import EventBus
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_WIDTH = 960
+# What the live camera path looks for: what residents hold up (QR on phones and
+# paper, Code 128 / EAN-13 on receipts and slips).  Every extra linear format
+# costs zxing-cpp several ms per frame; still images (CLI) try every format.
+CAMERA_SYMBOLOGIES = ("qrcode", "code128", "ean13")
 ZBAR_GUESSES = ("shift_jis", "cp932", "big5", "latin-1")
 
 
@@ -83,11 +87,15 @@ def bytes_to_text(raw: bytes, fallback: str) -> str:
     return text if re.search(r"[\u3400-\u9fff]", text) else fallback
 
 
-def decode_zxing(gray: np.ndarray) -> list[Decoded]:
+def decode_zxing(gray: np.ndarray, symbologies: tuple[str, ...] | None = None) -> list[Decoded]:
     import zxingcpp
 
+    formats = {"qrcode": zxingcpp.BarcodeFormat.QRCode, "code128": zxingcpp.BarcodeFormat.Code128,
+               "ean13": zxingcpp.BarcodeFormat.EAN13, "datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
+               "pdf417": zxingcpp.BarcodeFormat.PDF417}
+    kwargs = {"formats": [formats[s] for s in symbologies]} if symbologies else {}
     out = []
-    for result in zxingcpp.read_barcodes(gray):
+    for result in zxingcpp.read_barcodes(gray, **kwargs):
         # ]Q2/]Q4/]Q6: the QR code carries an ECI, so zxing's text is authoritative.
         has_eci = result.symbology_identifier in ("]Q2", "]Q4", "]Q6")
         text = result.text if has_eci else bytes_to_text(bytes(result.bytes), result.text)
@@ -95,11 +103,14 @@ def decode_zxing(gray: np.ndarray) -> list[Decoded]:
     return out
 
 
-def decode_pyzbar(gray: np.ndarray) -> list[Decoded]:
+def decode_pyzbar(gray: np.ndarray, symbologies: tuple[str, ...] | None = None) -> list[Decoded]:
     from pyzbar import pyzbar
 
+    known = {"qrcode": pyzbar.ZBarSymbol.QRCODE, "code128": pyzbar.ZBarSymbol.CODE128,
+             "ean13": pyzbar.ZBarSymbol.EAN13, "pdf417": pyzbar.ZBarSymbol.PDF417}
+    symbols = [known[s] for s in symbologies if s in known] if symbologies else None  # zbar: no DataMatrix
     out = []
-    for symbol in pyzbar.decode(gray):
+    for symbol in pyzbar.decode(gray, symbols=symbols):
         text = symbol.data.decode("utf-8", errors="replace")
         out.append(Decoded(repair_zbar_text(text), _symbology(symbol.type)))
     return out
@@ -116,16 +127,17 @@ def to_grey(frame: np.ndarray, max_width: int | None = DEFAULT_MAX_WIDTH) -> np.
     return gray
 
 
-def decode_frame(frame: np.ndarray, backend: str = "zxing", max_width: int | None = DEFAULT_MAX_WIDTH) -> list[Decoded]:
+def decode_frame(frame: np.ndarray, backend: str = "zxing", max_width: int | None = DEFAULT_MAX_WIDTH,
+                 symbologies: tuple[str, ...] | None = CAMERA_SYMBOLOGIES) -> list[Decoded]:
     """One camera frame: grey, downscaled, decoded (live path, fixed cost)."""
-    return BACKENDS[backend](to_grey(frame, max_width))
+    return BACKENDS[backend](to_grey(frame, max_width), symbologies)
 
 
 def decode_image(image: np.ndarray, backend: str = "zxing") -> list[Decoded]:
-    """A still picture: downscaled first, full size if that found nothing."""
-    found = decode_frame(image, backend)
+    """A still picture, every format: downscaled first, full size if that found nothing."""
+    found = decode_frame(image, backend, symbologies=None)
     if not found and image.shape[1] > DEFAULT_MAX_WIDTH:
-        found = decode_frame(image, backend, max_width=None)
+        found = decode_frame(image, backend, max_width=None, symbologies=None)
     return _unique(found)
 
 
