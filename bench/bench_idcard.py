@@ -64,7 +64,7 @@ def _read_timings(reads: int) -> list[dict]:
     overhead = read_median / floor - 1
     return [
         {"name": "idcard base-info read (command -> parsed card), median", "value": read_median * 1000, "unit": "ms",
-         "goal": None, "ok": None,
+         "goal": "", "ok": None,
          "detail": f"{reads} reads at {BAUD} baud against the paced simulator; "
                    f"min {min(read_times) * 1000:.1f} ms, max {max(read_times) * 1000:.1f} ms"},
         {"name": "idcard base-info read over the wire floor of the 1295-byte reply", "value": overhead * 100,
@@ -73,7 +73,7 @@ def _read_timings(reads: int) -> list[dict]:
                    f"{10 * BYTE_TIME * 1000:.2f} ms of wire time that is counted as overhead here; "
                    "the simulator answers instantly, a real SAM adds its RF time"},
         {"name": "idcard full find -> select -> read cycle, median", "value": cycle_median * 1000, "unit": "ms",
-         "goal": None, "ok": None,
+         "goal": "", "ok": None,
          "detail": f"wire floor of all {CYCLE_BYTES} bytes is {cycle_floor * 1000:.1f} ms "
                    f"({(cycle_median / cycle_floor - 1) * 100:.1f} % over); {reads} cycles"},
     ]
@@ -118,6 +118,6 @@ def _fuzz(frames_goal: int) -> list[dict]:
                    f"random and preamble-led pieces cut into random chunks, {frame_seconds:.0f} s; "
                    "no exception other than IdCardError escaped"},
         {"name": "idcard fuzz: card text blocks through the parser", "value": texts, "unit": "texts",
-         "goal": None, "ok": None,
+         "goal": "", "ok": None,
          "detail": f"random and mutated 256-byte texts, {text_seconds:.0f} s; only CardDataError raised"},
     ]
