@@ -342,7 +342,8 @@ class FaceScene:
     a fraction of frame height), ``offset`` (centre shift as fractions),
     ``brightness`` (multiplier), ``blur`` (Gaussian kernel, 0 = sharp),
     ``eyes_closed`` (paints skin over the eyes: what a blink looks like to
-    the eye cascade).
+    the eye cascade), ``blink_every_s`` (0 = never: a photo; the dev
+    kiosk's simulated resident blinks every few seconds for 0.3 s).
     """
 
     def __init__(self, sample: Path = FACE_SAMPLE):
@@ -357,11 +358,17 @@ class FaceScene:
         self.brightness = 1.0
         self.blur = 0
         self.eyes_closed = False
+        self.blink_every_s = 0.0
         self._cache: tuple | None = None
 
-    def _face_image(self) -> np.ndarray:
-        face = self.sample
+    def _closed_now(self) -> bool:
         if self.eyes_closed:
+            return True
+        return bool(self.blink_every_s) and time.monotonic() % self.blink_every_s < 0.3
+
+    def _face_image(self, closed: bool) -> np.ndarray:
+        face = self.sample
+        if closed:
             face = face.copy()
             for x, y, w, h in self.eye_boxes:
                 skin = face[y + h + 2:y + h + 8, x:x + w].reshape(-1, 3).mean(axis=0)
@@ -372,12 +379,13 @@ class FaceScene:
         return face
 
     def render(self, width: int, height: int) -> np.ndarray:
-        key = (width, height, self.faces, self.scale, self.offset, self.brightness, self.blur, self.eyes_closed)
+        closed = self._closed_now()
+        key = (width, height, self.faces, self.scale, self.offset, self.brightness, self.blur, closed)
         if self._cache and self._cache[0] == key:
             return self._cache[1]
         frame = np.empty((height, width, 3), np.uint8)
         frame[:] = np.linspace(170, 120, width, dtype=np.uint8)[None, :, None]  # lit wall
-        face = self._face_image()
+        face = self._face_image(closed)
         fh = int(height * self.scale)
         fw = int(face.shape[1] * fh / face.shape[0])
         face = cv2.resize(face, (fw, fh), interpolation=cv2.INTER_AREA)
@@ -446,5 +454,9 @@ def create_simulated(role: str, section, config, bus: EventBus) -> Camera:
     """A file source plays that file; otherwise a synthetic scene for the role."""
     if section.source:
         return Camera(role, bus, section.source, section.width, section.height)
-    scene: Scene = DocumentScene() if role == "document_camera" else FaceScene()
+    if role == "document_camera":
+        scene: Scene = DocumentScene()
+    else:
+        scene = FaceScene()
+        scene.blink_every_s = 3.0      # so the dev kiosk's face check can pass
     return SimulatedCamera(role, bus, scene, section.width, section.height)

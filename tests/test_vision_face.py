@@ -142,3 +142,21 @@ def test_nobody_there_times_out_with_no_face_prompt():
     prompts, results = _run_capture(scene, 1.0)
     assert prompts == ["no_face"]
     assert results == [("failed", {"code": "timeout"})]
+
+
+def test_dev_kiosk_simulated_camera_passes_on_its_own(make_config):
+    from devices import registry
+
+    bus = EventBus()
+    cam = registry.build("camera", make_config(""), bus)
+    assert cam.scene.blink_every_s > 0
+    cam.scene.blink_every_s = 1.0           # blink sooner than the dev default to keep the test short
+    cam.open()
+    try:
+        assert wait_for(lambda: cam.latest()[1] is not None, 5)
+        capture = FaceCapture(cam, timeout_s=6.0)
+        capture.start()
+        result = capture.wait(9)
+    finally:
+        cam.close()
+    assert result and result["topic"] == "face.done", result
