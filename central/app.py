@@ -21,11 +21,12 @@ import re
 import secrets
 import time
 import uuid
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from central import identity, services
 from central.faults import FaultInjector, FaultMiddleware, Faults
@@ -35,13 +36,29 @@ from kiosk.privacy import mask_id_number  # documents show ID numbers as the kio
 log = logging.getLogger("central.app")
 
 API_VERSION = "1.0.0"
-CODE_RE = re.compile(r"^[A-Z0-9]{10}$")
-HEARTBEATS_KEPT = 100  # per kiosk
+bearer = HTTPBearer(auto_error=False, scheme_name="kioskToken",
+                    description="per-kiosk token from POST /v1/enroll; the platform stores only its hash")
 
 
 # -- request and response models (they are the published contract) -----------------------------
-class EnrollRequest(BaseModel):
-    code: str = Field(min_length=1, max_length=64, description="one-time enrolment code (central enroll-code)")
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not true/false")
+    return value
+
+
+# JSON Schema integers include 3.0; booleans are not integers.
+JsonInt = Annotated[int, Field(strict=False), BeforeValidator(_not_a_boolean)]
+
+
+class Strict(BaseModel):
+    """Requests are validated strictly: ``"offline": 0`` is not a boolean, ``"5"`` is not a level."""
+    model_config = ConfigDict(strict=True)
+
+
+class EnrollRequest(Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}-?[A-Za-z0-9]{2}$",
+                      description="one-time enrolment code (central enroll-code), e.g. K7QM-X2PA-9R")
     kiosk_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     hostname: str | None = Field(None, max_length=255)
 
@@ -53,25 +70,26 @@ class EnrollResponse(BaseModel):
     menu_pubkeys: list[str]
 
 
-class Applicant(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class Applicant(Strict):
+    model_config = ConfigDict(extra="allow", strict=True)
     name: str = Field(min_length=1, max_length=120)
     id_number: str = Field(min_length=1, max_length=40)
     card_type: str | None = Field(None, max_length=8)
 
 
-class Page(BaseModel):
+class Page(Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    content_b64: str = Field(description="the page image (JPEG/PNG/PDF), base64")
+    content_b64: str = Field(description="the page image (JPEG/PNG/PDF), base64; sha256 is of the decoded bytes "
+                                         "and is checked (mismatch: 422)")
 
 
-class Material(BaseModel):
+class Material(Strict):
     id: str = Field(min_length=1, max_length=64)
     name: str | None = Field(None, max_length=120)
     pages: list[Page] = Field(default_factory=list, max_length=50)
 
 
-class ApplicationRequest(BaseModel):
+class ApplicationRequest(Strict):
     service_id: str = Field(min_length=1, max_length=64)
     applicant: Applicant
     form: dict[str, Any] = Field(default_factory=dict)
@@ -103,8 +121,14 @@ class ApplicationResponse(BaseModel):
     documents: list[DocumentSummary]
 
 
-class IdentityRequest(BaseModel):
-    card: dict[str, Any] = Field(description="card fields; id_number is required")
+class CardFields(Strict):
+    model_config = ConfigDict(extra="allow", strict=True)
+    id_number: str = Field(min_length=1, max_length=40)
+    name: str | None = Field(None, max_length=120)
+
+
+class IdentityRequest(Strict):
+    card: CardFields = Field(description="the card's text fields (as read by the SAM reader)")
     photo_wlt_b64: str | None = Field(None, description="the card's WLT photo (1024 bytes), base64")
     face_jpeg_b64: str = Field(min_length=1, description="live face image from the kiosk camera, base64 JPEG")
 
@@ -117,7 +141,7 @@ class IdentityResponse(BaseModel):
     reason: str
 
 
-class MaterialsRequest(BaseModel):
+class MaterialsRequest(Strict):
     id_number: str = Field(min_length=1, max_length=40)
 
 
@@ -131,9 +155,12 @@ class MaterialsResponse(BaseModel):
     materials: list[MaterialOnRecord]
 
 
-class DocumentsQuery(BaseModel):
-    id_number: str | None = Field(None, max_length=40)
-    pickup_code: str | None = Field(None, max_length=16)
+class DocumentsQuery(Strict):
+    model_config = ConfigDict(strict=True, json_schema_extra={
+        "anyOf": [{"required": ["id_number"], "properties": {"id_number": {"type": "string"}}},
+                  {"required": ["pickup_code"], "properties": {"pickup_code": {"type": "string"}}}]})
+    id_number: str | None = Field(None, min_length=1, max_length=40)
+    pickup_code: str | None = Field(None, pattern=r"^[0-9]{8}$", description="8 digits from the receipt")
 
 
 class DocumentsResponse(BaseModel):
@@ -149,7 +176,7 @@ class DocumentData(BaseModel):
     data: dict[str, Any] = Field(description="fields for the licence/certificate template")
 
 
-class PrintedReport(BaseModel):
+class PrintedReport(Strict):
     print_token: str = Field(min_length=1, max_length=64)
     result: Literal["printed", "failed"]
     detail: str = Field("", max_length=500)
@@ -161,23 +188,24 @@ class PrintedResponse(BaseModel):
     print_failures: int
 
 
-class RatingRequest(BaseModel):
+class RatingRequest(Strict):
     application_no: str | None = Field(None, max_length=40)
     application_key: str | None = Field(None, max_length=100, description=(
         "the Idempotency-Key the kiosk used for the application: lets a rating queued offline refer "
         "to an application whose number it does not know yet"))
     service_id: str | None = Field(None, max_length=64)
-    level: int = Field(ge=1, le=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
+    level: JsonInt = Field(ge=1, le=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
     comment: str = Field("", max_length=500)
 
 
 class RatingResponse(BaseModel):
     rating_id: str
     application_no: str | None
+    linked: bool = Field(description="false when the rated application could not be found (kept for an officer)")
     follow_up: bool = Field(description="true for 不满意/非常不满意: an officer must follow up")
 
 
-class AppealRequest(BaseModel):
+class AppealRequest(Strict):
     category: Literal["consultation", "complaint", "suggestion", "help"]
     text: str = Field(min_length=1, max_length=2000)
     contact_phone: str | None = Field(None, pattern=r"^1[3-9][0-9]{9}$")
@@ -188,19 +216,19 @@ class AppealResponse(BaseModel):
     status: Literal["received"]
 
 
-class DeviceState(BaseModel):
+class DeviceState(Strict):
     state: str = Field(max_length=20)
     reason: str | None = Field(None, max_length=200)
     code: str | None = Field(None, max_length=40)
 
 
-class QueueState(BaseModel):
-    depth: int = Field(0, ge=0)
-    dead: int = Field(0, ge=0)
+class QueueState(Strict):
+    depth: JsonInt = Field(0, ge=0)
+    dead: JsonInt = Field(0, ge=0)
 
 
-class HeartbeatRequest(BaseModel):
-    kiosk_id: str = Field(max_length=64)
+class HeartbeatRequest(Strict):
+    kiosk_id: str = Field(max_length=64, description="informational: the token decides which kiosk this is")
     version: str = Field(max_length=40)
     uptime_s: float = Field(ge=0)
     devices: dict[str, DeviceState] = Field(default_factory=dict)
@@ -218,7 +246,8 @@ class Problem(BaseModel):
     retryable: bool | None = None
 
 
-ERRORS = {401: {"model": Problem, "description": "missing or unknown kiosk token"},
+ERRORS = {400: {"model": Problem, "description": "the body is not JSON"},
+          401: {"model": Problem, "description": "missing or unknown kiosk token"},
           422: {"model": Problem, "description": "validation failed (do not retry)"}}
 IDEMPOTENT_ERRORS = {**ERRORS,
                      409: {"model": Problem, "description": "a request with this key is still being processed"}}
@@ -328,11 +357,11 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
     app.state.store = store
     app.state.faults = injector
 
-    def kiosk(authorization: str | None = Header(None, description="Bearer <kiosk token>")) -> str:
-        if not authorization or not authorization.startswith("Bearer "):
+    def kiosk(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+        if credentials is None:
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         row = store.one("SELECT kiosk_id FROM kiosks WHERE token_hash = ? AND revoked = 0",
-                        (token_hash(authorization[7:].strip()),))
+                        (token_hash(credentials.credentials.strip()),))
         if row is None:
             raise HTTPException(401, "unknown or revoked kiosk token", headers={"WWW-Authenticate": "Bearer"})
         return row["kiosk_id"]
@@ -363,12 +392,11 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
 
     # -- enrolment -------------------------------------------------------------------------------
     @app.post("/v1/enroll", response_model=EnrollResponse, tags=["kiosk"],
-              responses={400: {"model": Problem}, 403: {"model": Problem}, 410: {"model": Problem}})
+              responses={403: {"model": Problem, "description": "unknown code"},
+                         410: {"model": Problem, "description": "code already used or expired"}, **ERRORS})
     def enroll(body: EnrollRequest) -> EnrollResponse:
         """Exchange a one-time enrolment code for a per-kiosk token."""
-        code = body.code.replace("-", "").replace(" ", "").upper()
-        if not CODE_RE.match(code):
-            raise HTTPException(400, "enrolment codes are 10 letters or digits (dashes allowed)")
+        code = body.code.replace("-", "").upper()
         token = new_token()
         now = time.time()
         with store.write():
@@ -443,12 +471,14 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
     @app.post("/v1/identity/verify", response_model=IdentityResponse, tags=["kiosk"], responses=ERRORS)
     def verify_identity(body: IdentityRequest, kiosk_id: str = Depends(kiosk)):
         """人证核验: does the live face belong to the card holder?  (Reference matcher: see docs.)"""
-        id_number = str(body.card.get("id_number") or "").strip()
-        if not id_number:
-            raise HTTPException(422, "card.id_number is required")
-        face = _b64decode(body.face_jpeg_b64, "face_jpeg_b64")
-        wlt = _b64decode(body.photo_wlt_b64, "photo_wlt_b64") if body.photo_wlt_b64 else None
-        result = identity.reference_match(wlt, face)
+        id_number = body.card.id_number.strip()
+        try:
+            face = base64.b64decode(body.face_jpeg_b64, validate=True)
+            wlt = base64.b64decode(body.photo_wlt_b64, validate=True) if body.photo_wlt_b64 else None
+        except (binascii.Error, ValueError):
+            result = identity.MatchResult(False, 0.0, "an image is not valid base64")
+        else:
+            result = identity.reference_match(wlt, face)
         verification_id = uuid.uuid4().hex
         with store.write():
             store.execute("INSERT INTO verifications (verification_id, kiosk_id, resident_key, matched, score, "
@@ -470,8 +500,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                                                              submitted_at=_iso(r["submitted_at"]))
                                             for r in rows])
 
-    @app.post("/v1/documents/query", response_model=DocumentsResponse, tags=["kiosk"],
-              responses={400: {"model": Problem}, **ERRORS})
+    @app.post("/v1/documents/query", response_model=DocumentsResponse, tags=["kiosk"], responses=ERRORS)
     def query_documents(body: DocumentsQuery, kiosk_id: str = Depends(kiosk)):
         """Documents for a resident (by ID number) or for a pickup code (通办通取)."""
         if body.pickup_code:
@@ -480,7 +509,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
             rows = store.all("SELECT * FROM documents WHERE resident_key = ? ORDER BY created_at",
                              (store.resident_key(body.id_number),))
         else:
-            raise HTTPException(400, "give id_number or pickup_code")
+            raise HTTPException(422, "give id_number or pickup_code")
         return DocumentsResponse(documents=[document_summary(r) for r in rows])
 
     def document_row(document_id: str) -> dict:
@@ -538,16 +567,16 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
              kiosk_id: str = Depends(kiosk)):
         """好差评 on five levels; 1-2 are flagged for follow-up."""
         def work() -> tuple[int, dict]:
-            application_no = body.application_no
+            # A resident's rating is never refused for a reference the platform cannot resolve:
+            # it is kept unlinked and an officer sees it (the queue sends ratings after applications).
+            application_no = body.application_no or None
             if application_no is None and body.application_key:
                 row = store.one("SELECT application_no FROM applications WHERE kiosk_id = ? AND idem_key = ?",
                                 (kiosk_id, body.application_key))
-                if row is None:
-                    raise HTTPException(422, "no application was submitted with this application_key")
-                application_no = row["application_no"]
+                application_no = row["application_no"] if row else None
             elif application_no is not None and store.one(
                     "SELECT 1 AS x FROM applications WHERE application_no = ?", (application_no,)) is None:
-                raise HTTPException(422, "no application with this number")
+                application_no = None
             rating_id = uuid.uuid4().hex
             follow_up = body.level <= 2
             store.execute("INSERT INTO ratings (rating_id, kiosk_id, application_no, level, comment, follow_up, "
@@ -557,7 +586,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
             if follow_up:
                 log.warning("rating %s (level %d) needs follow-up", rating_id, body.level)
             return 201, RatingResponse(rating_id=rating_id, application_no=application_no,
-                                       follow_up=follow_up).model_dump()
+                                       linked=application_no is not None, follow_up=follow_up).model_dump()
         return idempotent(kiosk_id, "ratings", idempotency_key, body.model_dump(mode="json"), work)
 
     @app.post("/v1/appeals", status_code=201, response_model=AppealResponse, tags=["kiosk"],
@@ -578,7 +607,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
     def heartbeat(body: HeartbeatRequest, kiosk_id: str = Depends(kiosk)):
         """Kiosk health: devices, queue depth and dead letters, menu version, free disk."""
         if body.kiosk_id != kiosk_id:
-            raise HTTPException(422, "kiosk_id does not match the kiosk token")
+            log.warning("heartbeat from %s names itself %r; recorded under the token's kiosk", kiosk_id, body.kiosk_id)
         now = time.time()
         payload = json.dumps(body.model_dump(mode="json"), ensure_ascii=False)
         with store.write():

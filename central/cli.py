@@ -151,6 +151,29 @@ def cmd_seed_dev(args, store: Store) -> int:
     return 0
 
 
+def openapi_document() -> dict:
+    """The published contract, generated from the app (docs/api/openapi.json)."""
+    import tempfile
+    from central.app import create_app
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "schema.db")
+        try:
+            return create_app(store).openapi()
+        finally:
+            store.close()
+
+
+def cmd_openapi(args, store: Store | None) -> int:
+    import json
+    text = json.dumps(openapi_document(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="central", description="Reference central platform for the kiosks.")
     p.add_argument("--db", default=os.environ.get("CENTRAL_DB", "var/central/central.db"),
@@ -190,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("values", nargs="*", help="publish: BUNDLE file; pubkeys: base64 Ed25519 keys (max 2)")
     s.set_defaults(func=cmd_menu)
 
+    s = sub.add_parser("openapi", help="print the API contract (OpenAPI JSON)")
+    s.add_argument("--out", help="write it here (docs/api/openapi.json) instead of stdout")
+    s.set_defaults(func=cmd_openapi)
+
     s = sub.add_parser("seed-dev", help="token and sample documents for the dev kiosk")
     s.add_argument("--kiosk-id", required=True)
     s.add_argument("--region", default=admin.DEFAULT_REGION)
@@ -203,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "menu" and args.action == "pubkeys" and len(args.values) > 2:
         print("central: at most two menu public keys (current and next)", file=sys.stderr)
         return 2
+    if args.command == "openapi":  # needs no database
+        return cmd_openapi(args, None)
     try:
         store = Store(args.db)
     except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
