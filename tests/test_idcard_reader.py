@@ -92,6 +92,17 @@ def test_damaged_reply_is_a_protocol_error_never_parsed(sim, reader, kind):
     assert reader.find_card() is True       # the next transaction starts clean
 
 
+def test_slow_reply_within_the_timeout_is_waited_for(sim, reader):
+    sim.reply_delay = 0.3
+    assert reader.find_card() is True
+
+
+def test_reply_slower_than_the_timeout_is_a_protocol_error(sim, reader):
+    sim.reply_delay = 0.8
+    with pytest.raises(p.ProtocolError):
+        reader.find_card()
+
+
 def test_silent_sam_times_out_with_no_reply_code(sim, reader):
     sim.silent = True
     started = time.monotonic()

@@ -19,6 +19,7 @@ from devices.idcard.card import PHOTO_LEN, TEXT_LEN, IdCard, parse_card
 
 DEFAULT_TIMEOUT = 2.0            # the slowest legal reply (fingerprint read) is ~0.2 s on the wire
 READ_ATTEMPTS = 3
+READ_SLICE = 0.05                # seconds one port.read may block
 
 # SW3 -> stable code for the UI / technician.
 SW3_CODES = {
@@ -35,9 +36,12 @@ class CardBlocks:
 
 
 def open_port(url: str, baud: int = 115200) -> serial.SerialBase:
-    """Open a real port (/dev/ttyUSB0) or a pyserial URL; raises IdCardError."""
+    """Open a real port (/dev/ttyUSB0) or a pyserial URL; raises IdCardError.
+
+    The short read timeout bounds how late a transaction notices its deadline;
+    it is set once because changing it reconfigures the port."""
     try:
-        return serial.serial_for_url(url, baudrate=baud, bytesize=8, parity="N", stopbits=1, timeout=0.05)
+        return serial.serial_for_url(url, baudrate=baud, bytesize=8, parity="N", stopbits=1, timeout=READ_SLICE)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise p.IdCardError(f"cannot open serial port {url}: {exc}", "open_failed") from None
 
@@ -83,8 +87,8 @@ class SamReader:
                     f"no reply from the SAM within {self.timeout:g} s" if not got and not self._frames.discarded
                     else f"incomplete reply from the SAM within {self.timeout:g} s ({got} bytes buffered)",
                     "no_reply" if not got and not self._frames.discarded else "protocol")
-            # Ask for exactly what the frame still needs: pyserial then wakes once per frame, not per byte.
-            self.port.timeout = min(remaining, 0.25)
+            # Ask for exactly what the frame still needs: pyserial returns as soon as it
+            # has arrived (or after the port's short read timeout), not once per byte.
             self._frames.feed(self.port.read(self._frames.bytes_needed()))
 
     def expect(self, command: tuple[int, int], ok: int = p.SW3_OK, data: bytes = b"") -> p.Response:
