@@ -5,8 +5,9 @@ Pillow reads them directly.  reportlab can only embed TrueType outlines, so
 for PDFs the SC face is converted once (cubic -> quadratic with fontTools'
 cu2qu) into a TrueType font covering GB 2312, ASCII and CJK punctuation,
 cached on disk; a document with characters outside that set (rare name
-characters such as 𠮷) gets a small per-document subset of exactly its text.
-Either way reportlab embeds a subset of what the page uses.
+characters such as 堃) gets a small per-document subset of exactly its text.
+Either way reportlab embeds a subset of what the page uses.  reportlab cannot
+encode characters beyond the BMP (𠮷): those are drawn as outlines.
 """
 from __future__ import annotations
 
@@ -65,8 +66,12 @@ def _base_charset() -> str:
     return "".join(sorted(chars))
 
 
-def _to_truetype(source: Path, index: int, text: str) -> bytes:
-    """Subset ``source`` to ``text`` and convert CFF outlines to TrueType glyf."""
+def _to_truetype(source: Path, index: int, text: str, ps_name: str) -> bytes:
+    """Subset ``source`` to ``text``, convert CFF outlines to TrueType glyf, rename to ``ps_name``.
+
+    reportlab keys registered fonts by the face's PostScript name, so every
+    subset needs its own or the first one registered answers for all.
+    """
     from fontTools import subset
     from fontTools.pens.cu2quPen import Cu2QuPen
     from fontTools.pens.ttGlyphPen import TTGlyphPen
@@ -101,6 +106,9 @@ def _to_truetype(source: Path, index: int, text: str) -> bytes:
         post = font["post"]
         post.formatType, post.extraNames, post.mapping = 2.0, [], {}
         font["head"].glyphDataFormat = 0
+    for record in font["name"].names:
+        if record.nameID in (1, 3, 4, 6):
+            record.string = ps_name
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
@@ -118,27 +126,32 @@ class PdfFonts:
         """Name of a registered font that has a glyph for every character of ``text``."""
         with _lock:
             name, covered = self._base or self._load_base()
+            text = "".join(ch for ch in text if ch <= "\uffff")   # beyond the BMP: drawn as outlines
             missing = {ch for ch in text if ch not in covered and not ch.isspace()}
             if not missing:
                 return name
             key = hashlib.sha256("".join(sorted(set(text))).encode()).hexdigest()[:16]
             if key not in self._extra:
                 source, index = font_source("SC")
-                self._extra[key] = self._register(f"KioskCJK-{key}", _to_truetype(source, index, text))
+                path = self.cache_dir / f"cjk-doc-{key}.ttf"
+                if not path.exists():
+                    self.cache_dir.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(_to_truetype(source, index, text, f"KioskCJK-{key}"))
+                self._extra[key] = self._register(f"KioskCJK-{key}", path)
             return self._extra[key]
 
     def _load_base(self) -> tuple[str, frozenset]:
         source, index = font_source("SC")
-        stamp = f"{source.resolve()}:{index}:{source.stat().st_size}:{int(source.stat().st_mtime)}"
+        stamp = f"v2:{source.resolve()}:{index}:{source.stat().st_size}:{int(source.stat().st_mtime)}"
         digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
         path = self.cache_dir / f"cjk-sc-{digest}.ttf"
         if not path.exists():
             log.info("building the PDF CJK font cache (one time, a few seconds)")
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(_to_truetype(source, index, _base_charset()))
+            tmp.write_bytes(_to_truetype(source, index, _base_charset(), f"KioskCJK-{digest}"))
             tmp.replace(path)
-        name = self._register(f"KioskCJK-{digest}", path.read_bytes())
+        name = self._register(f"KioskCJK-{digest}", path)
         from fontTools.ttLib import TTFont
 
         covered = frozenset(chr(c) for c in TTFont(str(path), lazy=True).getBestCmap())
@@ -146,15 +159,64 @@ class PdfFonts:
         return self._base
 
     @staticmethod
-    def _register(name: str, data: bytes) -> str:
+    def _register(name: str, path: Path) -> str:
+        """Register by file path: reportlab caches fonts read from file objects under one key."""
         from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfbase.ttfonts import TTFont
 
         if name not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(name, io.BytesIO(data)))
+            pdfmetrics.registerFont(TTFont(name, str(path)))
         return name
 
 
 @lru_cache(maxsize=4)
 def pdf_fonts(cache_dir: str) -> PdfFonts:
     return PdfFonts(Path(cache_dir))
+
+
+class OutlineGlyphs:
+    """Characters beyond the BMP (e.g. 𠮷 in names), which reportlab's TrueType
+    embedding cannot encode, drawn on the PDF canvas as filled outlines."""
+
+    def __init__(self, script: str = "SC"):
+        from fontTools.ttLib import TTFont
+
+        path, index = font_source(script)
+        self._font = TTFont(str(path), fontNumber=index, lazy=True)
+        self._glyphs = self._font.getGlyphSet()
+        self._cmap = self._font.getBestCmap()
+        self.units_per_em = self._font["head"].unitsPerEm
+
+    def advance(self, ch: str, size: float) -> float:
+        name = self._cmap.get(ord(ch), ".notdef")
+        return self._glyphs[name].width * size / self.units_per_em
+
+    def draw(self, pdf, ch: str, x: float, y: float, size: float) -> float:
+        """Fill the glyph of ``ch`` with its origin at (x, y); returns the advance."""
+        from fontTools.pens.basePen import BasePen
+
+        scale = size / self.units_per_em
+        path = pdf.beginPath()
+
+        class CanvasPen(BasePen):
+            def _moveTo(self, p):
+                path.moveTo(x + p[0] * scale, y + p[1] * scale)
+
+            def _lineTo(self, p):
+                path.lineTo(x + p[0] * scale, y + p[1] * scale)
+
+            def _curveToOne(self, p1, p2, p3):
+                path.curveTo(*(v for p in (p1, p2, p3) for v in (x + p[0] * scale, y + p[1] * scale)))
+
+            def _closePath(self):
+                path.close()
+
+        name = self._cmap.get(ord(ch), ".notdef")
+        self._glyphs[name].draw(CanvasPen(self._glyphs))
+        pdf.drawPath(path, stroke=0, fill=1, fillMode=0)
+        return self._glyphs[name].width * scale
+
+
+@lru_cache(maxsize=2)
+def outline_glyphs(script: str = "SC") -> OutlineGlyphs:
+    return OutlineGlyphs(script)

@@ -21,7 +21,7 @@ from pathlib import Path
 from devices.base import Device, State
 from devices.printers.common import PrinterError, PrintResult
 from devices.printers.cups_backend import CupsBackend, FileBackend
-from devices.printers.fonts import pdf_fonts
+from devices.printers.fonts import outline_glyphs, pdf_fonts
 from devices.printers.journal import COMPLETED, PrintJournal
 from devices.printers.receipt import sanitize
 from kiosk.config import PROJECT_ROOT
@@ -85,18 +85,28 @@ def render_pdf(doc: dict, print_token: str = "", *, draw_stock: bool = True, off
     def text(value: str, x_mm: float, y_mm: float, size: float, align: str = "left", bold: bool = False,
              spacing: float = 0.0) -> None:
         x, y = at(x_mm, y_mm)
-        width = stringWidth(value, font, size) + spacing * max(len(value) - 1, 0)
+        width = measure(value, size) + spacing * max(len(value) - 1, 0)
         x -= {"left": 0, "center": width / 2, "right": width}[align]
-        pdf.saveState()          # render mode and line width are graphics state: keep them local
-        obj = pdf.beginText(x, y)
-        obj.setFont(font, size)
-        obj.setCharSpace(spacing)
-        if bold:                 # one embedded face: bold = outline stroked as well as filled
-            obj.setTextRenderMode(2)
-            pdf.setLineWidth(size / 30)
-        obj.textOut(value)
-        pdf.drawText(obj)
-        pdf.restoreState()
+        for run in _runs(value):
+            if run[0] > "\uffff":          # beyond the BMP: reportlab cannot encode it, draw the outline
+                for ch in run:
+                    x += outline_glyphs().draw(pdf, ch, x, y, size) + spacing
+                continue
+            pdf.saveState()          # render mode and line width are graphics state: keep them local
+            obj = pdf.beginText(x, y)
+            obj.setFont(font, size)
+            obj.setCharSpace(spacing)
+            if bold:                 # one embedded face: bold = outline stroked as well as filled
+                obj.setTextRenderMode(2)
+                pdf.setLineWidth(size / 30)
+            obj.textOut(run)
+            pdf.drawText(obj)
+            pdf.restoreState()
+            x += stringWidth(run, font, size) + spacing * len(run)
+
+    def measure(value: str, size: float) -> float:
+        return sum(stringWidth(run, font, size) if run[0] <= "\uffff"
+                   else sum(outline_glyphs().advance(ch, size) for ch in run) for run in _runs(value))
 
     for box in stock.get("boxes", ()):
         x, y = at(box["x_mm"], box["y_mm"] + box["h_mm"])
@@ -111,7 +121,7 @@ def render_pdf(doc: dict, print_token: str = "", *, draw_stock: bool = True, off
         value = values[spec["key"]]
         if not value:
             continue
-        size, lines = _fit(value, spec, font, stringWidth)
+        size, lines = _fit(value, spec, measure)
         leading = size * spec.get("leading", 1.3) / MM
         for i, line in enumerate(lines):
             indent = spec.get("first_indent_mm", 0) if i == 0 else 0
@@ -129,7 +139,7 @@ def render_pdf(doc: dict, print_token: str = "", *, draw_stock: bool = True, off
     return out.getvalue()
 
 
-def _fit(value: str, spec: dict, font: str, string_width) -> tuple[float, list[str]]:
+def _fit(value: str, spec: dict, measure) -> tuple[float, list[str]]:
     """Shrink (not below 7 pt) and wrap so the value stays inside its box on the form."""
     width = spec.get("max_width_mm", 150) * MM
     max_lines = spec.get("max_lines", 1)
@@ -139,7 +149,7 @@ def _fit(value: str, spec: dict, font: str, string_width) -> tuple[float, list[s
         lines, line = [], ""
         for ch in value:
             limit = width - (indent if not lines else 0)
-            if string_width(line + ch, font, size) > limit and line:
+            if measure(line + ch, size) > limit and line:
                 lines.append(line)
                 line = ch
             else:
@@ -150,6 +160,17 @@ def _fit(value: str, spec: dict, font: str, string_width) -> tuple[float, list[s
                 raise PrinterError("bad_document", f"field {spec['key']} does not fit its box on the form")
             return size, lines
         size = max(MIN_SIZE_PT, size - 0.5)
+
+
+def _runs(value: str) -> list[str]:
+    """Split text into runs inside and outside the Basic Multilingual Plane."""
+    runs: list[str] = []
+    for ch in value:
+        if runs and (runs[-1][0] > "\uffff") == (ch > "\uffff"):
+            runs[-1] += ch
+        else:
+            runs.append(ch)
+    return runs
 
 
 def _draw_qr(pdf, content: str, x: float, y: float, size: float) -> None:
