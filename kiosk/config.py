@@ -146,6 +146,11 @@ SCHEMA: dict[str, Any] = {
     "maintenance": {
         "pin_hash": _f(str, "", help="scrypt hash of the technician PIN"),
     },
+    "heartbeat": {
+        "enabled": _f(bool, True),
+        "interval_s": _f(int, 60, help="seconds between health reports to the platform"),
+        "jitter": _f(NUMBER, 0.2, help="each interval varies by this fraction, so a fleet does not beat in step"),
+    },
 }
 
 

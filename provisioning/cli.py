@@ -35,6 +35,13 @@ def register(sub) -> None:
     detect.add_argument("--apply", action="store_true", help="also merge the proposal into the config file")
     detect.set_defaults(func=cmd_detect)
 
+    selftest = sub.add_parser("selftest", help="check every device and service; exit 1 if anything fails "
+                                               "(stop the kiosk service first: devices have one owner)")
+    selftest.add_argument("--no-print", action="store_true", help="skip the test receipt and licence test page")
+    selftest.add_argument("--wait", type=float, default=8.0, metavar="S",
+                          help="seconds to wait for each device to come up (default 8)")
+    selftest.set_defaults(func=cmd_selftest)
+
     install = sub.add_parser("install", help="production install: user, directories, config, "
                                          "systemd unit, udev rules, cage session, logrotate")
     install.add_argument("--dry-run", action="store_true", help="print every change, make none")
@@ -90,6 +97,41 @@ def cmd_detect(args) -> int:
         update_file(path, {f"devices.{role}": settings for role, settings in proposal.items()})
         print(f"applied to {path}: {', '.join(proposal) or 'nothing found to apply'}")
     return 0
+
+
+def cmd_selftest(args) -> int:
+    from devices import registry
+    from kiosk.events import EventBus
+    from kiosk.platform import PlatformClient
+    from offline_queue.crypto import QueueKeyError
+    from offline_queue.outbox import Outbox
+    from provisioning.selftest import SelfTest, failed, format_table
+
+    config = kiosk_config.load(args.config)
+    bus = EventBus()
+    sam_direct = config.devices.id_reader.driver == "sam_serial"
+    devices = {role: registry.build(role, config, bus) for role in registry.DRIVERS
+               if not (role == "id_reader" and sam_direct)}
+    for device in devices.values():
+        device.open()
+    outbox = None
+    if (config.data_dir / "queue" / "outbox.sqlite3").exists():
+        try:
+            outbox = Outbox.from_config(config, recover=False)
+        except QueueKeyError as exc:
+            print(f"note: offline queue not checked: {exc}")
+    client = PlatformClient.from_config(config)
+    try:
+        results = SelfTest(config, devices, client, print_tests=not args.no_print, wait_s=args.wait,
+                           sam_direct=sam_direct, outbox=outbox).run()
+    finally:
+        for device in devices.values():
+            device.close()
+        if outbox is not None:
+            outbox.close()
+        client.close()
+    print(format_table(results))
+    return 1 if failed(results) else 0
 
 
 def cmd_install(args) -> int:

@@ -71,7 +71,7 @@ def probe_printer(port: str, timeout: float = 0.3) -> Finding | None:
         finally:
             conn.close()
         detail = f"ESC/POS printer at {baud} baud, {state.value}" + (f": {reason}" if reason else "")
-        return Finding("receipt_printer", port, detail, {"driver": "serial", "connection": port})
+        return Finding("receipt_printer", port, detail, {"driver": "serial", "connection": port, "baud": baud})
     return None
 
 

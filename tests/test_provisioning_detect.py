@@ -65,7 +65,7 @@ def test_serial_probe_finds_sam_at_its_baud_printer_and_silence(sam, printer, de
     assert "SAM id 05.01-" in reader.detail
     assert "sam_status" in sam.commands and "sam_id" in sam.commands
     assert by_port[printer_port].role == "receipt_printer" and "paper near end" in by_port[printer_port].detail
-    assert by_port[printer_port].settings == {"driver": "serial", "connection": printer_port}
+    assert by_port[printer_port].settings == {"driver": "serial", "connection": printer_port, "baud": 9600}
     assert by_port[dead_port].role == "serial" and not by_port[dead_port].usable
 
 
