@@ -23,7 +23,7 @@ from devices.base import State
 from devices.printers.common import PrinterError
 
 JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED, JOB_CANCELED, JOB_ABORTED, JOB_COMPLETED = range(3, 10)
-PRINTER_STOPPED = 5
+PRINTER_IDLE, PRINTER_STOPPED = 3, 5
 
 # printer-state-reasons keyword (without -error/-warning/-report) -> kiosk code
 REASON_CODES = {
@@ -110,6 +110,7 @@ class CupsBackend:
         if not queue:
             raise PrinterError("not_configured", "devices.licence_printer.queue is empty (driver = cups)")
         self.queue, self.server = queue, server
+        self._stale: dict[int, set[str]] = {}    # job id -> fault reasons left over from earlier jobs
 
     def _connection(self):
         try:
@@ -119,6 +120,10 @@ class CupsBackend:
         host, _, port = self.server.rpartition(":") if self.server else ("", "", "")
         try:
             if host:
+                # libcups builds job URIs from the process-wide server setting, not the
+                # connection's host, so set both (a kiosk talks to one cupsd anyway)
+                cups.setServer(host)
+                cups.setPort(int(port))
                 return cups.Connection(host=host, port=int(port))
             return cups.Connection()
         except RuntimeError as exc:          # pycups: "failed to connect to server"
@@ -140,6 +145,11 @@ class CupsBackend:
         attrs = self._printer(self._connection())
         faults, warnings = map_reasons(attrs.get("printer-state-reasons"))
         message = attrs.get("printer-state-message", "")
+        if faults and attrs.get("printer-state") == PRINTER_IDLE:
+            # cupsd keeps the reasons the last job's backend reported until the next job
+            # refreshes them: a warning, and the next job fails safely if they still hold
+            return (State.WARNING, f"queue {self.queue}: last job reported {', '.join(faults)} {message}".strip(),
+                    faults[0])
         if faults:
             return State.FAULT, f"queue {self.queue}: {', '.join(faults)} {message}".strip(), faults[0]
         if attrs.get("printer-state") == PRINTER_STOPPED or not attrs.get("printer-is-accepting-jobs", True):
@@ -152,6 +162,7 @@ class CupsBackend:
         import cups
 
         conn = self._connection()
+        stale = set(map_reasons(self._printer(conn).get("printer-state-reasons"))[0])
         with tempfile.NamedTemporaryFile(suffix=".pdf") as tmp:
             tmp.write(pdf)
             tmp.flush()
@@ -159,6 +170,7 @@ class CupsBackend:
                 job_id = conn.printFile(self.queue, tmp.name, title, {"document-format": "application/pdf"})
             except cups.IPPError as exc:
                 raise PrinterError("offline", f"CUPS refused the job: {exc.args[-1]}") from exc
+        self._stale[job_id] = stale
         return str(job_id)
 
     def wait(self, job_ref: str, timeout: float) -> list[str]:
@@ -167,17 +179,18 @@ class CupsBackend:
         job_id = int(job_ref)
         deadline = time.monotonic() + timeout
         warnings: set[str] = set()
+        stale = self._stale.pop(job_id, set())
         while True:
-            job = conn.getJobAttributes(job_id, requested_attributes=[
-                "job-state", "job-state-reasons", "job-printer-state-reasons", "job-printer-state-message"])
+            job = conn.getJobAttributes(job_id, requested_attributes=["job-state", "job-state-reasons"])
             state = job.get("job-state")
             if state == JOB_COMPLETED:
                 return sorted(warnings)
             printer = self._printer(conn)
             faults, warn = map_reasons(printer.get("printer-state-reasons"))
-            job_faults, job_warn = map_reasons(job.get("job-printer-state-reasons"))
-            warnings.update(warn + job_warn)
-            faults = faults or job_faults
+            if set(faults) != stale:
+                stale = set()                # the backend refreshed the reasons: all of them are live now
+            faults = [f for f in faults if f not in stale]
+            warnings.update(warn)
             if state in (JOB_CANCELED, JOB_ABORTED):
                 code = faults[0] if faults else "printer_error"
                 raise PrinterError(code, f"CUPS job {job_id} {'canceled' if state == JOB_CANCELED else 'aborted'}"
