@@ -274,7 +274,7 @@ def issue_document(store: Store, application_no: str) -> None:
         return
     applicant = json.loads(row["applicant"])
     data = {"title": service.document_title, "serial": application_no, "holder_name": applicant["name"],
-            "id_number_masked": mask_id_number(applicant["id_number"]), "service_name": service.name,
+            "id_number_masked": applicant["id_number_masked"], "service_name": service.name,
             "issued_on": dt.date.today().isoformat(), "issuer": store.get_setting("issuer", "政务服务中心"),
             "fields": json.loads(row["form"])}
     store.execute("INSERT INTO documents (document_id, application_no, resident_key, title, kind, data, "
@@ -313,7 +313,9 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
     application_no = f"{region}{today:%Y%m%d}{number:06d}"
     resident = store.resident_key(body.applicant.id_number)
     immediate = service.kind == services.IMMEDIATE
-    applicant = {k: v for k, v in body.applicant.model_dump().items() if "photo" not in k}
+    # Kept minimal: the resident is found by resident_key; the plain ID number is not stored.
+    applicant = {k: v for k, v in body.applicant.model_dump().items() if "photo" not in k and k != "id_number"}
+    applicant["id_number_masked"] = mask_id_number(body.applicant.id_number)
     expected = today if immediate else services.add_working_days(today, service.promised_days)
     while True:
         pickup = f"{secrets.randbelow(10**8):08d}"
