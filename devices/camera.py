@@ -20,7 +20,6 @@ DISCONNECTED -> reconnect path.
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from pathlib import Path
@@ -32,7 +31,6 @@ import numpy as np
 from devices.base import Device, DeviceError, State
 from kiosk.events import EventBus
 
-log = logging.getLogger(__name__)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"
 FACE_SAMPLE = SAMPLES / "face_astronaut.jpg"
@@ -151,6 +149,37 @@ class Camera(Device):
         with self._cond:
             self._frame = None
             self._cond.notify_all()
+
+
+class FrameWorker:
+    """Base of the workers that consume a camera's frames on their own thread
+    (document scanner, face capture) and publish on the camera's bus with
+    the camera's role as the source."""
+
+    thread_name = "frame-worker"
+
+    def __init__(self, camera: Camera):
+        self.camera = camera
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _publish(self, topic: str, **data) -> None:
+        self.camera.bus.publish(topic, self.camera.role, **data)
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
 
 def open_source(source: str, width: int, height: int) -> Capture:

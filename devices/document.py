@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from devices.camera import FrameWorker
+
 log = logging.getLogger(__name__)
 
 DETECT_SIZE = 500            # long side of the detection copy, px
@@ -209,7 +211,7 @@ class SteadyTracker:
         return min(1.0, (now - self._since) / self.steady_seconds) if self.steady_seconds > 0 else 1.0
 
 
-class DocumentScanner:
+class DocumentScanner(FrameWorker):
     """Worker that watches a document camera and captures pages.
 
     Publishes on the camera's bus (source = camera role):
@@ -218,9 +220,11 @@ class DocumentScanner:
     ``document.captured`` {page_index, jpeg_path} after each capture.
     """
 
+    thread_name = "document-scanner"
+
     def __init__(self, camera, out_dir: Path, *, enhance: bool = False, steady_seconds: float = 1.0,
                  auto_capture: bool = True, preview_hz: float = 5.0, dpi: int = 300, jpeg_quality: int = 85):
-        self.camera = camera
+        super().__init__(camera)
         self.out_dir = Path(out_dir)
         self.enhance = enhance
         self.auto_capture = auto_capture
@@ -232,23 +236,9 @@ class DocumentScanner:
         self._armed = True
         self._captured_corners: np.ndarray | None = None
         self._capture_requested = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._preview_corners: list[list[float]] | None = None
         self._steady = 0.0
-
-    def start(self) -> None:
-        if self._thread and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="document-scanner", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
 
     def capture_now(self) -> None:
         """The resident pressed 拍照: capture the next frame that shows a page."""
@@ -266,9 +256,6 @@ class DocumentScanner:
         if not pages:
             raise NoPageFound("no pages captured yet")
         return pages_to_pdf(pages, Path(pdf_path) if pdf_path else self.out_dir / "document.pdf")
-
-    def _publish(self, topic: str, **data) -> None:
-        self.camera.bus.publish(topic, self.camera.role, **data)
 
     def _run(self) -> None:
         seq, last_preview = 0, 0.0

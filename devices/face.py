@@ -22,15 +22,14 @@ replayed video, a mask or a deepfake.
 """
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-log = logging.getLogger(__name__)
+from devices.camera import FrameWorker
+
 
 ANALYSIS_WIDTH = 640
 MIN_FACE_FRACTION = 0.18     # face box width / frame width; smaller = too far
@@ -227,7 +226,7 @@ def crop_face(frame: np.ndarray, box: tuple[int, int, int, int], max_height: int
     return np.ascontiguousarray(crop)
 
 
-class FaceCapture:
+class FaceCapture(FrameWorker):
     """Worker that runs the gates and the challenge on a camera's frames.
 
     Publishes on the camera's bus (source = camera role):
@@ -237,39 +236,28 @@ class FaceCapture:
     The JPEG lives only in memory (put it in ``Session.face_image``).
     """
 
+    thread_name = "face-capture"
+
     def __init__(self, camera, *, challenge: str = "blink", timeout_s: float = 20.0, hold_frames: int = 4,
                  analyzer: FaceAnalyzer | None = None):
         if challenge not in ("blink", "turn_head"):
             raise ValueError(f"unknown liveness challenge {challenge!r}")
-        self.camera = camera
+        super().__init__(camera)
         self.challenge = challenge
         self.timeout_s = timeout_s
         self.hold_frames = hold_frames
         self.analyzer = analyzer or FaceAnalyzer()
         self.result: dict | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._thread and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self.result = None
-        self._thread = threading.Thread(target=self._run, name="face-capture", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        if not (self._thread and self._thread.is_alive()):
+            self.result = None
+        super().start()
 
     def wait(self, timeout: float) -> dict | None:
         if self._thread:
             self._thread.join(timeout)
         return self.result
-
-    def _publish(self, topic: str, **data) -> None:
-        self.camera.bus.publish(topic, self.camera.role, **data)
 
     def _run(self) -> None:
         liveness = Liveness(self.challenge)

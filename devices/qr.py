@@ -22,15 +22,12 @@ serial driver talking to a scanner simulator on a pty.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import re
 import select
 import struct
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -38,7 +35,6 @@ import numpy as np
 from devices.base import Device, DeviceError, State
 from kiosk.events import EventBus
 
-log = logging.getLogger(__name__)
 
 DEFAULT_MAX_WIDTH = 960
 # What the live camera path looks for: what residents hold up (QR on phones and
