@@ -1,19 +1,20 @@
 """Signed menu bundles: Ed25519 keys, signing, and the checks a kiosk makes before installing.
 
-Bundle format ``kiosk-menu-bundle/1`` (UTF-8 JSON, served as application/json)::
+Bundle format ``kiosk-menu-bundle/1`` (served as application/octet-stream), three parts::
 
-    {"format": "kiosk-menu-bundle/1",
-     "key_id": "<first 8 bytes of SHA-256 of the raw public key, hex>",
-     "signature": "<base64 Ed25519 signature of b'kiosk-menu-bundle/1\\n' + payload>",
-     "payload": "<base64 of the menu JSON bytes>"}
+    kiosk-menu-bundle/1\n
+    {"key_id": "<hex: first 8 bytes of SHA-256 of the raw public key>", "signature": "<base64>"}\n
+    <payload: the menu JSON bytes, exactly as signed>
 
-The signature covers the exact payload bytes, and version, region and expiry
-live inside the payload, so none of them can be changed without the key.
-Checks run cheapest-first and untrusted bytes are never fully parsed before
-they are known to be small and shallow: size, a bounded-depth scan of the
-envelope, key lookup among the pinned keys, signature, a bounded-depth scan of
-the payload, parse, schema, region, expiry, rollback (TUF's lessons: reject
-bad signatures, rollbacks and expired metadata, keep the last good copy).
+The signature is Ed25519 over ``b"kiosk-menu-bundle/1\n" + SHA-256(payload)``;
+version, region and expiry live inside the payload, so none of them can change
+without the key.  The payload is carried raw (not base64 inside JSON) so a
+kiosk never decodes or scans the 2 MB of a large menu more than once.
+Checks run cheapest-first and untrusted bytes are never parsed before they are
+known to be small enough and shallow: size, header (one short line), key
+lookup among the pinned keys, signature, a bounded-depth scan of the payload,
+parse, schema, region, expiry, rollback (TUF's lessons: reject bad
+signatures, rollbacks and expired metadata; keep the last good copy).
 
 Keys: ``PREFIX.key`` is the PKCS#8 PEM private key (mode 0600), ``PREFIX.pub``
 one line of base64 of the raw 32-byte public key -- the form pinned in
@@ -41,9 +42,11 @@ FORMAT = "kiosk-menu-bundle/1"
 _DOMAIN = FORMAT.encode() + b"\n"  # a signature over a menu can never be replayed as anything else
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 MAX_PAYLOAD_DEPTH = 16  # the deepest legal menu path (form option labels) is 8 levels
-_ENVELOPE_KEYS = ("format", "key_id", "signature", "payload")
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_BRACKETS_ONLY = bytes(b for b in range(256) if b not in b"[]{}")
+_HEADER_KEYS = ["key_id", "signature"]
+MAX_HEADER_BYTES = 1024
+_QUOTED = re.compile(rb'"[^"]*"')
+_INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 class BundleError(Exception):
@@ -111,39 +114,37 @@ def canonical_payload(doc: dict) -> bytes:
 
 
 def sign_payload(payload: bytes, private: Ed25519PrivateKey) -> bytes:
-    signature = private.sign(_DOMAIN + payload)
-    envelope = {"format": FORMAT, "key_id": key_id(public_raw(private.public_key())),
-                "signature": base64.b64encode(signature).decode(), "payload": base64.b64encode(payload).decode()}
-    return json.dumps(envelope, indent=1).encode() + b"\n"
+    """The bundle for ``payload`` (canonical menu JSON), signed with ``private``."""
+    header = {"key_id": key_id(public_raw(private.public_key())),
+              "signature": base64.b64encode(private.sign(_DOMAIN + hashlib.sha256(payload).digest())).decode()}
+    return _DOMAIN + json.dumps(header).encode() + b"\n" + payload
 
 
 # -- verification -------------------------------------------------------------------
 def json_depth_exceeds(data: bytes, limit: int) -> bool:
     """True when the JSON text nests arrays/objects deeper than ``limit``, without parsing it.
 
-    Strings are blanked by one C-speed regex pass (brackets inside them do not count), the
-    rest is reduced to its brackets, and only those are walked.  json.loads on a deeply
-    nested document would otherwise recurse until RecursionError.
+    json.loads on a deeply nested document would recurse until RecursionError, so the
+    depth is measured first, with C-speed byte operations only: escaped backslashes and
+    quotes are dropped, everything but quotes and brackets is deleted, strings (now just
+    the quotes around bracket characters they held; removing any adjacent pair of quotes
+    keeps the rest inside a string) are cut out, and innermost ``[]``/``{}``
+    pairs are removed once per level -- at most ``limit`` + 1 passes.  Unbalanced text counts
+    its unmatched brackets as depth, since a parser descends into them before failing.
     """
-    structure = _STRING.sub(b"", data).translate(None, _BRACKETS_ONLY)
+    structure = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    structure = _QUOTED.sub(b"", structure.replace(b'""', b""))  # most strings hold no bracket: drop them cheaply
     depth = 0
-    for byte in structure:
-        if byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
+    while structure:
+        shorter = _INNERMOST_PAIR.sub(b"", structure)  # one level per pass: sub never rescans its output
+        if len(shorter) == len(structure):
+            # unbalanced, so not JSON -- but a parser would still descend into what is left first
+            return depth + len(structure) > limit
+        depth += 1
+        if depth > limit:
+            return True
+        structure = shorter
     return False
-
-
-def _decode_b64(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise BundleError("malformed", f"bundle {what} is not a string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise BundleError("malformed", f"bundle {what} is not valid base64") from None
 
 
 def pinned_keys(pubkeys: list[str]) -> dict[str, Ed25519PublicKey]:
@@ -169,31 +170,39 @@ def verify_bundle(data: bytes, pubkeys: list[str] | dict[str, Ed25519PublicKey],
     """
     if len(data) > max_bytes:
         raise BundleError("oversize", f"bundle is {len(data)} bytes, more than the {max_bytes} allowed")
-    if json_depth_exceeds(data, 1):
-        raise BundleError("too_deep", "bundle envelope is nested; expected one flat JSON object")
+    if not data.startswith(_DOMAIN):
+        raise BundleError("malformed", f"not a menu bundle: it does not start with {FORMAT}")
+    end = data.find(b"\n", len(_DOMAIN), len(_DOMAIN) + MAX_HEADER_BYTES)
+    if end < 0:
+        raise BundleError("malformed", f"bundle header missing or longer than {MAX_HEADER_BYTES} bytes")
+    header_bytes, payload = data[len(_DOMAIN):end], data[end + 1:]
+    if json_depth_exceeds(header_bytes, 1):
+        raise BundleError("too_deep", "bundle header is nested; expected one flat JSON object")
     try:
-        envelope = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError("malformed", f"bundle is not JSON: {exc}") from None
-    if not isinstance(envelope, dict) or sorted(envelope) != sorted(_ENVELOPE_KEYS):
-        raise BundleError("malformed", f"bundle must be an object with exactly {', '.join(_ENVELOPE_KEYS)}")
-    if envelope["format"] != FORMAT:
-        raise BundleError("malformed", f"unsupported bundle format {envelope['format']!r} (expected {FORMAT})")
+        header = json.loads(header_bytes)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BundleError("malformed", f"bundle header is not JSON: {exc}") from None
+    if not isinstance(header, dict) or sorted(header) != _HEADER_KEYS \
+            or not all(isinstance(v, str) for v in header.values()):
+        raise BundleError("malformed", f"bundle header must hold exactly the strings {', '.join(_HEADER_KEYS)}")
     keys = pubkeys if isinstance(pubkeys, dict) else pinned_keys(pubkeys)
-    key = keys.get(envelope["key_id"]) if isinstance(envelope["key_id"], str) else None
+    key = keys.get(header["key_id"])
     if key is None:
-        raise BundleError("unknown_key", f"bundle signed by key {envelope['key_id']!r}, which this kiosk does not pin")
-    signature = _decode_b64(envelope["signature"], "signature")
-    payload = _decode_b64(envelope["payload"], "payload")
+        raise BundleError("unknown_key", f"bundle signed by key {header['key_id']!r}, which this kiosk does not pin")
     try:
-        key.verify(signature, _DOMAIN + payload)
+        signature = binascii.a2b_base64(header["signature"].encode("ascii"), strict_mode=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise BundleError("malformed", "bundle signature is not valid base64") from None
+    digest = hashlib.sha256(payload).digest()
+    try:
+        key.verify(signature, _DOMAIN + digest)
     except InvalidSignature:
         raise BundleError("bad_signature", "bundle signature does not match its content") from None
     if json_depth_exceeds(payload, MAX_PAYLOAD_DEPTH):
         raise BundleError("too_deep", f"menu nests deeper than {MAX_PAYLOAD_DEPTH} levels")
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError("malformed", f"menu is not JSON: {exc}") from None
     try:
         menu = menu_from_document(doc)
@@ -204,8 +213,7 @@ def verify_bundle(data: bytes, pubkeys: list[str] | dict[str, Ed25519PublicKey],
     now = now or dt.datetime.now(dt.timezone.utc)
     if now >= menu.expires and not allow_expired:
         raise BundleError("expired", f"menu version {menu.version} expired at {menu.expires.isoformat()}")
-    digest = hashlib.sha256(payload).hexdigest()
-    same_as_installed = menu.version == installed_version and digest == installed_sha256
+    same_as_installed = menu.version == installed_version and digest.hex() == installed_sha256
     if menu.version <= installed_version and not same_as_installed:
         raise BundleError("rollback", f"menu version {menu.version} is not newer than the installed {installed_version}")
-    return VerifiedBundle(menu, envelope["key_id"], digest)
+    return VerifiedBundle(menu, header["key_id"], digest.hex())

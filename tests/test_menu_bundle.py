@@ -53,12 +53,10 @@ def store(tmp_path, keys):
 
 
 def tamper(data: bytes) -> bytes:
-    """Flip one bit of one byte of the signed payload."""
-    envelope = json.loads(data)
-    payload = bytearray(base64.b64decode(envelope["payload"]))
-    payload[len(payload) // 2] ^= 0x01
-    envelope["payload"] = base64.b64encode(bytes(payload)).decode()
-    return json.dumps(envelope).encode()
+    """Flip one bit of one byte in the middle of the signed payload."""
+    changed = bytearray(data)
+    changed[len(data) - 5000] ^= 0x01
+    return bytes(changed)
 
 
 def nested(depth: int) -> bytes:
@@ -75,7 +73,8 @@ ATTACKS = {
     "wrong region": ("wrong_region", lambda k: bundle(k[0], version=3, region="350103")),
     "huge": ("oversize", lambda k: b" " * 400_001),
     "deeply nested payload": ("too_deep", lambda k: sign_payload(nested(100_000), k[0])),
-    "nested envelope": ("too_deep", lambda k: nested(50)),
+    "nested header": ("too_deep", lambda k: b"kiosk-menu-bundle/1\n" + nested(50) + b"\n{}"),
+    "header too long": ("malformed", lambda k: b"kiosk-menu-bundle/1\n" + b" " * 5000 + b"\n{}"),
     "malformed": ("malformed", lambda k: b"\x00\xffnot a bundle"),
     "signed but not a menu": ("invalid", lambda k: sign_payload(b'{"schema":"kiosk-menu/1","version":9}', k[0])),
     "signed garbage": ("malformed", lambda k: sign_payload(b"\xff\xfe{", k[0])),
@@ -83,9 +82,11 @@ ATTACKS = {
 
 
 def _swap_key_id(data: bytes, ours: Ed25519PrivateKey) -> bytes:
-    envelope = json.loads(data)
-    envelope["key_id"] = key_id(public_raw(ours.public_key()))
-    return json.dumps(envelope).encode()
+    """Claim our key id for a signature made by another key."""
+    prefix, header, payload = data.split(b"\n", 2)
+    fields = json.loads(header)
+    fields["key_id"] = key_id(public_raw(ours.public_key()))
+    return prefix + b"\n" + json.dumps(fields).encode() + b"\n" + payload
 
 
 def _other_content(key, version):

@@ -79,9 +79,9 @@ def test_tampered_bundle_fails_verify(tmp_path):
     kioskctl("menu", "keygen", "-o", str(tmp_path / "k"))
     menu = write_menu(tmp_path / "menu.json", version=2)
     kioskctl("menu", "sign", str(menu), "--key", str(tmp_path / "k.key"), "-o", str(tmp_path / "b"))
-    envelope = json.loads((tmp_path / "b").read_text())
-    envelope["payload"] = envelope["payload"][:100] + ("A" if envelope["payload"][100] != "A" else "B") + envelope["payload"][101:]
-    (tmp_path / "b").write_text(json.dumps(envelope))
+    data = bytearray((tmp_path / "b").read_bytes())
+    data[-100] ^= 0x20  # one bit of the signed menu
+    (tmp_path / "b").write_bytes(bytes(data))
     result = kioskctl("menu", "verify", str(tmp_path / "b"), "--pubkey", str(tmp_path / "k.pub"))
     assert result.returncode == 1 and "bad_signature" in result.stderr
 
