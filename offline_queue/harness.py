@@ -1,0 +1,185 @@
+"""Crash harness: the real outbox and sender, killed with SIGKILL at random points.
+
+One driver process imports everything once, then forks short-lived kiosk
+processes.  Each child opens the outbox (running its crash recovery), starts
+the real :class:`~offline_queue.sender.Sender` against a real platform URL,
+enqueues a few applications (each with a scan attachment) and reports every
+id *after* ``enqueue`` returned -- the moment the kiosk promises the resident
+it is saved.  The driver SIGKILLs the child after a random delay, so kills
+land before, during and after enqueues, sends, acknowledgements and purges.
+Between children the driver rotates the platform's injected faults (latency,
+500s, 429 and 503 with Retry-After in seconds and as an HTTP date, cut
+connections before and after the platform commits) through the faults file.
+Finally the driver drains the queue in-process and writes a report;
+:func:`verify` then checks the platform's database: every promised
+application exactly once, nothing unknown, nothing left in the queue.
+
+    python -m offline_queue.harness --data-dir D --url URL --token T \\
+        --faults-file F --kills 200 --report report.json
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import signal
+import sqlite3
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from kiosk.platform import PlatformClient
+from offline_queue.crypto import Sealer, load_or_create_key
+from offline_queue.outbox import Outbox
+from offline_queue.sender import Sender
+
+# Fault profiles the driver cycles through, one per child (central.faults fields).
+FAULT_PROFILES = [
+    {"latency_s": 0.01},
+    {"error_rate": 0.3, "error_status": 500},
+    {"error_rate": 0.3, "error_status": 429, "retry_after": 0.05},
+    {"error_rate": 0.3, "error_status": 503, "retry_after": 1, "retry_after_date": True},
+    {"drop_rate": 0.3},
+    {"drop_after_rate": 0.4, "latency_s": 0.005},
+    {"processing_delay_s": 0.02, "drop_after_rate": 0.2},
+]
+DRAIN_FAULTS = {"drop_after_rate": 0.1, "error_rate": 0.1, "error_status": 500}
+SCAN = b"\xff\xd8\xff\xe0harness-scan" + bytes(range(256))
+
+
+def _outbox(data_dir: Path) -> Outbox:
+    key = load_or_create_key(data_dir / "queue.key", create=True)
+    return Outbox(data_dir / "outbox.sqlite3", Sealer(key), min_free_mb=0)
+
+
+def _payload(item_id: str) -> dict:
+    return {"service_id": "harness-service",
+            "applicant": {"name": "测试居民", "id_number": "11010519491231002X", "card_type": ""},
+            "form": {"harness_ref": item_id}, "materials": [], "delivery": {"method": "pickup"},
+            "submitted_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "offline": False}
+
+
+def _child(data_dir: Path, url: str, token: str, items: int, promise_fd: int) -> None:
+    """Runs until killed: enqueue ``items`` applications, keep sending."""
+    outbox = _outbox(data_dir)
+    sender = Sender(outbox, PlatformClient(url, token=token, timeout=2.0),
+                    backoff_base_s=0.005, backoff_cap_s=0.05)
+    sender.start()
+    for _ in range(items):
+        item_id = str(uuid.uuid4())
+        sender.enqueue("application", _payload(item_id), [("id-card", SCAN)], item_id=item_id)
+        os.write(promise_fd, f"{item_id}\n".encode())
+    while True:
+        time.sleep(1)
+
+
+def _set_faults(path: Path | None, profile: dict, seed: int) -> None:
+    if path is None:
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**profile, "seed": seed}))
+    os.replace(tmp, path)
+
+
+def run(data_dir: Path, url: str, token: str, kills: int, seed: int = 1, max_kill_ms: float = 80.0,
+        items_per_child: int = 2, faults_file: Path | None = None, drain_timeout_s: float = 60.0) -> dict:
+    """Fork ``kills`` children, kill each at a random moment, then drain; return the report."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    promised: list[str] = []
+    started = time.monotonic()
+    for n in range(kills):
+        _set_faults(faults_file, FAULT_PROFILES[n % len(FAULT_PROFILES)], seed + n)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the kiosk process
+            os.close(read_fd)
+            try:
+                _child(data_dir, url, token, items_per_child, write_fd)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        time.sleep(rng.uniform(0.0, max_kill_ms / 1000.0))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_fd, "rb") as pipe:
+            promised.extend(line.decode() for line in pipe.read().split(b"\n") if len(line) == 36)
+    killed_s = time.monotonic() - started
+    _set_faults(faults_file, DRAIN_FAULTS, seed)
+    outbox = _outbox(data_dir)
+    sender = Sender(outbox, PlatformClient(url, token=token, timeout=2.0),
+                    backoff_base_s=0.005, backoff_cap_s=0.05)
+    sender.start()
+    deadline = time.monotonic() + drain_timeout_s
+    while outbox.stats()["depth"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sender.stop()
+    _set_faults(faults_file, {}, seed)
+    items = {i.id: {"state": i.state, "application_no": i.application_no, "attempts": i.attempts,
+                    "last_error": i.last_error}
+             for i in outbox.items(("pending", "sending", "done", "dead"), limit=10**9)}
+    stats = outbox.stats()
+    outbox.close()
+    return {"kills": kills, "promised": promised, "items": items, "stats": stats,
+            "kill_phase_s": round(killed_s, 2), "drain_s": round(time.monotonic() - started - killed_s, 2)}
+
+
+def verify(report: dict, platform_db: Path) -> dict:
+    """Compare the report with the platform's applications; return the findings.
+
+    ``lost``: promised (or stored) but not on the platform; ``duplicated``:
+    on the platform more than once; ``unknown``: on the platform but never
+    in this outbox; ``mismatched``: the kiosk's tombstone names another
+    application number than the platform holds.
+    """
+    db = sqlite3.connect(f"file:{platform_db}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT json_extract(form, '$.harness_ref'), application_no FROM applications"
+                          " WHERE json_extract(form, '$.harness_ref') IS NOT NULL").fetchall()
+    finally:
+        db.close()
+    on_platform: dict[str, list[str]] = {}
+    for ref, number in rows:
+        on_platform.setdefault(ref, []).append(number)
+    items = report["items"]
+    expected = set(report["promised"]) | set(items)
+    return {
+        "promised": len(report["promised"]),
+        "stored": len(items),
+        "on_platform": len(rows),
+        "lost": sorted(ref for ref in expected if ref not in on_platform),
+        "duplicated": sorted(ref for ref, numbers in on_platform.items() if len(numbers) > 1),
+        "unknown": sorted(ref for ref in on_platform if ref not in items),
+        "not_in_outbox": sorted(ref for ref in report["promised"] if ref not in items),
+        "mismatched": sorted(ref for ref, item in items.items()
+                             if ref in on_platform and item["application_no"] not in on_platform[ref]),
+        "retried": sum(1 for item in items.values() if item["attempts"] > 1),
+        "left_in_queue": report["stats"]["depth"],
+        "dead": report["stats"]["dead"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-kill-ms", type=float, default=80.0)
+    parser.add_argument("--items-per-child", type=int, default=2)
+    parser.add_argument("--faults-file", type=Path)
+    parser.add_argument("--drain-timeout", type=float, default=60.0)
+    parser.add_argument("--report", type=Path, required=True)
+    args = parser.parse_args(argv)
+    report = run(args.data_dir, args.url, args.token, args.kills, args.seed, args.max_kill_ms,
+                 args.items_per_child, args.faults_file, args.drain_timeout)
+    args.report.write_text(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
