@@ -237,6 +237,7 @@ class FaceCapture(FrameWorker):
     """
 
     thread_name = "face-capture"
+    camera_grace_s = 3.0         # a camera still (re)connecting gets this long before no_camera
 
     def __init__(self, camera, *, challenge: str = "blink", timeout_s: float = 20.0, hold_frames: int = 4,
                  analyzer: FaceAnalyzer | None = None):
@@ -271,7 +272,7 @@ class FaceCapture(FrameWorker):
                 return
             seq, frame = self.camera.wait_frame(seq, timeout=0.5)
             if frame is None:
-                if not self.camera.status.usable and now - started > 3.0:
+                if not self.camera.status.usable and now - started > self.camera_grace_s:
                     self._finish("face.failed", code="no_camera")
                     return
                 continue

@@ -129,3 +129,17 @@ class _NoCamera:
 
     def __init__(self, bus):
         self.bus = bus
+
+
+def test_pages_live_in_the_session_temp_dir_and_go_with_it(tmp_path, caplog):
+    from kiosk.session import Session
+
+    session = Session(temp_root=tmp_path / "sessions")
+    scanner = DocumentScanner(_NoCamera(EventBus()), session.temp_dir)
+    scanner.capture_now()
+    with caplog.at_level("DEBUG"):
+        page = scanner.process(DocumentScene().render(960, 540), 0.0)
+    assert page is not None and page.parent == session.temp_dir
+    assert str(page) not in caplog.text
+    session.wipe()
+    assert not page.exists()

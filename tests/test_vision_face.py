@@ -160,3 +160,20 @@ def test_dev_kiosk_simulated_camera_passes_on_its_own(make_config):
     finally:
         cam.close()
     assert result and result["topic"] == "face.done", result
+
+
+def test_unplugged_camera_fails_with_no_camera():
+    bus = EventBus()
+    results = []
+    bus.subscribe("face.failed", lambda e: results.append(e.data))
+    cam = SimulatedCamera("camera", bus, FaceScene(), 640, 480)
+    cam.unplug()
+    cam.open()
+    try:
+        capture = FaceCapture(cam, timeout_s=5.0)
+        capture.camera_grace_s = 0.3
+        capture.start()
+        capture.wait(3)
+    finally:
+        cam.close()
+    assert results == [{"code": "no_camera"}]

@@ -163,3 +163,20 @@ def test_cli_doc_scan(tmp_path, capsys):
     pdf = tmp_path / "two.pdf"
     assert cli.main(["doc", "scan", str(photo), str(photo), "--enhance", "-o", str(pdf)]) == 0
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_camera_scanner_follows_its_camera_status():
+    bus = EventBus()
+    camera = SimulatedCamera("qr_scanner.camera", bus, PictureScene(None), 640, 480)
+    camera.backoff_base = 0.05
+    camera.unplug()
+    scanner = CameraQrScanner("qr_scanner", bus, camera)
+    scanner.backoff_base = 0.05
+    scanner.open()
+    try:
+        assert wait_for(lambda: "scanner camera" in scanner.status.reason, 5)
+        assert scanner.status.state == State.DISCONNECTED
+        camera.replug()
+        assert wait_for(lambda: scanner.status.state == State.READY, 8)
+    finally:
+        scanner.close()
