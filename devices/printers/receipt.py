@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -298,7 +297,8 @@ class ReceiptPrinter(Device):
                 if self._conn is None:
                     raise ConnectionError("receipt printer is not connected")
                 self._conn.write(payload)
-            time.sleep(min(0.05 + len(payload) / 200_000, 0.5))  # let the printer work through its buffer
+            # DLE EOT is answered in real time, so this sees what happened up to now (paper
+            # that ran out mid-receipt on a slow line); later trouble shows in the next poll
             after = self._checked_status("while printing")
         except OSError as exc:
             self._lost(exc)
