@@ -148,8 +148,18 @@ def _unique(items: list[Decoded]) -> list[Decoded]:
 
 # -- hardware scanners ---------------------------------------------------------
 
-def _line_text(raw: bytes) -> str:
-    return bytes_to_text(raw, raw.decode("latin-1"))
+# AIM symbology identifiers (ISO/IEC 15424) that scanners can be set to prefix.
+AIM_PREFIXES = {"Q": "qrcode", "C": "code128", "E": "ean13", "d": "datamatrix", "L": "pdf417", "A": "code39",
+                "I": "itf", "z": "aztec"}
+
+
+def parse_scanner_line(raw: bytes) -> Decoded:
+    """One scanner line: text, and the symbology when an AIM prefix ("]Q1") leads it."""
+    text = bytes_to_text(raw, raw.decode("latin-1"))
+    match = re.match(r"\](\w)(\w)", text)
+    if match and match.group(1) in AIM_PREFIXES:
+        return Decoded(text[3:], AIM_PREFIXES[match.group(1)])
+    return Decoded(text, "unknown")
 
 
 class SerialScanner(Device):
@@ -188,7 +198,8 @@ class SerialScanner(Device):
             self._buffer = b""
         for line in lines:
             if line.strip():
-                self.publish("qr.scanned", text=_line_text(line.strip()), symbology="unknown")
+                scanned = parse_scanner_line(line.strip())
+                self.publish("qr.scanned", text=scanned.text, symbology=scanned.symbology)
 
     def _disconnect(self) -> None:
         if self._serial is not None:

@@ -68,7 +68,7 @@ def test_linear_barcodes(fmt, text, name):
 def test_serial_scanner_utf8_and_gb18030_lines():
     bus = EventBus()
     got = []
-    bus.subscribe("qr.scanned", lambda e: got.append(e.data["text"]))
+    bus.subscribe("qr.scanned", lambda e: got.append((e.data["text"], e.data["symbology"])))
     scanner = SimulatedSerialScanner("qr_scanner", bus)
     scanner.open()
     try:
@@ -77,10 +77,12 @@ def test_serial_scanner_utf8_and_gb18030_lines():
         scanner.scan("粤B12345", encoding="gb18030")
         scanner.simulator.suffix = b"\r\n"
         scanner.scan("plain")
-        assert wait_for(lambda: len(got) == 3, 5)
+        scanner.scan("]Q1取件码 8812")               # AIM prefix enabled on the scanner
+        assert wait_for(lambda: len(got) == 4, 5)
     finally:
         scanner.close()
-    assert got == ["政务服务 ABC", "粤B12345", "plain"]
+    assert [text for text, _ in got] == ["政务服务 ABC", "粤B12345", "plain", "取件码 8812"]
+    assert [symbology for _, symbology in got] == ["unknown"] * 3 + ["qrcode"]
 
 
 def test_serial_scanner_missing_port_is_disconnected_with_reason(tmp_path, make_config):
