@@ -98,3 +98,27 @@ def test_registry_opencv_without_source_says_why(make_config):
     device.open()
     assert device.status.state == State.DISCONNECTED
     assert "needs a source" in device.status.reason
+
+
+def test_v4l2_sets_mjpg_before_the_resolution(monkeypatch):
+    calls = []
+
+    class FakeV4L2:
+        def __init__(self, device, api):
+            calls.append(("open", device, api))
+
+        def isOpened(self):
+            return True
+
+        def set(self, prop, value):
+            calls.append((prop, value))
+            return True
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeV4L2)
+    open_source("0", 1920, 1080)
+    props = [c[0] for c in calls[1:]]
+    assert calls[0] == ("open", 0, cv2.CAP_V4L2)
+    assert props.index(cv2.CAP_PROP_FOURCC) < props.index(cv2.CAP_PROP_FRAME_WIDTH)
+    assert props.index(cv2.CAP_PROP_FOURCC) < props.index(cv2.CAP_PROP_FRAME_HEIGHT)
+    assert (cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG")) in calls
+    assert (cv2.CAP_PROP_FRAME_WIDTH, 1920) in calls and (cv2.CAP_PROP_FRAME_HEIGHT, 1080) in calls
