@@ -151,10 +151,10 @@ _SERVICE_REQUIRED = dict.fromkeys(("id", "names", "audience", "kind", "promised_
 _SERVICE_OPTIONAL = dict.fromkeys(("pickup_centres",))
 _GUIDE_REQUIRED = dict.fromkeys(("conditions", "materials", "legal_basis", "fee", "time_limit", "office"))
 _MATERIAL_REQUIRED = dict.fromkeys(("id", "names", "main", "reusable"))
-_MATERIAL_OPTIONAL = dict.fromkeys(("originals", "note"))
+_MATERIAL_OPTIONAL = dict.fromkeys(("originals",))
 _FIELD_REQUIRED = dict.fromkeys(("id", "type", "label", "required"))
-_FIELD_OPTIONAL = dict.fromkeys(("prefill", "validation", "options", "max_length", "hint"))
-_VALIDATION_KEYS = dict.fromkeys(("pattern", "min_length", "max_length"))
+_FIELD_OPTIONAL = dict.fromkeys(("prefill", "validation", "options", "max_length"))
+_VALIDATION_KEYS = dict.fromkeys(("pattern",))  # what kiosk.transaction.validate_field applies
 
 
 def validate(doc: Any) -> list[Finding]:
@@ -242,8 +242,6 @@ def _validate_guide(c: _Checker, guide: Any, path: str) -> None:
             for flag in ("main", "reusable", "originals"):
                 if flag in material:
                     c.typed(material[flag], f"{mpath}.{flag}", bool, "true or false")
-            if "note" in material:
-                c.local_text(material["note"], f"{mpath}.note")
 
 
 def _validate_field(c: _Checker, spec: Any, path: str) -> None:
@@ -253,8 +251,6 @@ def _validate_field(c: _Checker, spec: Any, path: str) -> None:
     c.choice(spec.get("type"), f"{path}.type", FIELD_TYPES)
     c.local_text(spec.get("label"), f"{path}.label")
     c.typed(spec.get("required"), f"{path}.required", bool, "true or false")
-    if "hint" in spec:
-        c.local_text(spec["hint"], f"{path}.hint")
     prefill = spec.get("prefill")
     if prefill is not None:
         source = prefill[5:] if isinstance(prefill, str) and prefill.startswith("card.") else None

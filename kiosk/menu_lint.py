@@ -101,8 +101,6 @@ def _guide_texts(guide: dict, path: str) -> Iterator[tuple[str, dict]]:
             yield f"{path}.{key}", value
     for k, material in enumerate(guide["materials"]):
         yield f"{path}.materials[{k}].names", material["names"]
-        if "note" in material:
-            yield f"{path}.materials[{k}].note", material["note"]
 
 
 def _catch_alls(local_text: dict, path: str) -> list[Finding]:
