@@ -140,14 +140,19 @@ def cmd_menu(args, store: Store) -> int:
 def cmd_seed_dev(args, store: Store) -> int:
     """Dev kiosk token plus a ready document for the sample resident (idempotent)."""
     from central.devseed import seed
-    token = seed(store, args.kiosk_id, args.region)
     path = Path(args.token_file)
+    current = path.read_text().strip() if path.exists() else None
+    token = seed(store, args.kiosk_id, args.region, current_token=current)
+    if args.menu_bundle:
+        admin.publish_menu(store, Path(args.menu_bundle).read_bytes())
+    if args.menu_pubkey:
+        store.set_setting("menu_pubkeys", args.menu_pubkey[:2])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with open(fd, "w") as handle:
         handle.write(token)
     path.with_suffix(".tmp").replace(path)
-    print(f"dev kiosk {args.kiosk_id} seeded; token written to {path}")
+    print(f"dev kiosk {args.kiosk_id} seeded; token in {path}")
     return 0
 
 
@@ -221,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kiosk-id", required=True)
     s.add_argument("--region", default=admin.DEFAULT_REGION)
     s.add_argument("--token-file", required=True)
+    s.add_argument("--menu-bundle", help="also publish this signed menu bundle")
+    s.add_argument("--menu-pubkey", action="append", default=[], help="pinned menu key given at enrolment")
     s.set_defaults(func=cmd_seed_dev)
     return p
 

@@ -8,8 +8,8 @@ resident_elderly.json unless the config names another) gets, once:
 * materials on record (户口簿, 居住证) so 材料复用 skips their scans.
 
 Seeding goes through the same intake code as a kiosk's application and is
-idempotent (fixed Idempotency-Keys), so restarting the kiosk changes nothing
-but the dev kiosk's token.
+idempotent (fixed Idempotency-Keys) and keeps a still-valid dev token, so
+restarting the kiosk changes nothing.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from central.admin import approve_application, issue_kiosk_token
 from central.app import ApplicationRequest, intake
-from central.storage import Store, canonical_hash
+from central.storage import Store, canonical_hash, token_hash
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CARD = PROJECT_ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -49,9 +49,13 @@ def sample_applications(card: dict) -> list[tuple[str, dict]]:
     ]
 
 
-def seed(store: Store, kiosk_id: str, region: str, card_path: str | Path | None = None) -> str:
-    """Give ``kiosk_id`` a fresh token and make sure the sample resident's records exist."""
-    token = issue_kiosk_token(store, kiosk_id, region, hostname="dev")
+def seed(store: Store, kiosk_id: str, region: str, card_path: str | Path | None = None,
+         current_token: str | None = None) -> str:
+    """Make sure the dev kiosk has a token (``current_token`` if still valid) and the sample records."""
+    valid = current_token and store.one(
+        "SELECT 1 AS x FROM kiosks WHERE kiosk_id = ? AND token_hash = ? AND revoked = 0",
+        (kiosk_id, token_hash(current_token)))
+    token = current_token if valid else issue_kiosk_token(store, kiosk_id, region, hostname="dev")
     card = json.loads(Path(card_path or SAMPLE_CARD).read_text(encoding="utf-8"))
     for key, payload in sample_applications(card):
         state, _ = store.claim_key(kiosk_id, "applications", key, canonical_hash(payload))

@@ -63,15 +63,16 @@ def start(config) -> tuple[str, str]:
     central_dir = config.data_dir / "central"
     central_dir.mkdir(parents=True, exist_ok=True)
     token_file = central_dir / "dev-kiosk.token"
-    seeded = _central(config, "seed-dev", "--kiosk-id", config.kiosk.id, "--region", config.kiosk.region,
-                      "--token-file", str(token_file))
-    if seeded.returncode != 0:
-        raise EmbeddedPlatformError(f"seeding the local platform failed: {seeded.stderr.strip()[-300:]}")
+    extra: list[str] = []
     bundle = _bundle_path(config)
     if bundle is not None:
-        _central(config, "menu", "publish", str(bundle))
-    if config.menu.pubkeys:
-        _central(config, "menu", "pubkeys", *config.menu.pubkeys[:2])
+        extra += ["--menu-bundle", str(bundle)]
+    for key in config.menu.pubkeys[:2]:
+        extra += ["--menu-pubkey", key]
+    seeded = _central(config, "seed-dev", "--kiosk-id", config.kiosk.id, "--region", config.kiosk.region,
+                      "--token-file", str(token_file), *extra)
+    if seeded.returncode != 0:
+        raise EmbeddedPlatformError(f"seeding the local platform failed: {seeded.stderr.strip()[-300:]}")
     token = token_file.read_text().strip()
     save_token(config, token)
     if _answers(base_url):
