@@ -127,3 +127,11 @@ def test_silence_and_garbage_are_unknown_never_plenty_of_paper():
         st.query(_Silent(), timeout=0.05)
     with pytest.raises(st.StatusUnavailable, match="invalid reply 0x00"):
         st.query(_Silent(b"\x12\x00"), timeout=0.05)
+
+
+def test_wrapping_keeps_closing_punctuation_off_line_starts_and_english_words_whole():
+    from devices.printers.receipt import EscPosWriter
+
+    writer = EscPosWriter(32, "gb18030")
+    assert writer.wrap("一二三四五。六", 10) == ["一二三四", "五。六"]
+    assert writer.wrap("Pick up at any service centre", 12) == ["Pick up at", "any service", "centre"]

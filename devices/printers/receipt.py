@@ -57,6 +57,7 @@ LABELS = {
         "keep": "Please keep this receipt.", "printed_at": "Printed",
     },
 }
+NO_LINE_START = set("，。、；：？！）》」』】〕〉”’…—,.;:?!)]}%")
 SEPARATOR = {"zh_CN": "：", "zh_TW": "：", "en": ": "}
 
 
@@ -121,6 +122,8 @@ class EscPosWriter:
                 cut = line.rfind(" ") + 1 if ch != " " and ch.isascii() and line[-1:].isascii() else 0
                 if cut <= 0 or cut < len(line) // 2:    # no word boundary nearby: break anywhere
                     cut = len(line)
+                    if ch in NO_LINE_START and len(line) > 1:   # 禁则: 。）」 never start a line
+                        cut -= 1
                 lines.append(line[:cut].rstrip())
                 line = (line[cut:] + ch).lstrip(" ")
                 used = self.width(line)
