@@ -109,8 +109,19 @@ def test_sam_self_test_failure_is_a_fault_until_it_passes(device, bus):
     device.open()
     assert wait_for(lambda: device.status.state == State.FAULT, 3)
     assert device.status.code == "sam_self_test" and "self-test" in device.status.reason
+    assert "ttyIDCARD" in device.status.reason
     device.simulator.sam_fault = False
     assert wait_for(lambda: device.status.state == State.READY, 3)
+
+
+def test_unauthorised_sam_is_a_fault_with_its_code(device, bus):
+    statuses = []
+    bus.subscribe("device.status", lambda e: statuses.append(e.data))
+    device.simulator.inject_status("sam_status", 0x66)
+    device.open()
+    assert wait_for(lambda: device.status.state == State.READY, 3)    # the next status check passes
+    fault = statuses[0]
+    assert (fault["state"], fault["code"]) == ("fault", "sam_not_authorised") and "not authorised" in fault["reason"]
 
 
 def test_silent_sam_is_disconnected(device, bus):

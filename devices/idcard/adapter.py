@@ -34,6 +34,7 @@ from kiosk.logs import redactor
 log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE_CARD = PROJECT_ROOT / "assets" / "cards" / "resident_elderly.json"
+SAM_FAULTS = frozenset({0x60, 0x66})   # self-test failed, SAM not authorised
 MAX_GARBLED_POLLS = 3        # consecutive bad replies to find-card before we reopen the port
 
 
@@ -69,11 +70,7 @@ class IdCardReader(Device):
         try:
             self._reader.sam_status()
         except p.SamStatusError as exc:
-            if exc.sw3 != 0x60:
-                self._drop_reader()
-                raise
-            self.set_status(State.FAULT, f"SAM self-test failed (SW3 60) on {self.port_url}: the reader needs service",
-                            "sam_self_test")
+            self._sam_fault(exc)
             return
         except (p.ProtocolError, serial.SerialException, OSError) as exc:
             self._drop_reader()
@@ -91,9 +88,8 @@ class IdCardReader(Device):
                 return
             self._check_card()
         except p.SamStatusError as exc:
-            if exc.sw3 == 0x60:
-                self.set_status(State.FAULT, f"SAM self-test failed (SW3 60) on {self.port_url}: the reader needs service",
-                                "sam_self_test")
+            if exc.sw3 in SAM_FAULTS:
+                self._sam_fault(exc)
             else:
                 log.warning("id reader: %s", exc)
         except (serial.SerialException, OSError) as exc:
@@ -159,6 +155,10 @@ class IdCardReader(Device):
     def _publish_error(self, code: str, message: str) -> None:
         log.warning("id reader: card error %s: %s", code, message)
         self.publish("idcard.error", code=code, message=message)
+
+    def _sam_fault(self, exc: p.SamStatusError) -> None:
+        """Connected, but the SAM itself refuses to work: only service fixes it."""
+        self.set_status(State.FAULT, f"{exc} on {self.port_url}: the reader needs service", exc.code)
 
     def _set_ready(self) -> None:
         if self._decoder_problem:
