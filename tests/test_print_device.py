@@ -133,3 +133,32 @@ def test_simulated_driver_from_config(make_config):
     finally:
         device.close()
         device.simulator.close()
+
+
+def test_capture_file_has_no_status_channel_so_paper_state_is_unknown(make_config, tmp_path):
+    from devices import registry
+    from devices.printers.simulator import Interpreter
+
+    capture = tmp_path / "receipt.bin"
+    config = make_config(f'[devices.receipt_printer]\ndriver = "file"\nconnection = "{capture}"\n')
+    device = registry.build("receipt_printer", config, EventBus())
+    device.open()
+    try:
+        assert wait_for(lambda: device.status.code == "status_unknown", 5), device.status
+        assert device.status.state == State.WARNING        # unknown is never reported as READY
+        assert device.print_receipt(sample()).warnings == ["status_unknown"]
+        interp = Interpreter()
+        interp.feed(capture.read_bytes())
+        assert "FT-2026-000123" in interp.text() and not interp.unknown
+    finally:
+        device.close()
+
+
+def test_unconfigured_connection_says_which_key():
+    from devices.base import DeviceError
+    from devices.printers.escpos_conn import open_connection
+
+    with pytest.raises(DeviceError, match="devices.receipt_printer.connection"):
+        open_connection("serial", "")
+    with pytest.raises(OSError, match="/dev/ttyNOPE"):
+        open_connection("serial", "/dev/ttyNOPE")

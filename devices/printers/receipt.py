@@ -18,7 +18,7 @@ from datetime import datetime
 
 from devices.base import Device, State
 from devices.printers import status as escpos_status
-from devices.printers.common import PrinterError, PrintResult
+from devices.printers.common import WARNING_CODES, PrinterError, PrintResult
 from devices.printers.escpos_conn import Connection, open_connection
 from kiosk.events import EventBus
 from kiosk.privacy import mask_id_number, mask_name
@@ -306,7 +306,7 @@ class ReceiptPrinter(Device):
         except OSError as exc:
             self._lost(exc)
             raise PrinterError("disconnected", f"receipt printer lost while printing: {exc}") from exc
-        warnings = [code for _, _, code in (before, after) if code == "paper_near_end"][:1]
+        warnings = sorted({code for _, _, code in (before, after) if code in WARNING_CODES})
         self.publish("printer.printed", kind="receipt", bytes=len(payload))
         return PrintResult(ok=True, warnings=warnings, bytes_sent=len(payload))
 
