@@ -131,8 +131,8 @@ def test_simulated_driver_from_config(make_config):
         assert device.simulator.text().count("办事回执") == 1
         assert device.preview_png(sample()).startswith(b"\x89PNG")
     finally:
-        device.close()
-        device.simulator.close()
+        device.close()                                 # stops the simulator it started too
+    assert device.simulator._stop.is_set()
 
 
 def test_capture_file_has_no_status_channel_so_paper_state_is_unknown(make_config, tmp_path):

@@ -238,6 +238,7 @@ class ReceiptPrinter(Device):
         self.reply_timeout = reply_timeout
         self._conn: Connection | None = None
         self._io = threading.Lock()          # one conversation with the printer at a time
+        self.simulator = None                # the SimulatedPrinter when the driver is "simulated"
 
     # -- Device hooks ------------------------------------------------------
     def _connect(self) -> None:
@@ -255,6 +256,11 @@ class ReceiptPrinter(Device):
     def _poll(self) -> None:
         if self.status.state != State.BUSY:
             self._refresh_status()
+
+    def close(self) -> None:
+        super().close()
+        if self.simulator is not None:
+            self.simulator.close()
 
     # -- status --------------------------------------------------------------
     def _read_status(self) -> tuple[State, str, str]:
