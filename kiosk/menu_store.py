@@ -52,18 +52,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write, fsync, rename, fsync the directory: the file is either old or new, never torn."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _durable_temp(directory: Path, data: bytes) -> Path:
+    """``data`` in a new fsynced temporary file in ``directory`` (same filesystem: rename is atomic)."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".incoming.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write, fsync, rename, fsync the directory: the file is either old or new, never torn."""
+    os.replace(_durable_temp(path.parent, data), path)
     _fsync_dir(path.parent)
 
 
@@ -188,18 +193,10 @@ class MenuStore:
     def _install_files(self, data: bytes) -> None:
         current, previous = self.dir / "current.bundle", self.dir / "previous.bundle"
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".incoming.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            if current.exists():
-                os.replace(current, previous)  # a crash here leaves previous, which load() falls back to
-            os.replace(tmp, current)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        incoming = _durable_temp(self.dir, data)
+        if current.exists():
+            os.replace(current, previous)  # a crash here leaves previous, which load() falls back to
+        os.replace(incoming, current)
         _fsync_dir(self.dir)
 
     def _save_state(self, etag: str | None) -> None:

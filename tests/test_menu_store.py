@@ -9,7 +9,6 @@ import random
 import threading
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.admin import publish_menu
