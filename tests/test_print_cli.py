@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 
 from kiosk.cli import main
-from tests.test_print_licence import FONT_CACHE, SAMPLES, sample  # noqa: F401  (sample builds the cache)
+from tests.test_print_licence import FONT_CACHE, SAMPLES, sample
 
 
 def config_file(tmp_path, extra: str = "") -> str:
