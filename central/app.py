@@ -612,7 +612,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
             log.warning("heartbeat from %s names itself %r; recorded under the token's kiosk", kiosk_id, body.kiosk_id)
         now = time.time()
         payload = json.dumps(body.model_dump(mode="json"), ensure_ascii=False)
-        with store.write():
+        with store.write(durable=False):  # the next heartbeat replaces it anyway
             store.execute("UPDATE kiosks SET last_seen = ?, last_heartbeat = ? WHERE kiosk_id = ?",
                           (now, payload, kiosk_id))
         return HeartbeatResponse(server_time=_iso(now))
