@@ -35,6 +35,7 @@ class KioskCore:
         self.outbox = None     # offline_queue.outbox.Outbox, opened in start()
         self.sender = None     # offline_queue.sender.Sender, the delivery thread
         self.menus = MenuStore(config, self.bus)  # verified menu updates, applied between sessions
+        self.heartbeat = None  # provisioning.heartbeat.Heartbeat, health reports to the platform
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -46,6 +47,10 @@ class KioskCore:
         self._start_queue()
         self.menus.load()
         self.menus.start_polling(self.platform)
+        if self.config.heartbeat.enabled:
+            from provisioning.heartbeat import Heartbeat
+            self.heartbeat = Heartbeat.for_core(self)
+            self.heartbeat.start()
 
     def _start_queue(self) -> None:
         """Open the outbox (recovering from any crash) and start delivering it."""
@@ -57,6 +62,9 @@ class KioskCore:
 
     def stop(self) -> None:
         self.end_session()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
         self.menus.stop()
         if self.sender is not None:
             self.sender.stop()

@@ -47,6 +47,14 @@ def register(sub) -> None:
     install.add_argument("--dry-run", action="store_true", help="print every change, make none")
     install.set_defaults(func=cmd_install)
 
+    qr = sub.add_parser("enroll-qr", help="make the enrolment QR code a kiosk scans in maintenance mode")
+    qr.add_argument("--platform", required=True, metavar="URL", help="platform base URL the kiosk should use")
+    qr.add_argument("--code", required=True, help="one-time code from `central enroll-code`")
+    qr.add_argument("--pubkey", required=True, metavar="FILE.pub",
+                    help="the menu signing public key (base64) the platform serves; its fingerprint goes in the QR")
+    qr.add_argument("--out", metavar="FILE.png", help="write the QR code image here (default: print the text only)")
+    qr.set_defaults(func=cmd_enroll_qr)
+
     maintenance = sub.add_parser("maintenance", help="maintenance-mode settings")
     actions = maintenance.add_subparsers(dest="maintenance_command", metavar="ACTION", required=True)
     set_pin = actions.add_parser("set-pin", help="set the technician PIN (stored as an scrypt hash)")
@@ -152,6 +160,28 @@ def cmd_install(args) -> int:
         raise CommandError(f"install: {exc}") from None
     print(f"installed ({len(steps)} change(s)). Next: kioskctl detect --apply, kioskctl enroll, "
           "kioskctl maintenance set-pin, kioskctl selftest, then reboot")
+    return 0
+
+
+def cmd_enroll_qr(args) -> int:
+    import binascii
+
+    from provisioning.enroll import EnrolQr, EnrollError, parse_enrol_qr, pubkey_fingerprint
+    try:
+        fingerprint = pubkey_fingerprint(Path(args.pubkey).read_text(encoding="utf-8").strip())
+        payload = EnrolQr(args.platform, args.code.strip(), fingerprint).encode()
+        parse_enrol_qr(payload)          # the kiosk must accept what we print
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.pubkey}: {exc.strerror}") from None
+    except (binascii.Error, ValueError):
+        raise CommandError(f"{args.pubkey} is not a base64 public key") from None
+    except EnrollError as exc:
+        raise CommandError(str(exc)) from None
+    print(payload)
+    if args.out:
+        import qrcode
+        qrcode.make(payload, error_correction=qrcode.constants.ERROR_CORRECT_M).save(args.out)
+        print(f"QR code written to {args.out}")
     return 0
 
 

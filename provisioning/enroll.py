@@ -103,7 +103,9 @@ def _refusal(exc: FinalError) -> str:
     if status == 410:
         return (reason or "enrolment code was already used or has expired") + \
             "; create a new one with `central enroll-code`"
-    if status in (400, 403, 404, 422):
+    if status == 422:   # the platform's request validation: the code's shape, not its value
+        return "enrolment code is not in the expected form (like K7QM-X2PA-9R); check it"
+    if status in (400, 403, 404):
         return (reason or "enrolment code was not recognised") + "; check the code or create a new one"
     return f"the platform refused the enrolment: {exc}"
 

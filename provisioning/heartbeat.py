@@ -23,6 +23,8 @@ from kiosk.platform import AuthError, PlatformError
 
 log = logging.getLogger(__name__)
 
+NOT_ENROLLED = "kiosk not enrolled (no token): nothing reported until `kioskctl enroll`"
+
 
 def free_disk_mb(path) -> float:
     try:
@@ -83,6 +85,11 @@ class Heartbeat:
 
     def beat(self) -> bool:
         """Send one heartbeat now; True if the platform took it."""
+        if not getattr(self.client, "token", None):
+            if self.last_error != NOT_ENROLLED:
+                log.info("heartbeat: %s", NOT_ENROLLED)
+            self.last_error = NOT_ENROLLED
+            return False
         try:
             reply = self.client.heartbeat(self.payload())
         except AuthError as exc:

@@ -23,6 +23,7 @@ SCREENS: dict[str, str] = {
     "category": "screens.category:CategoryScreen",
     "guide": "screens.guide:GuideScreen",
     "identify": "screens.identify:IdentifyScreen",
+    "maintenance": "screens.maintenance:MaintenanceScreen",
 }
 
 
@@ -59,6 +60,21 @@ def configure_kivy(config: Config) -> None:
     KivyConfig.set("graphics", "resizable", "0" if production else "1")
 
 
+def watch_main_loop(app) -> None:
+    """systemd watchdog (kiosk.service, Type=notify): READY=1 once the first
+    screen is built, then WATCHDOG=1 from the Kivy clock -- a frozen main loop
+    stops the kicks and systemd restarts the kiosk.  No-op outside systemd."""
+    from provisioning.watchdog import Watchdog
+
+    watchdog = Watchdog.from_env()
+
+    def started(*_args) -> None:
+        watchdog.attach_to_kivy_clock()
+        watchdog.ready(f"serving as {app.kiosk_config.kiosk.id}")
+    app.fbind("on_start", started)
+    app.fbind("on_stop", lambda *_args: watchdog.stopping())
+
+
 def run(config: Config, tour_dir: str | None = None) -> int:
     """Run the kiosk until it is stopped; with ``tour_dir``, visit every screen and exit."""
     logs.setup(config.data_dir / "logs", level=config.logging.level,
@@ -67,6 +83,7 @@ def run(config: Config, tour_dir: str | None = None) -> int:
     from screens.shell import KioskApp
 
     app = KioskApp(config, tour_dir=tour_dir)
+    watch_main_loop(app)
     try:
         app.run()
     finally:

@@ -87,7 +87,7 @@ def test_existing_queue_key_is_kept(platform, kiosk_dir):
     ("wrong", "unknown enrolment code"),
     ("used", "already used"),
     ("expired", "expired"),
-    ("malformed", "10 letters or digits"),
+    ("malformed", "not in the expected form"),
 ])
 def test_bad_code_is_one_line_and_changes_nothing(platform, kiosk_dir, capsys, case, expected):
     if case == "wrong":
