@@ -47,6 +47,8 @@ MAX_HEADER_BYTES = 1024
 _QUOTED = re.compile(rb'"[^"]*"')
 _INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_NOT_ESCAPE_OR_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}\\/bfnrtu')
+_ESCAPE = re.compile(rb'\\[\\"/bfnrtu]')
 
 
 class BundleError(Exception):
@@ -124,16 +126,21 @@ def sign_payload(payload: bytes, private: Ed25519PrivateKey) -> bytes:
 def json_depth_exceeds(data: bytes, limit: int) -> bool:
     """True when the JSON text nests arrays/objects deeper than ``limit``, without parsing it.
 
-    json.loads on a deeply nested document would recurse until RecursionError, so the
-    depth is measured first, with C-speed byte operations only: escaped backslashes and
-    quotes are dropped, everything but quotes and brackets is deleted, strings (now just
-    the quotes around bracket characters they held; removing any adjacent pair of quotes
-    keeps the rest inside a string) are cut out, and innermost ``[]``/``{}``
-    pairs are removed once per level -- at most ``limit`` + 1 passes.  Unbalanced text counts
-    its unmatched brackets as depth, since a parser descends into them before failing.
+    json.loads on a deeply nested document recurses once per level, so the depth is
+    measured first, with C-speed byte operations only:
+
+    1. keep only backslashes, quotes, brackets and the characters an escape can start with
+       (every escape stays intact: its two bytes are adjacent and both kept);
+    2. drop the escapes, then everything but quotes and brackets;
+    3. cut out strings (now just quotes around any brackets they held; removing adjacent
+       quote pairs first keeps the rest inside a string);
+    4. remove innermost ``[]``/``{}`` pairs once per level -- at most ``limit`` + 1 passes.
+
+    Unbalanced text counts its unmatched brackets as depth, since a parser descends into
+    them before failing.
     """
-    structure = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
-    structure = _QUOTED.sub(b"", structure.replace(b'""', b""))  # most strings hold no bracket: drop them cheaply
+    structure = _ESCAPE.sub(b"", data.translate(None, _NOT_ESCAPE_OR_STRUCTURE))
+    structure = _QUOTED.sub(b"", structure.translate(None, _NOT_STRUCTURE).replace(b'""', b""))
     depth = 0
     while structure:
         shorter = _INNERMOST_PAIR.sub(b"", structure)  # one level per pass: sub never rescans its output

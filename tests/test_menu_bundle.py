@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk import config as cfg
@@ -142,3 +144,24 @@ def test_the_sample_bundle_verifies_with_the_dev_key():
 def test_same_bundle_again_is_unchanged_not_a_rollback(store, keys):
     data = bundle(keys[0], version=2)
     assert store.offer(data) == "unchanged"
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_tricky_text = st.text(alphabet=st.sampled_from(list('[]{}"\\/bfnrtu \n\t敬老x\u005b')), max_size=12)
+_json_values = st.recursive(st.none() | st.integers() | _tricky_text,
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky_text, inner, max_size=4),
+                            max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values, limit=st.integers(min_value=0, max_value=8), ascii_only=st.booleans())
+def test_depth_scan_agrees_with_the_parsed_depth(value, limit, ascii_only):
+    data = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert json_depth_exceeds(data, limit) == (_depth(value) > limit)
