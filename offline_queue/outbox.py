@@ -3,7 +3,10 @@
 Once :meth:`Outbox.enqueue` returns, the item survives a crash or a power cut:
 SQLite in WAL mode with ``synchronous=FULL`` (NORMAL may roll back the last
 commits on power loss) and scans written, fsynced and renamed into place
-*before* the row that names them is committed.  Each item's id is a UUID that
+*before* the row that names them is committed.  (The sender's bookkeeping
+-- sending, acknowledged, retry, dead -- commits without a flush: losing it
+only re-sends an item, which the platform deduplicates; see ``_relaxed``.)
+Each item's id is a UUID that
 is also its Idempotency-Key, so re-sending after a crash can never create a
 second application on the platform.
 
@@ -20,6 +23,7 @@ kept with its reason until a technician runs ``kioskctl queue retry|purge``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import json
@@ -254,32 +258,43 @@ class Outbox:
         return payload
 
     def mark_sending(self, item_id: str) -> None:
-        # Losing this mark in a power cut is harmless (the item is simply sent
-        # again under the same Idempotency-Key), so it skips the fsync; the
-        # next FULL commit makes it durable along with everything before it.
-        with self._lock:
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                self._update(item_id, "state = 'sending', attempts = attempts + 1", ())
-            finally:
-                self._db.execute("PRAGMA synchronous=FULL")
+        with self._relaxed():
+            self._update(item_id, "state = 'sending', attempts = attempts + 1", ())
 
     def mark_done(self, item_id: str, application_no: str | None = None) -> None:
         """Acknowledged: purge the personal data at once, keep the tombstone."""
         now = self._clock()
-        with self._lock:
+        with self._relaxed():
             self._update(item_id, "state = 'done', payload = NULL, last_error = NULL, acked_at = ?,"
                          " application_no = ?", (now, application_no))
         shutil.rmtree(self.attachments_dir / item_id, ignore_errors=True)
 
     def mark_retry(self, item_id: str, error: str, next_attempt_at: float) -> None:
-        with self._lock:
+        with self._relaxed():
             self._update(item_id, "state = 'pending', last_error = ?, next_attempt_at = ?",
                          (error, next_attempt_at))
 
     def mark_dead(self, item_id: str, reason: str) -> None:
-        with self._lock:
+        with self._relaxed():
             self._update(item_id, "state = 'dead', last_error = ?", (reason,))
+
+    @contextlib.contextmanager
+    def _relaxed(self):
+        """The sender's bookkeeping commits without an fsync (synchronous=NORMAL).
+
+        Losing any of it in a power cut only replays an earlier state: the
+        item is sent again under the same Idempotency-Key and the platform
+        answers with the first response (a purged payload was still
+        encrypted).  WAL commits are ordered, so the next FULL commit (an
+        enqueue) makes everything before it durable too.  This keeps a drain
+        from paying one disk flush per item on the kiosk.
+        """
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                yield
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     def _update(self, item_id: str, assignments: str, params: tuple) -> None:
         self._db.execute(f"UPDATE items SET {assignments}, updated_at = ? WHERE id = ?",
