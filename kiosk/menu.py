@@ -94,14 +94,10 @@ class _Checker:
         return True
 
     def local_text(self, value: Any, path: str) -> None:
-        if type(value) is dict and value.keys() <= _LANG_SET:
-            try:
-                "".join(value.values())  # TypeError unless every value is a string
-            except TypeError:
-                pass
-            else:
-                if value.get("zh_CN", "").strip():
-                    return  # the common, valid case, without building messages (~16 texts a service)
+        if not _valid_local_text(value):
+            self._local_text_findings(value, path)
+
+    def _local_text_findings(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             self.add(path, f"expected a localised text object, got {_kind(value)}")
             return
@@ -119,7 +115,8 @@ class _Checker:
         if not value and not allow_empty:
             self.add(path, "must not be empty")
         for i, item in enumerate(value):
-            self.local_text(item, f"{path}[{i}]")
+            if not _valid_local_text(item):
+                self._local_text_findings(item, f"{path}[{i}]")
 
     def choice(self, value: Any, path: str, choices: tuple) -> None:
         if value not in choices:
@@ -137,6 +134,17 @@ class _Checker:
             return
         if with_time and parsed.tzinfo is None:
             self.add(path, "date-time needs a UTC offset, e.g. +08:00")
+
+
+def _valid_local_text(value: Any) -> bool:
+    """The common case, checked without building paths or messages (~16 texts a service)."""
+    if type(value) is not dict or not value.keys() <= _LANG_SET:
+        return False
+    try:
+        "".join(value.values())  # TypeError unless every value is a string
+    except TypeError:
+        return False
+    return bool(value.get("zh_CN", "").strip())
 
 
 def _kind(value: Any) -> str:
