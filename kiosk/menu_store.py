@@ -154,7 +154,8 @@ class MenuStore:
 
     # -- updates ------------------------------------------------------------------------
     def offer(self, data: bytes, etag: str | None = None) -> str:
-        """Verify and install ``data``; "installed", "pending" (a session is running) or "unchanged".
+        """Verify and install ``data``: "installed", "pending" (a session is running), "unchanged",
+        or "install_failed" (disk trouble; nothing changed, the next poll tries again).
 
         Raises BundleError (the installed and active menus untouched).
         """
@@ -172,11 +173,16 @@ class MenuStore:
                 and self.menu.version == verified.version:
             self._save_state(etag)
             return "unchanged"
-        self._install_files(data)
-        with self._lock:
-            self._high = {"version": verified.version, "sha256": verified.payload_sha256}
-            self.last_rejection = None
-        self._save_state(etag)
+        try:
+            self._install_files(data)
+            with self._lock:
+                self._high = {"version": verified.version, "sha256": verified.payload_sha256}
+                self.last_rejection = None
+            self._save_state(etag)
+        except OSError as exc:  # disk full or read-only: keep running on what is active, retry next poll
+            log.error("menu: cannot install version %d: %s", verified.version, exc)
+            self.bus.publish("menu.install_failed", "menu", version=verified.version, reason=str(exc))
+            return "install_failed"
         log.info("menu: version %d installed (key %s)", verified.version, verified.key_id)
         with self._lock:
             if self._in_session:

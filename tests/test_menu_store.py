@@ -179,3 +179,18 @@ def test_poller_thread_installs_and_stops(tmp_path):
         finally:
             store.stop()
         assert store.menu.version == 3 and store._thread is None
+
+
+def test_a_disk_that_refuses_the_write_keeps_the_active_menu(tmp_path, monkeypatch):
+    store = make_store(tmp_path)
+    store.load()
+    store.offer(bundle(1))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("kiosk.menu_store.tempfile.mkstemp", full_disk)
+    assert store.offer(bundle(2)) == "install_failed"
+    assert store.menu.version == 1
+    assert (store.dir / "current.bundle").read_bytes() == bundle(1)
+    monkeypatch.undo()
+    assert store.offer(bundle(2)) == "installed"  # high-water mark was not advanced by the failure
