@@ -90,6 +90,8 @@ def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "S
         "offline": core.sender.connectivity != "online",
     }
     attachments = [(material_id, path) for material_id, paths in session.materials.items() for path in paths]
+    if session.signature is not None:  # the resident's handwritten signature travels as a material
+        attachments.append(("signature", session.signature))
     item_id = core.sender.enqueue("application", payload, attachments)
     result = _await(core, item_id, wait_s, now)
     result.receipt.update({

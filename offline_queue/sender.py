@@ -157,6 +157,7 @@ class Sender:
         else:
             self.outbox.mark_done(item.id, response.get("application_no"))
             self._failures = 0
+            self._server_asked_pause = False
             self._set_connectivity(ONLINE)
             self._record(item.id, {"state": "done", "response": response})
 

@@ -71,6 +71,8 @@ def resident_session(core):
     scan = session.temp_dir / "id-front.jpg"
     scan.write_bytes((ROOT / "assets/samples/document_on_desk.jpg").read_bytes())
     session.materials = {"id-card": [scan]}
+    session.signature = session.temp_dir / "signature.png"
+    session.signature.write_bytes(b"\x89PNG\r\n\x1a\n-signature-strokes")
     return session, scan.read_bytes()
 
 
@@ -105,7 +107,8 @@ def test_application_made_offline_is_queued_then_delivered_exactly_once(kiosk):
     number = apps[0]["application_no"]
     assert core.outbox.get(result.item_id).application_no == number
     assert store.one("SELECT application_no FROM ratings")["application_no"] == number
-    assert store.one("SELECT COUNT(*) AS n FROM material_pages")["n"] == 1
+    assert store.one("SELECT COUNT(*) AS n FROM material_pages")["n"] == 2  # the scan and the signature
+    assert {r["kind"] for r in store.all("SELECT kind FROM materials")} == {"id-card", "signature"}
     assert not (core.outbox.attachments_dir / result.item_id).exists()
     assert ("queue.connectivity", {"state": "online"}) in events
     assert core.outbox._db.execute("SELECT COUNT(*) FROM items WHERE payload IS NOT NULL").fetchone()[0] == 0
