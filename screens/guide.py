@@ -46,7 +46,7 @@ class GuideScreen(KioskScreen):
     def prepare(self, service_id: str = "", **_params) -> None:
         self.service_id = service_id or self.service_id
         self.refresh()
-        self.ids.scroll.scroll_y = 1
+        self.ids.scroll.scroll_y = self.ids.materials_scroll.scroll_y = 1
 
     def service(self):
         menu = self.app.menu
@@ -63,8 +63,9 @@ class GuideScreen(KioskScreen):
 
     def refresh(self) -> None:
         service = self.service()
-        body = self.ids.body
+        body, materials = self.ids.body, self.ids.materials
         body.clear_widgets()
+        materials.clear_widgets()
         if service is None:
             return
         lang = self.app.language
@@ -93,7 +94,7 @@ class GuideScreen(KioskScreen):
         section = GuideSection(heading=tr("申请材料"))
         for material in guide.get("materials") or []:
             section.add_widget(self._material_row(material, lang))
-        body.add_widget(section)
+        materials.add_widget(section)
 
         basis = guide.get("legal_basis") or []
         if basis:

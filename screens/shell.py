@@ -130,7 +130,8 @@ class KioskApp(App):
         Clock.schedule_interval(self._tick_idle, IDLE_TICK_S)
         if self.tour_dir is not None:
             from screens.tour import Tour
-            Tour(self, self.tour_dir).start()
+            self.tour = Tour(self, self.tour_dir)  # kept: the Clock holds methods weakly
+            self.tour.start()
 
     def on_stop(self) -> None:
         self.shutdown()
@@ -245,11 +246,11 @@ class KioskApp(App):
             if self._overlay is not None and self._overlay.__class__.__name__ == "CountdownOverlay":
                 self.close_overlay()
         elif state == "countdown":
-            self._show_countdown(math.ceil(self.idle.remaining()))
+            self.show_countdown(math.ceil(self.idle.remaining()))
         else:
             self.go_home("timeout")
 
-    def _show_countdown(self, seconds: int) -> None:
+    def show_countdown(self, seconds: int) -> None:
         from screens.widgets import CountdownOverlay
         if self._overlay is None or not isinstance(self._overlay, CountdownOverlay):
             self.open_overlay(CountdownOverlay(continue_action=self.continue_session,

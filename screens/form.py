@@ -1,0 +1,279 @@
+"""填写表单: the service's fields, prefilled from the ID card, with kiosk input.
+
+No hardware keyboard and no system IME, so each field type gets the input a
+resident can use with one finger:
+
+* ``phone`` / ``id-number``: a large digit pad (with X for ID numbers);
+* ``select``: the options as big chips -- nothing to type;
+* ``date``: year / month / day steppers, never a free-text date;
+* ``address``: one tap copies the address printed on the ID card (edit after),
+  otherwise the pinyin pad below;
+* ``text``: a pinyin pad -- type the pinyin (no tones), tap the character.
+  Candidates are the 3,755 GB 2312 level-1 characters (pypinyin reading),
+  which covers common names, companies and addresses; a rarer character
+  (e.g. a name's 堃) has to be completed at a counter, and the card's own
+  name is prefilled so it never needs typing.
+
+Fields whose value comes from the card (name, ID number) are filled in and can
+still be corrected.  Problems are shown under each field in the resident's
+language (``kiosk.transaction.MESSAGES``), all at once when 下一步 is pressed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import (BooleanProperty, DictProperty, ListProperty, NumericProperty,
+                             ObjectProperty, StringProperty)
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
+
+from kiosk import transaction as tx
+from kiosk.i18n import N_
+from screens.flow_helpers import Choice, DigitPad, FlowScreen, next_step
+from screens.widgets import local, tr
+
+CANDIDATES_SHOWN = 8
+_pinyin_table: dict[str, list[str]] | None = None
+_pinyin_lock = threading.Lock()
+
+
+def pinyin_table() -> dict[str, list[str]]:
+    """pinyin (no tone) -> GB 2312 level-1 characters; built once (~0.7 s), in a worker."""
+    global _pinyin_table
+    with _pinyin_lock:
+        if _pinyin_table is None:
+            from pypinyin import Style, lazy_pinyin
+            table: dict[str, list[str]] = {}
+            for high in range(0xB0, 0xD8):
+                for low in range(0xA1, 0xFF):
+                    try:
+                        char = bytes((high, low)).decode("gb2312")
+                    except UnicodeDecodeError:
+                        continue
+                    table.setdefault(lazy_pinyin(char, style=Style.NORMAL)[0], []).append(char)
+            _pinyin_table = table
+        return _pinyin_table
+
+
+def candidates(letters: str) -> list[str]:
+    """Characters whose reading is ``letters``, then those whose reading starts with it."""
+    if not letters:
+        return []
+    table = pinyin_table()
+    exact = list(table.get(letters, []))
+    longer = [c for reading in sorted(table) if reading != letters and reading.startswith(letters)
+              for c in table[reading]]
+    return exact + longer
+
+
+class ValueBox(ButtonBehavior, Label):
+    """The field's value as a large box; tapping it puts the field's input below."""
+    active = BooleanProperty(False)
+    invalid = BooleanProperty(False)
+
+
+class FieldRow(BoxLayout):
+    field_id = StringProperty("")
+    label = StringProperty("")
+    required = BooleanProperty(False)
+    error = StringProperty("")
+    screen = ObjectProperty(None)
+
+
+class PinyinPad(BoxLayout):
+    """Letters build a pinyin syllable; tapping a candidate appends the character."""
+    target = ObjectProperty(None, allownone=True)
+    letters = StringProperty("")
+    shown = ListProperty([])
+    page = NumericProperty(0)
+    max_length = NumericProperty(200)
+
+    def press(self, key: str) -> None:
+        if key == "⌫":
+            if self.letters:
+                self.letters = self.letters[:-1]
+            elif self.target is not None:
+                self.target.text = self.target.text[:-1]
+        elif key.isdigit() or key in "-#":
+            self._append(key)
+        else:
+            self.letters = (self.letters + key.lower())[:6]
+        self.page = 0
+        self._refresh()
+
+    def choose(self, char: str) -> None:
+        self._append(char)
+        self.letters, self.page = "", 0
+        self._refresh()
+
+    def more(self) -> None:
+        self.page += 1
+        self._refresh()
+
+    def _append(self, text: str) -> None:
+        if self.target is not None and len(self.target.text) < self.max_length:
+            self.target.text += text
+
+    def _refresh(self) -> None:
+        found = candidates(self.letters)
+        start = self.page * CANDIDATES_SHOWN
+        if start >= len(found):
+            self.page, start = 0, 0
+        self.shown = found[start:start + CANDIDATES_SHOWN]
+        box = self.ids.candidates
+        box.clear_widgets()
+        for char in self.shown:
+            box.add_widget(Choice(text=char, value=char, on_release=lambda w: self.choose(w.value)))
+
+
+class DatePicker(BoxLayout):
+    """年 / 月 / 日 with − and +; the value is always a valid ISO date."""
+    target = ObjectProperty(None, allownone=True)
+    year = NumericProperty(2000)
+    month = NumericProperty(1)
+    day = NumericProperty(1)
+
+    def load(self, text: str) -> None:
+        try:
+            date = dt.date.fromisoformat(text)
+        except ValueError:
+            date = dt.date.today()
+        self.year, self.month, self.day = date.year, date.month, date.day
+        self._write()
+
+    def step(self, part: str, delta: int) -> None:
+        year, month, day = self.year, self.month, self.day
+        if part == "year":
+            year = max(1900, min(2100, year + delta))
+        elif part == "month":
+            month = (month - 1 + delta) % 12 + 1
+        else:
+            day += delta
+        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        day = last if day < 1 else (1 if day > last else day)
+        self.year, self.month, self.day = year, month, day
+        self._write()
+
+    def _write(self) -> None:
+        if self.target is not None:
+            self.target.text = f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+
+class FormScreen(FlowScreen):
+    help_text = N_("请核对已从身份证读取的信息，再点选每一项填写。电话号码用数字键盘输入；选择题直接点选。填完请按“下一步”。")
+    active_field = StringProperty("")
+    values = DictProperty({})
+
+    def prepare(self, **_params) -> None:
+        threading.Thread(target=pinyin_table, name="pinyin-table", daemon=True).start()
+        session, service = self.session, self.service
+        if session is None or service is None:
+            return
+        self.specs = list(service.form)
+        self.values = {**tx.prefill(self.specs, session.card), **session.form}
+        self.rows: dict[str, FieldRow] = {}
+        body = self.ids.fields
+        body.clear_widgets()
+        lang = self.app.language
+        for spec in self.specs:
+            row = FieldRow(field_id=spec["id"], label=local(spec.get("label"), lang),
+                           required=bool(spec.get("required")), screen=self)
+            self.rows[spec["id"]] = row
+            body.add_widget(row)
+            self._show_value(spec)
+        self.ids.scroll.scroll_y = 1
+        first_empty = next((s["id"] for s in self.specs if not self.values.get(s["id"])), None)
+        self.select_field(first_empty or (self.specs[0]["id"] if self.specs else ""))
+
+    def spec(self, field_id: str) -> dict:
+        return next(s for s in self.specs if s["id"] == field_id)
+
+    def _show_value(self, spec: dict) -> None:
+        value = str(self.values.get(spec["id"], ""))
+        if spec.get("type") == "select":
+            labels = {str(o.get("value")): local(o.get("label"), self.app.language) for o in spec.get("options", [])}
+            value = labels.get(value, "")
+        self.rows[spec["id"]].ids.value.text = value
+
+    def set_value(self, field_id: str, value: str) -> None:
+        self.values[field_id] = value
+        self.rows[field_id].error = ""
+        self._show_value(self.spec(field_id))
+
+    def select_field(self, field_id: str) -> None:
+        """Show the input that suits this field's type under/next to the form."""
+        self.active_field = field_id
+        for fid, row in self.rows.items():
+            row.ids.value.active = fid == field_id
+        editor = self.ids.editor
+        editor.clear_widgets()
+        if not field_id:
+            return
+        spec = self.spec(field_id)
+        kind = spec.get("type", "text")
+        proxy = _FieldProxy(self, field_id)
+        self.ids.editor_title.text = local(spec.get("label"), self.app.language)
+        if kind in ("phone", "id-number"):
+            editor.add_widget(DigitPad(target=proxy, allow_x=kind == "id-number",
+                                       max_length=11 if kind == "phone" else 18))
+        elif kind == "select":
+            for option in spec.get("options", []):
+                value = str(option.get("value"))
+                editor.add_widget(Choice(text=local(option.get("label"), self.app.language), value=value,
+                                         selected=self.values.get(field_id) == value,
+                                         on_release=lambda w: self._choose(field_id, w.value)))
+        elif kind == "date":
+            picker = DatePicker(target=proxy)
+            editor.add_widget(picker)
+            picker.load(str(self.values.get(field_id, "")))
+        else:
+            card = self.session.card if self.session is not None else None
+            if kind == "address" and card is not None and card.address:
+                editor.add_widget(Choice(text=tr("使用身份证上的地址"),
+                                         on_release=lambda _w: self.set_value(field_id, card.address)))
+            editor.add_widget(PinyinPad(target=proxy, max_length=int(spec.get("max_length", 200))))
+
+    def _choose(self, field_id: str, value: str) -> None:
+        self.set_value(field_id, value)
+        self.select_field(field_id)
+
+    def submit(self) -> None:
+        """下一步: every problem is shown at once; the first one is opened for editing."""
+        lang = self.app.language
+        first_bad = None
+        for spec in self.specs:
+            value = tx.clean_text(str(self.values.get(spec["id"], "")))
+            if spec.get("type") == "id-number":
+                value = value.upper()
+            problem = tx.validate_field(spec, value)
+            self.rows[spec["id"]].error = tx.MESSAGES[problem].get(lang, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
+            first_bad = first_bad or (spec["id"] if problem else None)
+            self.values[spec["id"]] = value
+        if first_bad:
+            self.select_field(first_bad)
+            self.ids.scroll.scroll_to(self.rows[first_bad])
+            return
+        self.session.form = {k: v for k, v in self.values.items() if v}
+        next_step(self.app)
+
+
+class _FieldProxy:
+    """What the pads type into: ``.text`` reads and writes the field's value."""
+
+    def __init__(self, screen: FormScreen, field_id: str):
+        self.screen, self.field_id = screen, field_id
+
+    @property
+    def text(self) -> str:
+        return str(self.screen.values.get(self.field_id, ""))
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.screen.set_value(self.field_id, value)
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -1,0 +1,96 @@
+"""``kiosk --tour DIR``: visit every screen in every language, in standard
+and elder mode, landscape and portrait, and write one PNG per view into DIR.
+
+The tour drives the app through its public navigation (``app.show``,
+``set_language``, ``toggle_elder_mode``) and publishes the same bus events the
+ID reader would, so what it photographs is what a resident would see.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.screenmanager import NoTransition
+
+from kiosk import i18n
+from screens.theme import theme
+
+log = logging.getLogger(__name__)
+
+ORIENTATIONS = (("landscape", (1920, 1080)), ("portrait", (1080, 1920)))
+SETTLE_S = 0.35   # layout + textures of a freshly shown view
+
+
+class Tour:
+    def __init__(self, app, directory: Path):
+        self.app = app
+        self.directory = directory
+        self.steps = iter(self._plan())
+        self.written: list[Path] = []
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.app.manager.transition = NoTransition()  # photograph views, not fades
+        Clock.schedule_once(self._next, 0.5)
+
+    def _next(self, _dt=None) -> None:
+        try:
+            label = next(self.steps)
+        except StopIteration:
+            log.info("tour: %d screenshots in %s", len(self.written), self.directory)
+            self.app.stop()
+            return
+        except Exception:
+            log.exception("tour step failed")
+            self.app.exit_code = 1
+            self.app.stop()
+            return
+        Clock.schedule_once(lambda _dt: self._shoot(label), SETTLE_S)
+
+    def _shoot(self, label: str) -> None:
+        path = self.directory / f"{len(self.written) + 1:03d}-{label}.png"
+        self.app.root_layout.export_to_png(str(path))
+        self.written.append(path)
+        self._next()
+
+    def _plan(self):
+        """Yields a label after arranging each view to photograph."""
+        app = self.app
+        menu = app.menu
+        categories = menu.categories if menu is not None else []
+        services = [s for c in categories for s in c.services]
+        guide_service = max(services, key=lambda s: len(s.guide.get("materials", [])), default=None)
+        blocked = next((s for s in services if not app.availability(s)[0]), None)
+        for orientation, size in ORIENTATIONS:
+            Window.size = size
+            for language in i18n.LANGUAGES:
+                for elder in (False, True):
+                    app.go_home("back")
+                    app.set_language(language)
+                    theme.elder = elder
+                    prefix = f"{orientation}-{language}{'-elder' if elder else ''}"
+                    yield f"{prefix}-home"
+                    for category in categories:
+                        app.begin_session()
+                        app.show("category", category_id=category.id)
+                        yield f"{prefix}-category-{category.id}"
+                    if guide_service is not None:
+                        app.show("guide", service_id=guide_service.id)
+                        yield f"{prefix}-guide-{guide_service.id}"
+                    if blocked is not None:
+                        app.show("guide", service_id=blocked.id)
+                        yield f"{prefix}-guide-unavailable-{blocked.id}"
+                    app.show("identify", service_id=None)
+                    yield f"{prefix}-identify"
+                    app.core.bus.publish("idcard.error", "id_reader", code="read_failed",
+                                         message="tour: simulated read failure")
+                    yield f"{prefix}-identify-error"
+                    app.show_countdown(app.kiosk_config.session.countdown_s)
+                    yield f"{prefix}-countdown"
+                    app.close_overlay()
+                    app.show_help()
+                    yield f"{prefix}-help"
+                    app.close_overlay()
+        app.go_home("back")
