@@ -139,7 +139,7 @@ def drain(workdir: Path, backlog: int, platform_dir: Path | None = None, label: 
         stop.set()
         sampler.join()
         sender.stop()
-        delivered = outbox.stats()["done"]
+        delivered = outbox.stats(include_done=True)["done"]
         outbox.close()
     finally:
         platform.close()
@@ -170,7 +170,7 @@ def sender_ceiling(workdir: Path, backlog: int) -> list[dict]:
     started = time.perf_counter()
     sender.start()
     while outbox.stats()["depth"]:
-        time.sleep(0.01)
+        time.sleep(0.05)
     rate = backlog / (time.perf_counter() - started)
     sender.stop()
     outbox.close()

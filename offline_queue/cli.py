@@ -50,7 +50,7 @@ def cmd_list(args) -> int:
     try:
         states = ("pending", "sending", "dead", "done") if args.all else ("pending", "sending", "dead")
         items = outbox.items(states, limit=1000)
-        stats = outbox.stats()
+        stats = outbox.stats(include_done=True)
     finally:
         outbox.close()
     if args.json:

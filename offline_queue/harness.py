@@ -121,7 +121,7 @@ def run(data_dir: Path, url: str, token: str, kills: int, seed: int = 1, max_kil
     items = {i.id: {"state": i.state, "application_no": i.application_no, "attempts": i.attempts,
                     "last_error": i.last_error}
              for i in outbox.items(("pending", "sending", "done", "dead"), limit=10**9)}
-    stats = outbox.stats()
+    stats = outbox.stats(include_done=True)
     outbox.close()
     return {"kills": kills, "promised": promised, "items": items, "stats": stats,
             "kill_phase_s": round(killed_s, 2), "drain_s": round(time.monotonic() - started - killed_s, 2)}

@@ -43,7 +43,7 @@ from offline_queue.crypto import Sealer, key_path, load_or_create_key
 log = logging.getLogger(__name__)
 
 KINDS = ("application", "rating", "appeal", "print_report")
-OPEN_STATES = ("pending", "sending")
+TOMBSTONE_DAYS = 90  # delivered items' tombstones (no personal data) are kept this long
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -340,23 +340,32 @@ class Outbox:
                                     " ORDER BY seq LIMIT ?", (*states, limit)).fetchall()
         return [Item(*r) for r in rows]
 
-    def stats(self) -> dict[str, int]:
+    def stats(self, include_done: bool = False) -> dict[str, int]:
+        """``depth`` (waiting or sending) and ``dead``, both counted from partial
+        indexes so the sender can publish them cheaply; ``done`` on request
+        (it counts every tombstone)."""
         with self._lock:
-            counts = dict(self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall())
-        return {"depth": counts.get("pending", 0) + counts.get("sending", 0),
-                "dead": counts.get("dead", 0), "done": counts.get("done", 0)}
+            depth = self._db.execute("SELECT COUNT(*) FROM items WHERE state IN ('pending', 'sending')"
+                                     ).fetchone()[0]
+            dead = self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'dead'").fetchone()[0]
+            stats = {"depth": depth, "dead": dead}
+            if include_done:
+                stats["done"] = self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done'").fetchone()[0]
+        return stats
 
     # -- start-up ---------------------------------------------------------
     def _recover(self) -> None:
         """Undo what a crash may have left half-done.
 
-        An item caught ``sending`` is pending again (the platform deduplicates
+        Tombstones older than ``TOMBSTONE_DAYS`` go.  An item caught ``sending`` is pending again (the platform deduplicates
         by its key); scan directories without an open item are leftovers of an
         enqueue that never committed or of an acknowledgement whose cleanup was
         cut short, and are deleted.
         """
         with self._lock:
             self._db.execute("UPDATE items SET state = 'pending' WHERE state = 'sending'")
+            self._db.execute("DELETE FROM items WHERE state = 'done' AND acked_at < ?",
+                             (self._clock() - TOMBSTONE_DAYS * 86400,))
             keep = {r[0] for r in self._db.execute(
                 "SELECT id FROM items WHERE state IN ('pending', 'sending', 'dead')")}
         for entry in self.attachments_dir.iterdir():

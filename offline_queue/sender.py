@@ -132,7 +132,7 @@ class Sender:
         probe, self._probe = self._probe, False
         item, due = self.outbox.next_ready(float("inf") if probe else now)
         if item is None:
-            self._publish_stats(force=True)
+            self._publish_stats(force=due is None)  # drained (or all blocked): say so at once
             return IDLE_POLL_S if due is None else min(max(due - now, 0.0), IDLE_POLL_S)
         self._send(item)
         self._publish_stats()

@@ -64,7 +64,7 @@ def test_acknowledged_item_is_purged_to_a_tombstone(box, tmp_path):
                           (item_id,)).fetchone()
     assert row[0] is None and row[1] == "done" and row[2] == "FT2026-000123" and row[3]
     assert not (tmp_path / "queue" / "attachments" / item_id).exists()
-    assert box.stats() == {"depth": 0, "dead": 0, "done": 1}
+    assert box.stats(include_done=True) == {"depth": 0, "dead": 0, "done": 1}
     with pytest.raises(QueueItemError):
         box.request_payload(box.get(item_id))
 
@@ -129,6 +129,19 @@ def test_restart_recovers_sending_items_and_removes_orphan_scans(tmp_path, key):
     assert not orphan.exists()
     assert (second.attachments_dir / item_id / "0.bin").exists()
     second.close()
+
+
+def test_old_tombstones_are_pruned_at_start(tmp_path, key):
+    db = tmp_path / "q" / "outbox.sqlite3"
+    now = [1_000_000.0]
+    ob = Outbox(db, Sealer(key), min_free_mb=1, clock=lambda: now[0])
+    old, waiting = ob.enqueue("appeal", {"text": "a"}), ob.enqueue("appeal", {"text": "b"})
+    ob.mark_done(old, None)
+    ob.close()
+    now[0] += (outbox_mod.TOMBSTONE_DAYS + 1) * 86400
+    ob = Outbox(db, Sealer(key), min_free_mb=1, clock=lambda: now[0])
+    assert [i.id for i in ob.items(("pending", "done"))] == [waiting]
+    ob.close()
 
 
 def test_wrong_key_is_a_clear_error(tmp_path, key):

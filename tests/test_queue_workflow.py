@@ -100,7 +100,7 @@ def test_application_made_offline_is_queued_then_delivered_exactly_once(kiosk):
     core.end_session()  # the resident leaves; the queue holds its own encrypted copy of the scan
 
     start_platform()
-    wait_until(lambda: core.outbox.stats() == {"depth": 0, "dead": 0, "done": 2})
+    wait_until(lambda: core.outbox.stats(include_done=True) == {"depth": 0, "dead": 0, "done": 2})
     apps = store.all("SELECT application_no, idem_key, form FROM applications")
     assert len(apps) == 1 and apps[0]["idem_key"] == result.item_id
     assert json.loads(apps[0]["form"]) == {"phone": "13812345678"}
