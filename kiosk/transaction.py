@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from devices.idcard.card import id_number_valid  # GB 11643 check digit, one implementation
+
 IDENTIFY, FACE, FORM, MATERIALS, SIGN, DELIVERY, CONFIRM, RESULT, RATING = (
     "identify", "face", "form", "materials", "sign", "delivery", "confirm", "result", "rating")
 
@@ -36,18 +38,6 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def id_number_valid(number: str) -> bool:
-    """GB 11643 (ISO 7064 MOD 11-2) check digit of an 18-character ID number."""
-    if not re.fullmatch(r"\d{17}[\dX]", number or ""):
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
-    return _ID_CHECK[total % 11] == number[17]
-
-
 def _get(obj: Any, key: str, default: Any = None) -> Any:
     return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
 
