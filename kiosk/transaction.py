@@ -38,6 +38,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _get(obj: Any, key: str, default: Any = None) -> Any:
     return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
 
