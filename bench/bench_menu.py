@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.menu import menu_from_document
+from kiosk.menu_search import char_readings
 from kiosk.menu_bundle import (MAX_PAYLOAD_DEPTH, canonical_payload, json_depth_exceeds, pinned_keys,
                                public_raw, sign_payload, verify_bundle)
 
@@ -61,8 +62,11 @@ def run(quick: bool = False) -> list[dict]:
     keys = pinned_keys([base64.b64encode(public_raw(key.public_key())).decode()])
     payload = canonical_payload(big_menu(500))
     data = sign_payload(payload, key)
-    full_cpu, full_wall = _medians_ms(lambda: verify_bundle(data, keys, "440304", installed_version=1, now=NOW),
-                                      repeat)
+    def verify_cold():
+        char_readings.cache_clear()  # as on a kiosk that just booted: every character looked up again
+        verify_bundle(data, keys, "440304", installed_version=1, now=NOW)
+    full_cpu, full_wall = _medians_ms(verify_cold, repeat)
+    warm_cpu, _ = _medians_ms(lambda: verify_bundle(data, keys, "440304", installed_version=1, now=NOW), repeat)
     steps = {
         "SHA-256": lambda: hashlib.sha256(payload).digest(),
         "depth scan": lambda: json_depth_exceeds(payload, MAX_PAYLOAD_DEPTH),
@@ -76,7 +80,9 @@ def run(quick: bool = False) -> list[dict]:
     return [
         {"name": "menu: verify + load 500-service bundle (CPU)", "value": round(full_cpu, 1), "unit": "ms",
          "goal": "<= 50 ms", "ok": full_cpu <= 50,
-         "detail": f"{len(data) / 1e6:.2f} MB bundle; median of {repeat}; wall median {full_wall:.1f} ms; "
+         "detail": f"{len(data) / 1e6:.2f} MB bundle; median of {repeat} with a cold pinyin cache "
+                   f"({char_readings.cache_info().currsize} distinct characters); wall median {full_wall:.1f} ms; "
+                   f"warm cache (a later update in the same process) {warm_cpu:.1f} ms; "
                    f"CPU medians of the steps (ms): {parts}"},
         {"name": "menu: search 500 services, one query (CPU)", "value": round(search_cpu / len(queries), 2),
          "unit": "ms", "goal": "<= 10 ms", "ok": search_cpu / len(queries) <= 10,
