@@ -24,6 +24,18 @@ SCREENS: dict[str, str] = {
     "guide": "screens.guide:GuideScreen",
     "identify": "screens.identify:IdentifyScreen",
     "maintenance": "screens.maintenance:MaintenanceScreen",
+    # the resident transaction flow (docs/flow.md)
+    "face": "screens.face:FaceScreen",
+    "form": "screens.form:FormScreen",
+    "materials": "screens.materials:MaterialsScreen",
+    "sign": "screens.sign:SignScreen",
+    "delivery": "screens.delivery:DeliveryScreen",
+    "confirm": "screens.confirm:ConfirmScreen",
+    "result": "screens.result:ResultScreen",
+    "rating": "screens.rating:RatingScreen",
+    "print_document": "screens.print_document:PrintDocumentScreen",
+    "query": "screens.query:QueryScreen",
+    "appeal": "screens.appeal:AppealScreen",
 }
 
 

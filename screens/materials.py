@@ -1,0 +1,130 @@
+"""高拍仪: scan each material the service still needs, one after another.
+
+For each material of ``app.transaction.materials_to_scan()`` (main ones
+first) the document camera's live preview is shown with the page outline the
+scanner detects (``document.preview``); a page that lies still for a second
+is captured automatically (``document.captured``), or at once with 拍照.
+重拍 drops the last page.  A main material needs at least one page before
+下一份; a secondary one may be skipped (可以稍后补交（边办边补）).
+
+Pages are written by :class:`devices.document.DocumentScanner` into a 0700
+directory inside ``Session.temp_dir`` (wiped with the session); their paths
+go to ``Session.materials[material_id]``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from devices.document import DocumentScanner
+from kiosk.i18n import N_
+from screens.flow_helpers import FlowScreen, next_step
+from screens.widgets import local
+
+
+class MaterialsScreen(FlowScreen):
+    help_text = N_("请把材料正面朝上平放在高拍仪下方，四个角都在画面内，放稳后会自动拍照。多页材料请逐页放好。")
+    material_title = StringProperty("")
+    material_main = BooleanProperty(True)
+    position = StringProperty("")          # "2 / 3"
+    pages = NumericProperty(0)
+    last_page = StringProperty("")
+    steady = NumericProperty(0.0)
+    page_found = BooleanProperty(False)
+    camera_missing = BooleanProperty(False)
+
+    def prepare(self, **_params) -> None:
+        transaction = self.app.transaction
+        self.todo = transaction.materials_to_scan() if transaction is not None else []
+        self.index = 0
+        self._scanner = None
+        self._show_material()
+
+    def on_enter(self, *_args):
+        self._start_scanner()
+
+    def on_leave(self, *_args):
+        self._stop_scanner()
+
+    @property
+    def material(self) -> dict | None:
+        return self.todo[self.index] if 0 <= self.index < len(self.todo) else None
+
+    def _show_material(self) -> None:
+        material = self.material
+        if material is None:
+            return
+        self.material_title = local(material.get("names"), self.app.language)
+        self.material_main = bool(material.get("main", True))
+        self.position = f"{self.index + 1} / {len(self.todo)}"
+        pages = self.session.materials.get(material["id"], []) if self.session is not None else []
+        self.pages = len(pages)
+        self.last_page = str(pages[-1]) if pages else ""
+        self.steady, self.page_found = 0.0, False
+
+    def _start_scanner(self) -> None:
+        self._stop_scanner()
+        camera, material, session = self.device("document_camera"), self.material, self.session
+        self.camera_missing = camera is None
+        if camera is None or material is None or session is None:
+            return
+        out_dir = session.temp_dir / "materials" / material["id"]
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._scanner = DocumentScanner(camera, out_dir)
+        self._scanner.pages = list(session.materials.get(material["id"], []))
+        self._scanner.start()
+        self.ids.preview.start(camera)
+
+    def _stop_scanner(self) -> None:
+        if self._scanner is not None:
+            self._scanner.stop()
+            self._scanner = None
+        self.ids.preview.stop()
+        self.ids.preview.corners = []
+
+    def on_bus_event(self, event) -> None:
+        if not self.is_current() or self._scanner is None:
+            return
+        if event.topic == "document.preview":
+            corners = event.data.get("corners")
+            self.ids.preview.corners = corners or []
+            self.page_found = bool(corners)
+            self.steady = float(event.data.get("steady") or 0.0)
+        elif event.topic == "document.captured":
+            self._pages_changed()
+
+    def _pages_changed(self) -> None:
+        material = self.material
+        if material is None or self._scanner is None or self.session is None:
+            return
+        self.session.materials[material["id"]] = list(self._scanner.pages)
+        if not self._scanner.pages:
+            self.session.materials.pop(material["id"], None)
+        self._show_material()
+
+    def capture(self) -> None:
+        if self._scanner is not None:
+            self._scanner.capture_now()
+
+    def retake(self) -> None:
+        """重拍: drop the last page; the next steady page (or 拍照) replaces it."""
+        if self._scanner is not None and self._scanner.pages:
+            self._scanner.discard_page(len(self._scanner.pages) - 1)
+            self._pages_changed()
+
+    def next_material(self) -> None:
+        """下一份 (or 跳过 for a secondary material): main materials need a page."""
+        if self.material is not None and self.material_main and not self.pages:
+            return
+        self.index += 1
+        if self.index >= len(self.todo):
+            self._stop_scanner()
+            next_step(self.app)
+            return
+        self._show_material()
+        self._start_scanner()
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -1,0 +1,67 @@
+"""办理结果: 已提交 with the application number, or 已保存，联网后自动提交.
+
+The number is shown large: it is what the resident needs to ask about the
+application later, and the only record in hand when the receipt could not be
+printed.  即办件 / 承诺件 say when to expect the outcome; an on-site-print
+即办件 whose document is ready offers 打印证照 straight away.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, StringProperty
+
+from kiosk import workflow
+from kiosk.i18n import N_
+from screens.flow_helpers import FlowScreen, next_step
+from screens.widgets import tr
+
+
+class ResultScreen(FlowScreen):
+    help_text = N_("您的申请已保存。请记下或拍下办件编号，凭它可以查询办理进度。")
+    status = StringProperty("")
+    headline = StringProperty("")
+    number = StringProperty("")
+    timing = StringProperty("")
+    receipt_note = StringProperty("")
+    can_print = BooleanProperty(False)
+
+    def prepare(self, **_params) -> None:
+        session, service = self.session, self.service
+        if session is None or service is None or not session.application:
+            return
+        application, lang = session.application, self.app.language
+        receipt = application.get("receipt", {})
+        self.status = application.get("status", workflow.QUEUED)
+        message = workflow.MESSAGES[self.status]
+        self.headline = message.get(lang, message["zh_CN"])
+        self.number = application.get("application_no") or application.get("reference") or ""
+        if self.status == workflow.REFUSED:
+            self.timing = tr("请凭此编号到人工窗口咨询。")
+        elif service.kind == "即办件":
+            self.timing = tr("即办件：提交后当场办结。") if self.status == workflow.SUBMITTED else tr(
+                "即办件：联网提交后即可办结。")
+        else:
+            expected = receipt.get("expected_completion")
+            days = receipt.get("promised_days") or service.promised_days
+            self.timing = (tr("承诺件：预计 {date} 前办结。").format(date=expected) if expected
+                           else tr("承诺件：{days} 个工作日内办结。").format(days=days))
+        printed = application.get("receipt_printed")
+        self.receipt_note = "" if printed or self.status == workflow.REFUSED else tr(
+            "凭条没有打印出来，但您的申请已经保存。请拍下或记下上面的编号；需要帮助请找现场工作人员。")
+        self.can_print = bool(self.status == workflow.SUBMITTED and service.kind == "即办件"
+                              and session.delivery.get("method", "onsite_print") == "onsite_print"
+                              and any(d.get("print_token") for d in receipt.get("documents", [])))
+
+    def print_documents(self) -> None:
+        """打印证照: the documents this application just issued."""
+        documents = self.session.application.get("receipt", {}).get("documents", [])
+        self.app.show("print_document", documents=[d for d in documents if d.get("print_token")],
+                      return_to="result")
+
+    def done(self) -> None:
+        next_step(self.app)
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
