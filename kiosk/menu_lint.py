@@ -3,7 +3,8 @@
 Every catch-all clause (兜底条款: "其他材料", "其他相关材料", "……等材料",
 "有关部门要求的其他材料" and their variants) is an error, because it lets a
 window ask a resident for anything; so is a guide without legal basis or
-time limit, a name not translated into every UI language, an id used twice,
+time limit, a name not translated into every UI language (or "traditional"
+text still in simplified characters), an id used twice,
 or a service that needs hardware its device list does not declare (the live
 availability check could then not grey it out).  Schema problems from
 :func:`kiosk.menu.validate` come first, with the same ``path: message`` form.
@@ -31,6 +32,12 @@ _CATCH_ALL_EN = re.compile(
     r"\bother (?:relevant |required |necessary |supporting |related )?(?:materials?|documents?|papers)\b"
     r"|\betc\b|\band so on\b|\bas required by (?:the )?relevant\b|\bany other\b",
     re.IGNORECASE)
+# Common characters that exist only in simplified form (個們這說為證辦務…): zh_TW text holding
+# one was copied from zh_CN, not translated.  Characters shared by both scripts are left out.
+_SIMPLIFIED_ONLY = frozenset(
+    "个们这说为证办务户业资发经门报时间请书记计认设统条让车东买卖厂广问题员关区医学会国对现动机实体点长开无过"
+    "还进应从两电产线样结营执龄养险缴费单码号处补贴录询签讯话网络图扫摄联亲属离职劳协议纳税贸价质监规则场档级"
+    "园岭头优验权护领诉达态邮递诺预约纸断连阅读仪暂详细选择输项")
 _GUIDE_TEXT_KEYS = ("conditions", "legal_basis", "fee", "time_limit", "office")
 _FLOW_DEVICES = {"print_document": ("licence_printer", "receipt_printer")}
 _IDENTITY_DEVICES = {"id_card": ("id_reader",), "id_card_face": ("id_reader", "camera")}
@@ -71,6 +78,7 @@ def _lint_service(s: dict, path: str) -> list[Finding]:
         out.append(Finding(f"{path}.guide.materials", "an application needs at least one main material"))
     for text_path, value in _guide_texts(guide, f"{path}.guide"):
         out += _catch_alls(value, text_path)
+        out += _simplified_in_traditional(value, text_path)
     for k, material in enumerate(guide["materials"]):
         out += _untranslated(material["names"], f"{path}.guide.materials[{k}].names")
     for k, spec in enumerate(s["form"]):
@@ -121,7 +129,14 @@ def _untranslated(local_text: dict, path: str) -> list[Finding]:
             out.append(Finding(f"{path}.{lang}", "untranslated: missing text"))
         elif lang == "en" and _CJK.search(value):
             out.append(Finding(f"{path}.{lang}", "untranslated: English text contains Chinese characters"))
-    return out
+    return out + _simplified_in_traditional(local_text, path)
+
+
+def _simplified_in_traditional(local_text: dict, path: str) -> list[Finding]:
+    found = "".join(dict.fromkeys(c for c in local_text.get("zh_TW", "") if c in _SIMPLIFIED_ONLY))
+    if found:
+        return [Finding(f"{path}.zh_TW", f"untranslated: traditional text contains simplified characters {found!r}")]
+    return []
 
 
 def _duplicate_ids(doc: dict) -> list[Finding]:

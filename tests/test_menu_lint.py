@@ -107,6 +107,16 @@ def test_untranslated_names():
                                        "$.categories[0].services[0].form[0].label.en"]
 
 
+def test_simplified_characters_in_traditional_text():
+    d = doc()
+    d["categories"][0]["services"][0]["names"]["zh_TW"] = "敬老优待证办理"
+    d["categories"][0]["services"][0]["guide"]["office"]["zh_TW"] = "福田區任一街道行政服务大廳"
+    found = {f.path: f.message for f in lint_document(d)}
+    assert "'优证办'" in found["$.categories[0].services[0].names.zh_TW"]
+    assert "'务'" in found["$.categories[0].services[0].guide.office.zh_TW"]
+    assert len(found) == 2
+
+
 def test_device_list_must_cover_identity_and_flow():
     d = doc()
     d["categories"][2]["services"][0]["requires_devices"] = ["id_reader"]
