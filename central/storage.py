@@ -148,6 +148,9 @@ class Store:
         self.dialect = dialect or Dialect(self.db_path)
         self._pepper = load_pepper(Path(pepper_path) if pepper_path else self.db_path.with_suffix(".pepper"))
         self._local = threading.local()
+        # One writer at a time inside this process: waiting on a lock is immediate, SQLite's
+        # busy handler sleeps in steps (other processes, e.g. the CLI, still use busy_timeout).
+        self._write_lock = threading.Lock()
         self._all: list = []
         self._all_lock = threading.Lock()
         self.dialect.init_schema(self._conn())
@@ -193,19 +196,20 @@ class Store:
         idempotency claim, a heartbeat): one fsync per application instead of two.
         """
         conn = self._conn()
-        if not durable:
-            self.dialect.set_durable(conn, False)
-        try:
-            conn.execute(self.dialect.begin_write)
-            try:
-                yield self
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
+        with self._write_lock:
             if not durable:
-                self.dialect.set_durable(conn, True)
+                self.dialect.set_durable(conn, False)
+            try:
+                conn.execute(self.dialect.begin_write)
+                try:
+                    yield self
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    self.dialect.set_durable(conn, True)
 
     def next_number(self, name: str) -> int:
         """A gap-free sequence; call inside :meth:`write`."""
