@@ -36,7 +36,7 @@ def _open(args) -> Outbox:
     if not (config.data_dir / "queue" / "outbox.sqlite3").exists():
         raise CommandError(f"no offline queue at {config.data_dir / 'queue'} (has the kiosk run yet?)")
     try:
-        return Outbox.from_config(config, recover=False)
+        return Outbox.from_config(config, owner=False)
     except QueueKeyError as exc:
         raise CommandError(str(exc)) from None
 

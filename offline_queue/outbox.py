@@ -117,12 +117,14 @@ class Outbox:
             self._recover()
 
     @classmethod
-    def from_config(cls, config, recover: bool = True) -> "Outbox":
-        """The kiosk's outbox; ``recover=False`` for a second process such as
-        ``kioskctl``, which must not tidy up under the running kiosk."""
-        key = load_or_create_key(key_path(config), create=not config.is_production)
+    def from_config(cls, config, owner: bool = True) -> "Outbox":
+        """The kiosk's outbox.  The owner (the kiosk process) runs crash
+        recovery and, on a development kiosk, creates a missing key; a second
+        process such as ``kioskctl`` (``owner=False``) does neither, so it
+        never tidies up under the running kiosk."""
+        key = load_or_create_key(key_path(config), create=owner and not config.is_production)
         return cls(config.data_dir / "queue" / "outbox.sqlite3", Sealer(key),
-                   min_free_mb=config.queue.min_free_mb, recover=recover)
+                   min_free_mb=config.queue.min_free_mb, recover=owner)
 
     def close(self) -> None:
         with self._lock:
