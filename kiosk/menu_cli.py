@@ -12,7 +12,7 @@ from pathlib import Path
 from kiosk import config as cfg
 from kiosk.cli import CommandError
 from kiosk.menu_bundle import (BundleError, canonical_payload, generate_keypair, key_id, load_private_key,
-                               parse_public_key, public_raw, sign_payload, verify_bundle)
+                               parse_public_key, pinned_keys, public_raw, sign_payload, verify_bundle)
 from kiosk.menu_lint import lint_file
 
 
@@ -93,11 +93,15 @@ def _verify(args) -> int:
     if not pubkeys:
         raise CommandError("no public key: pass --pubkey or pin keys in [menu] pubkeys", 2)
     try:
+        keys = pinned_keys(pubkeys)
+    except ValueError as exc:
+        raise CommandError(f"[menu] pubkeys: {exc}", 2) from None
+    try:
         data = Path(args.bundle).read_bytes()
     except OSError as exc:
         raise CommandError(f"{args.bundle}: cannot read: {exc.strerror or exc}", 2) from None
     try:
-        verified = verify_bundle(data, pubkeys, region=args.region or config.kiosk.region,
+        verified = verify_bundle(data, keys, region=args.region or config.kiosk.region,
                                  installed_version=args.installed_version,
                                  max_bytes=config.menu.max_bundle_bytes)
     except BundleError as exc:

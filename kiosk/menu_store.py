@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from kiosk.config import Config
+from kiosk.config import Config, ConfigError
 from kiosk.events import Event, EventBus
 from kiosk.menu import Menu
 from kiosk.menu_bundle import BundleError, VerifiedBundle, pinned_keys, verify_bundle
@@ -81,7 +81,10 @@ class MenuStore:
         self.region: str = config.kiosk.region
         self.max_bytes: int = config.menu.max_bundle_bytes
         self.interval_s = float(config.menu.poll_interval_s)
-        self.keys = pinned_keys(self._trusted_pubkeys(config))
+        try:
+            self.keys = pinned_keys(self._trusted_pubkeys(config))
+        except ValueError as exc:
+            raise ConfigError(f"{config.source}: [menu] pubkeys: {exc}") from None
         self.bus = bus
         self._now = now
         self._rng = rng or random.Random()

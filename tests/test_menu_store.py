@@ -9,11 +9,13 @@ import random
 import threading
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.admin import publish_menu
 from central.testing import run_server
 from kiosk import config as cfg
+from kiosk.config import ConfigError
 from kiosk.core import KioskCore
 from kiosk.events import EventBus
 from kiosk.menu_bundle import canonical_payload, public_raw, sign_payload
@@ -194,3 +196,9 @@ def test_a_disk_that_refuses_the_write_keeps_the_active_menu(tmp_path, monkeypat
     assert (store.dir / "current.bundle").read_bytes() == bundle(1)
     monkeypatch.undo()
     assert store.offer(bundle(2)) == "installed"  # high-water mark was not advanced by the failure
+
+
+def test_a_bad_pinned_key_is_a_one_line_config_error(tmp_path):
+    text = f'[kiosk]\ndata_dir = "{tmp_path / "var"}"\n[menu]\npubkeys = ["not-a-key"]\n'
+    with pytest.raises(ConfigError, match=r"^test.toml: \[menu\] pubkeys: not an Ed25519 public key"):
+        MenuStore(cfg.parse(text, source="test.toml"), EventBus())
