@@ -43,7 +43,9 @@ def _die_with_parent() -> None:  # runs in the child before exec
 def _answers(base_url: str) -> bool:
     """True when a central platform (ours) answers at base_url."""
     try:
-        response = requests.get(base_url + "/openapi.json", timeout=1.0)
+        with requests.Session() as session:
+            session.trust_env = False  # loopback must never go through a proxy variable
+            response = session.get(base_url + "/openapi.json", timeout=1.0)
     except requests.RequestException:
         return False
     return response.ok and "/v1/applications" in response.text

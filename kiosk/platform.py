@@ -177,6 +177,9 @@ class PlatformClient:
                                                headers=send_headers, timeout=self.timeout,
                                                verify=self.verify, allow_redirects=False)
             response.content  # read the whole body now: a cut connection is a retryable error
+        except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                requests.exceptions.InvalidURL):
+            raise FinalError(f"{label}: platform.url {self.base_url!r} is not a valid http(s) URL", None) from None
         except requests.exceptions.SSLError as exc:
             log.warning("%s: TLS verification failed (%s)", label, type(exc).__name__)
             raise RetryableError(f"{label}: TLS verification failed; check platform.ca_bundle") from None

@@ -78,6 +78,11 @@ def test_timeout_is_retryable(platform):
     assert time.monotonic() - started < 1.0
 
 
+def test_a_malformed_platform_url_is_final():
+    with pytest.raises(FinalError, match="not a valid http"):
+        PlatformClient("platform.example.gov.cn", "t").heartbeat({})
+
+
 def test_connection_refused_is_retryable():
     client = PlatformClient("http://127.0.0.1:9", "t", timeout=2)  # discard port: nothing listens
     with pytest.raises(RetryableError, match="connection problem"):
