@@ -17,15 +17,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def parse_po(text: str) -> dict[str, str]:
-    """msgid -> msgstr for every non-fuzzy entry (untranslated entries are dropped)."""
+def parse_po(text: str, keep_untranslated: bool = False) -> dict[str, str]:
+    """msgid -> msgstr for every non-fuzzy entry (untranslated ones only if asked)."""
     entries: dict[str, str] = {}
     msgid = msgstr = None
     section = None
     fuzzy = pending_fuzzy = False
 
     def flush() -> None:
-        if msgid is not None and msgstr and not fuzzy:
+        if msgid is not None and msgstr is not None and (msgstr or keep_untranslated) and not fuzzy:
             entries[msgid] = msgstr
 
     for lineno, raw in enumerate(text.splitlines(), 1):
