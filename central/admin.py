@@ -112,14 +112,15 @@ def fleet(store: Store, now: float | None = None) -> list[KioskHealth]:
             state = str(device.get("state", "")).upper()
             reason = device.get("reason") or ""
             code = device.get("code") or ""
+            said = f"{reason} ({code})" if reason and code else reason or code
             if state in ("FAULT", "DISCONNECTED"):
-                problems.append(f"{role} {state.lower()}: {reason} {code}".strip())
+                problems.append(f"{role} {state.lower()}: {said}")
                 severity = min(severity, 0)
             elif "paper" in (reason + code).lower():
-                problems.append(f"{role} paper: {reason} {code}".strip())
+                problems.append(f"{role} paper: {said}")
                 severity = min(severity, 1)
             elif state == "WARNING":
-                problems.append(f"{role} warning: {reason} {code}".strip())
+                problems.append(f"{role} warning: {said}")
                 severity = min(severity, 3)
         queue = beat.get("queue") or {}
         if queue.get("dead"):

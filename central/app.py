@@ -24,7 +24,7 @@ import uuid
 from typing import Annotated, Any, Callable, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -623,6 +623,23 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
     def admin(x_admin_token: str | None = Header(None)) -> None:
         if not admin_token or not x_admin_token or not hmac.compare_digest(admin_token, x_admin_token):
             raise HTTPException(404, "not found")
+
+    @app.get("/admin/fleet", include_in_schema=False)
+    def fleet_page(authorization: str | None = Header(None)):
+        """The fleet page for a browser: HTTP Basic, password = the admin token."""
+        if not admin_token:
+            raise HTTPException(404, "not found")
+        password = ""
+        if authorization and authorization.startswith("Basic "):
+            try:
+                password = base64.b64decode(authorization[6:]).decode("utf-8").partition(":")[2]
+            except (binascii.Error, UnicodeDecodeError):
+                password = ""
+        if not hmac.compare_digest(password.encode(), admin_token.encode()):
+            raise HTTPException(401, "admin token required",
+                                headers={"WWW-Authenticate": 'Basic realm="central", charset="UTF-8"'})
+        from central import fleet_page  # central.admin (which it uses) imports this module
+        return HTMLResponse(fleet_page.render(store))
 
     @app.get("/admin/faults", include_in_schema=False, dependencies=[Depends(admin)])
     def get_faults():

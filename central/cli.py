@@ -66,6 +66,9 @@ def cmd_serve(args, store: Store) -> int:
         tmp.write_text(str(server.port))
         tmp.replace(args.port_file)
     print(f"central: listening on http://{args.host}:{server.port} (database {store.db_path})", flush=True)
+    if admin_token:
+        print(f"central: fleet page http://{args.host}:{server.port}/admin/fleet (password: the admin token)",
+              flush=True)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libgl1-mesa-dri libegl1 libgles2 # Mesa GL for Kivy
   libsdl2-2.0-0                   # Kivy's window and text providers (wheel links it)
   cups cups-ipp-utils             # cupsd + ippeveprinter for licence-printer tests
+  chromium                        # headless browser for the central fleet page test
   poppler-utils                   # pdftoppm: licence PDFs to PNG for review
   socat                           # virtual serial links in device tests
   libcups2-dev                    # pycups builds from source (dev dependency)

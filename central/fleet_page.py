@@ -1,0 +1,76 @@
+"""A small fleet page for central admins: GET /admin/fleet.
+
+The same order as ``central kiosks`` (faults, paper, dead letters, silence,
+warnings), plus what waits for an officer: 承诺件 to approve, bad ratings to
+follow up, appeals received.  HTTP Basic auth (any user name, the admin
+token as password) so a plain browser can open it; without an admin token
+the page does not exist (404).  Server-rendered, no scripts; refreshes every
+30 s.  Residents never appear on it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+
+from central import admin
+from central.storage import Store
+
+SEVERITY_LABEL = {0: ("fault", "故障"), 1: ("paper", "缺纸"), 2: ("attention", "需关注"),
+                  3: ("warning", "提示"), 4: ("ok", "正常")}
+
+STYLE = """
+body{font-family:'Noto Sans CJK SC','Noto Sans SC',sans-serif;margin:24px;color:#1d2733}
+h1{font-size:22px;margin:0 0 12px}
+.counts{display:flex;gap:16px;margin:0 0 18px}
+.count{border:1px solid #c9d3de;border-radius:6px;padding:8px 14px}
+.count b{font-size:20px;display:block}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #dde3ea;padding:6px 8px;text-align:left;font-size:14px}
+th{background:#f1f4f8}
+tr.fault td:first-child{border-left:6px solid #c62828}
+tr.paper td:first-child{border-left:6px solid #ef6c00}
+tr.attention td:first-child{border-left:6px solid #f9a825}
+tr.warning td:first-child{border-left:6px solid #90a4ae}
+tr.ok td:first-child{border-left:6px solid #2e7d32}
+.muted{color:#607080}
+"""
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "—"
+
+
+def render(store: Store, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    kiosks = admin.fleet(store, now)
+    waiting = store.one("SELECT COUNT(*) AS n FROM applications WHERE status = 'accepted'")["n"]
+    follow_up = store.one("SELECT COUNT(*) AS n FROM ratings WHERE follow_up = 1")["n"]
+    appeals = store.one("SELECT COUNT(*) AS n FROM appeals WHERE status = 'received'")["n"]
+    e = html.escape
+    rows = []
+    for k in kiosks:
+        css, label = SEVERITY_LABEL[k.severity]
+        problems = "<br>".join(e(p) for p in k.problems) or '<span class="muted">—</span>'
+        rows.append(f'<tr class="{css}" data-kiosk="{e(k.kiosk_id)}"><td>{e(k.kiosk_id)}</td><td>{e(label)}</td>'
+                    f"<td>{problems}</td><td>{_when(k.last_seen)}</td><td>{k.queue_depth}</td>"
+                    f"<td>{k.dead}</td><td>{e(k.version)}</td><td>{e(k.menu_version)}</td></tr>")
+    body = "\n".join(rows) or '<tr><td colspan="8" class="muted">尚无已登记的自助机 (no kiosks enrolled)</td></tr>'
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
+<title>自助机运行状态 · Fleet</title><style>{STYLE}</style></head>
+<body>
+<h1>自助机运行状态 <span class="muted">Fleet status · {e(_when(now))}</span></h1>
+<div class="counts">
+  <div class="count" id="waiting"><b>{waiting}</b>待审批承诺件 pending approval</div>
+  <div class="count" id="follow-up"><b>{follow_up}</b>差评待回访 ratings to follow up</div>
+  <div class="count" id="appeals"><b>{appeals}</b>待处理诉求 appeals received</div>
+</div>
+<table>
+<thead><tr><th>自助机 Kiosk</th><th>状态 State</th><th>需处理 Attention</th><th>最后心跳 Last seen</th>
+<th>队列 Queue</th><th>死信 Dead</th><th>版本 Version</th><th>菜单 Menu</th></tr></thead>
+<tbody>
+{body}
+</tbody></table>
+</body></html>
+"""
