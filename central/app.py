@@ -17,13 +17,12 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import secrets
 import time
 import uuid
 from typing import Annotated, Any, Callable, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
