@@ -43,11 +43,13 @@ from offline_queue.crypto import Sealer, key_path, load_or_create_key
 log = logging.getLogger(__name__)
 
 KINDS = ("application", "rating", "appeal", "print_report")
-TOMBSTONE_DAYS = 90  # delivered items' tombstones (no personal data) are kept this long
+FREE_MARGIN_BYTES = 64 * 1024 * 1024  # below min_free + this, statvfs on every enqueue
+TOMBSTONE_DAYS = 90
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: enqueue is hot  # delivered items' tombstones (no personal data) are kept this long
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq             INTEGER PRIMARY KEY,  -- rowid: always above every existing row, so FIFO holds
     id              TEXT NOT NULL UNIQUE,
     kind            TEXT NOT NULL,
     state           TEXT NOT NULL,
@@ -105,6 +107,8 @@ class Outbox:
         self.attachments_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.db_path.parent, 0o700)
         self.min_free_bytes = min_free_mb * 1024 * 1024
+        self._free_estimate = 0          # see _check_free_space
+        self._free_checked_at = -1e9
         self._sealer = sealer
         self._clock = clock
         self._lock = threading.RLock()
@@ -145,14 +149,12 @@ class Outbox:
         item_id = item_id or str(uuid.uuid4())
         pages = [(material_id, src if isinstance(src, bytes) else Path(src).read_bytes())
                  for material_id, src in attachments]
-        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        self._check_free_space(len(plain) + sum(len(p) for _, p in pages))
-        item_dir = self.attachments_dir / item_id
+        payload_json = _JSON.encode(payload)
+        self._check_free_space(len(payload_json) * 3 + sum(len(p) for _, p in pages))
         try:
-            manifest = self._write_attachments(item_id, item_dir, pages) if pages else []
-            blob = self._sealer.seal(json.dumps({"payload": payload, "attachments": manifest},
-                                                ensure_ascii=False, separators=(",", ":")).encode(),
-                                     item_id)
+            manifest = _JSON.encode(self._write_attachments(item_id, pages)) if pages else "[]"
+            stored = f'{{"payload":{payload_json},"attachments":{manifest}}}'
+            blob = self._sealer.seal(stored.encode(), item_id)
             now = self._clock()
             with self._lock:
                 self._db.execute(
@@ -160,25 +162,39 @@ class Outbox:
                     " created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
                     (item_id, kind, blob, depends_on, now, now, now))
         except sqlite3.OperationalError as exc:
-            shutil.rmtree(item_dir, ignore_errors=True)
+            shutil.rmtree(self.attachments_dir / item_id, ignore_errors=True)
             if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
                 raise QueueFullError("the kiosk's disk is full; the queue cannot take new items") from None
             raise
         except OSError as exc:
-            shutil.rmtree(item_dir, ignore_errors=True)
+            shutil.rmtree(self.attachments_dir / item_id, ignore_errors=True)
             if exc.errno == errno.ENOSPC:
                 raise QueueFullError("the kiosk's disk is full; the queue cannot take new items") from None
             raise
         return item_id
 
     def _check_free_space(self, incoming: int) -> None:
-        free = shutil.disk_usage(self.db_path.parent).free
-        if free - incoming * 3 < self.min_free_bytes:  # ×3: WAL copy + checkpoint + scans
+        """Refuse ``incoming`` bytes (counted ×3 by the caller for the WAL copy
+        and the checkpoint) that would leave less than ``min_free_mb``.
+
+        ``statvfs`` is asked at most once a second while there is plenty of
+        room, otherwise the estimate is decremented; near the limit it is
+        asked every time.  A disk filled behind our back still ends in
+        SQLITE_FULL/ENOSPC, which enqueue turns into the same error."""
+        now = time.monotonic()
+        estimate = self._free_estimate - incoming
+        if now - self._free_checked_at > 1.0 or estimate < self.min_free_bytes + FREE_MARGIN_BYTES:
+            self._free_checked_at = now
+            estimate = shutil.disk_usage(self.db_path.parent).free - incoming
+        if estimate < self.min_free_bytes:
+            free = estimate + incoming
             raise QueueFullError(
                 f"only {free // (1024 * 1024)} MB free on the kiosk's disk (queue.min_free_mb ="
                 f" {self.min_free_bytes // (1024 * 1024)}); new items are refused until space is freed")
+        self._free_estimate = estimate
 
-    def _write_attachments(self, item_id: str, item_dir: Path, pages) -> list[dict]:
+    def _write_attachments(self, item_id: str, pages) -> list[dict]:
+        item_dir = self.attachments_dir / item_id
         item_dir.mkdir(mode=0o700)
         manifest = []
         for n, (material_id, data) in enumerate(pages):

@@ -172,6 +172,7 @@ def test_disk_guard_refuses_new_items_and_keeps_nothing_half_written(box, monkey
     kept = box.enqueue("appeal", {"text": "before"})
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(outbox_mod.shutil, "disk_usage", lambda p: Usage(10**9, 10**9, 512 * 1024))
+    monkeypatch.setattr(box, "_free_checked_at", -1e9)  # as if the last look at the disk were long ago
     with pytest.raises(QueueFullError, match="min_free_mb"):
         box.enqueue("application", {"n": 1}, attachments=[("m", b"scan")])
     assert box.stats()["depth"] == 1 and os.listdir(box.attachments_dir) == []
