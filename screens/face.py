@@ -43,10 +43,13 @@ FAILURES = {
 class FaceScreen(FlowScreen):
     help_text = N_("请摘下帽子和墨镜，正对屏幕站好，按屏幕上的提示眨眨眼。照片只用于本次核验，不会保存在本机。")
     status = StringProperty("capturing")   # capturing | verifying | failed
-    prompt = StringProperty("")
     failure_title = StringProperty("")
     failure_advice = StringProperty("")
     prompt_code = StringProperty("no_face")
+    prompt_msgid = StringProperty(PROMPTS["no_face"])
+
+    def on_prompt_code(self, _screen, code: str) -> None:
+        self.prompt_msgid = PROMPTS.get(code, PROMPTS["no_face"])
 
     def prepare(self, **_params) -> None:
         self.status, self.prompt_code = "capturing", "no_face"

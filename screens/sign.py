@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kivy.graphics import Color, Line
 from kivy.lang import Builder
-from kivy.properties import NumericProperty
+from kivy.properties import BooleanProperty, NumericProperty
 from kivy.uix.widget import Widget
 
 from kiosk.i18n import N_
@@ -24,6 +24,10 @@ MIN_INK_POINTS = 6    # a tap or a dot is not a signature
 
 class SignaturePad(Widget):
     ink_points = NumericProperty(0)
+    signed = BooleanProperty(False)   # enough ink to count as a signature
+
+    def on_ink_points(self, _pad, points: int) -> None:
+        self.signed = points >= MIN_INK_POINTS
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -78,7 +82,7 @@ class SignScreen(FlowScreen):
 
     def confirm(self) -> None:
         pad, session = self.ids.pad, self.session
-        if pad.ink_points < MIN_INK_POINTS or session is None:
+        if not pad.signed or session is None:
             return
         path = session.temp_dir / "signature.png"
         pad.export_to_png(str(path))

@@ -1,0 +1,319 @@
+"""The resident's transaction flow, driven like a resident on the real app.
+
+One KioskApp per module (simulated ID reader, cameras, receipt printer, the
+file-backed licence printer) against the reference platform on a loopback
+port.  Screens are operated with touch events on their buttons; the card is
+placed on the simulated SAM reader; the simulated face camera blinks and the
+simulated document camera shows a page, so face capture, identity check and
+auto-capture run through their real code.
+
+Runs under Xvfb (``make test``); never with KIVY_GL_BACKEND=mock.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
+
+
+# -- driving the app ---------------------------------------------------------------------------
+def pump(seconds: float = 0.1) -> None:
+    from kivy.base import EventLoop
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        EventLoop.idle()
+
+
+def until(predicate, timeout: float = 15.0, what: str = "condition") -> None:
+    from kivy.base import EventLoop
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        EventLoop.idle()
+
+
+def tap(widget) -> None:
+    """A finger press and release on the middle of ``widget``."""
+    from kivy.tests.common import UnitTestTouch
+    assert not widget.disabled, f"{widget} is disabled"
+    x, y = widget.to_window(*widget.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    pump(0.05)
+    touch.touch_up()
+    pump(0.1)
+
+
+def drag(widget, path) -> None:
+    """A stroke through ``path`` (fractions of the widget) with one finger."""
+    from kivy.tests.common import UnitTestTouch
+    points = [widget.to_window(widget.x + fx * widget.width, widget.y + fy * widget.height) for fx, fy in path]
+    touch = UnitTestTouch(*points[0])
+    touch.touch_down()
+    for x, y in points[1:]:
+        touch.touch_move(x, y)
+        pump(0.01)
+    touch.touch_up()
+    pump(0.1)
+
+
+def current(app):
+    return app.manager.current_screen
+
+
+def on_screen(app, name: str, timeout: float = 15.0) -> None:
+    """Wait until ``name`` is shown, its fade-in is over and no message covers it."""
+    until(lambda: app.manager.current == name and not app.manager.transition.is_active
+          and app.overlay is None, timeout, f"screen {name} (now {app.manager.current}, overlay {app.overlay})")
+    pump(0.1)
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def kiosk(tmp_path_factory):
+    """(app, platform): the app built and started, the reference platform serving it."""
+    from central.testing import run_server
+    from kiosk import config as cfg
+    from kiosk.core import KioskCore
+    from kiosk.platform import PlatformClient
+
+    tmp = tmp_path_factory.mktemp("flow")
+    with run_server(tmp / "central.db", kiosk_id="flow-kiosk") as platform:
+        path = tmp / "kiosk.toml"
+        path.write_text(f'[kiosk]\nid = "flow-kiosk"\ndata_dir = "{tmp / "var"}"\n'
+                        f'[platform]\nurl = "{platform.base_url}"\ntimeout_s = 3.0\n'
+                        f"[queue]\nbackoff_base_s = 0.1\nbackoff_cap_s = 0.5\nmin_free_mb = 1\n"
+                        f"[heartbeat]\nenabled = false\n"
+                        f'[menu]\nbundle = "{ROOT / "assets" / "menus" / "sample.bundle"}"\n', encoding="utf-8")
+        config = cfg.load(path)
+        from screens.app import configure_kivy
+        configure_kivy(config)
+        from screens.shell import KioskApp
+
+        core = KioskCore(config)
+        core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=3.0)
+        app = KioskApp(config, core=core)
+        app._run_prepare()
+        try:
+            until(lambda: app.menu is not None, what="the menu")
+            pump(0.5)
+            yield app, platform
+        finally:
+            app.stop()
+            app.shutdown()
+            pump(0.1)
+
+
+@pytest.fixture
+def app(kiosk):
+    app, _platform = kiosk
+    app.go_home("finished")
+    pump(0.2)
+    yield app
+    app.close_overlay()
+    app.go_home("finished")
+
+
+def start_service(app, service_id: str) -> None:
+    """Home → guide → 开始办理, as a resident taps through."""
+    service = app.menu.service(service_id)
+    category = next(c for c in app.menu.categories if service in c.services)
+    app.begin_session()
+    app.show("category", category_id=category.id)
+    app.show("guide", service_id=service_id)
+    on_screen(app, "guide")
+    tap(current(app).ids.start)
+
+
+def read_card(app) -> None:
+    """The resident lays the card on the reader (the simulator starts with one lying there)."""
+    on_screen(app, "identify")
+    reader = app.core.devices["id_reader"]
+    removed = []
+    unsubscribe = app.core.bus.subscribe("idcard.removed", removed.append)
+    reader.simulator.remove_card()
+    until(lambda: removed or not reader._card_present, 5, "the reader to notice no card")
+    unsubscribe()
+    reader.simulator.place_card(json.loads(CARD.read_text(encoding="utf-8")))
+    until(lambda: app.manager.current != "identify", 15, "the card to be read")
+
+
+def prepared_session(app, service_id: str = "elderly-card", delivery: str = "pickup") -> None:
+    """A session that has done everything up to 确认提交 (for the failure tests)."""
+    from devices.idcard.card import card_from_dict
+    from kiosk.transaction import CONFIRM, Transaction
+
+    service = app.menu.service(service_id)
+    app.begin_session()
+    session = app.core.session
+    session.service_id = service_id
+    session.set_card(card_from_dict(json.loads(CARD.read_text(encoding="utf-8"))))
+    session.form = {"name": "王秀英", "id-number": "440304194905120026", "phone": "13812345678",
+                    "address": "深圳市福田区莲花一村12栋304房"}
+    session.delivery = {"method": delivery, "centre": service.pickup_centres[0]["zh_CN"] if delivery == "pickup"
+                        else None, "address": None}
+    signature = session.temp_dir / "signature.png"
+    signature.write_bytes(b"\x89PNG\r\n\x1a\n")
+    session.signature = signature
+    app.transaction = Transaction(service)
+    app.transaction.index = app.transaction.steps.index(CONFIRM)
+    app.show_step(CONFIRM)
+    on_screen(app, "confirm")
+
+
+# -- tests --------------------------------------------------------------------------------------
+def test_full_elderly_card_application(app, kiosk):
+    _, platform = kiosk
+    printer = app.core.devices["receipt_printer"].simulator
+    receipts_before = len(printer.receipts)
+    start_service(app, "elderly-card")
+    read_card(app)
+
+    # 人证核验: the simulated face camera blinks; the reference platform checks the face
+    on_screen(app, "face")
+    face = current(app)
+    until(lambda: face.ids.preview.has_frame, 5, "the camera preview")
+    until(lambda: app.manager.current == "form", 40, f"identity verified (face: {face.status})")
+    assert app.core.session.identity_verified and app.core.session.face_image[:2] == b"\xff\xd8"
+
+    # form: name and ID number prefilled from the card; the phone typed on the digit pad
+    form = current(app)
+    pump(0.3)
+    assert form.values["name"] == "王秀英" and form.values["id-number"] == "440304194905120026"
+    tap(form.ids.next_button)
+    assert app.manager.current == "form" and form.rows["phone"].error  # required fields flagged
+    tap(form.rows["phone"].ids.value)
+    pad = form.ids.editor.children[0]
+    for digit in "13812345678":
+        tap(next(k for k in pad.children if k.text == digit))
+    assert form.values["phone"] == "13812345678"
+    form.ids.scroll.scroll_to(form.rows["address"], animate=False)   # the resident scrolls down
+    pump(0.2)
+    tap(form.rows["address"].ids.value)
+    use_card = next(w for w in form.ids.editor.children if "身份证" in getattr(w, "text", ""))
+    tap(use_card)
+    assert form.values["address"].startswith("广东省深圳市")
+    tap(form.ids.next_button)
+
+    # 高拍仪: the photo (main) is auto-captured, the residence permit (secondary) skipped
+    on_screen(app, "materials")
+    materials = current(app)
+    assert materials.material_main and materials.ids.next_button.disabled
+    until(lambda: materials.pages >= 1, 20, "the page to be auto-captured")
+    photo_pages = app.core.session.materials["photo"]
+    assert photo_pages and photo_pages[0].exists() and photo_pages[0].stat().st_mode & 0o077 == 0
+    tap(materials.ids.next_button)
+    assert not materials.material_main
+    tap(materials.ids.next_button)           # 跳过，稍后补交
+
+    # signature: an empty pad cannot be confirmed; one stroke can
+    on_screen(app, "sign")
+    sign = current(app)
+    assert sign.ids.confirm.disabled
+    drag(sign.ids.pad, [(0.2 + i * 0.03, 0.4 + (i % 3) * 0.1) for i in range(15)])
+    tap(sign.ids.confirm)
+    assert app.core.session.signature.read_bytes()[:4] == b"\x89PNG"
+
+    # delivery: 就近领取 at the first centre
+    on_screen(app, "delivery")
+    delivery = current(app)
+    tap(next(w for w in delivery.ids.methods.children if w.value == "pickup"))
+    assert delivery.ids.next_button.disabled
+    tap(delivery.ids.details.children[-1])
+    tap(delivery.ids.next_button)
+    assert app.core.session.delivery["method"] == "pickup" and app.core.session.delivery["centre"]
+
+    # confirm: masked name and ID; submitted to the platform; receipt printed
+    on_screen(app, "confirm")
+    confirm = current(app)
+    assert "王*英" in confirm.summary and "440304********0026" in confirm.summary
+    assert "王秀英" not in confirm.summary
+    tap(confirm.ids.submit)
+    on_screen(app, "result", 20)
+    result = current(app)
+    number = app.core.session.application["application_no"]
+    assert result.status == "submitted" and result.number == number and number.startswith("440304")
+    assert platform.count("applications") >= 1
+    until(lambda: len(printer.receipts) > receipts_before, 5, "the receipt")
+    text = printer.text()
+    assert number in text and "王*英" in text and "王秀英" not in text
+    assert result.receipt_note == "" and not result.can_print   # 承诺件, collected at a centre
+
+    # rating: 不满意 offers reasons; then 结束 wipes the session
+    tap(result.ids.done)
+    on_screen(app, "rating")
+    rating = current(app)
+    tap(next(w for w in rating.ids.levels.children if w.value == 2))
+    assert rating.ids.reasons.children
+    tap(rating.ids.reasons.children[-1])
+    tap(rating.ids.submit)
+    until(lambda: rating.sent, 5, "the rating to be queued")
+    tap(rating.ids.finish)
+    assert app.manager.current == "home" and app.core.session is None
+
+
+def test_platform_down_application_is_saved(app, kiosk):
+    _, platform = kiosk
+    platform.set_faults(error_rate=1.0, error_status=503)
+    try:
+        prepared_session(app)
+        tap(current(app).ids.submit)
+        on_screen(app, "result", 20)
+        result = current(app)
+        assert result.status == "queued" and result.headline == "已保存，联网后自动提交"
+        assert result.number == app.core.session.application["reference"]
+        assert "flow-kiosk" in result.number
+    finally:
+        platform.set_faults()
+
+
+def test_paper_out_keeps_the_application_and_shows_its_number(app, kiosk):
+    printer = app.core.devices["receipt_printer"].simulator
+    printer.paper_out = True
+    try:
+        prepared_session(app)
+        tap(current(app).ids.submit)
+        on_screen(app, "result", 20)
+        result = current(app)
+        number = app.core.session.application["application_no"]
+        assert result.status == "submitted" and result.number == number
+        assert "已经保存" in result.receipt_note and result.ids.receipt_note.opacity == 1
+        _, platform = kiosk
+        row = platform.store.one("SELECT application_no FROM applications WHERE application_no = ?", (number,))
+        assert row is not None
+    finally:
+        printer.paper_out = False
+
+
+def test_print_document_prints_a_licence_once(app, kiosk):
+    from central.devseed import seed
+    _, platform = kiosk
+    seed(platform.store, platform.kiosk_id, "440304", CARD, current_token=platform.token)
+    start_service(app, "social-insurance-proof-print")
+    read_card(app)
+    on_screen(app, "print_document")
+    screen = current(app)
+    until(lambda: screen.state == "list", 15, "the document list")
+    printer = app.core.devices["licence_printer"]
+    before = len(printer.journal.entries()) if hasattr(printer.journal, "entries") else None
+    buttons = list(screen.ids.documents.children)
+    assert buttons
+    summary = screen.documents[-1]
+    tap(buttons[0])
+    until(lambda: screen.state in ("printed", "failed"), 90, "the licence to print")
+    assert screen.state == "printed", screen.message
+    entry = printer.journal.get(summary["print_token"]) if summary is screen.documents[-1:] else None
+    prints = sorted((app.kiosk_config.data_dir / "prints").glob("*.pdf"))
+    assert len(prints) == 1
+    # the same document again (e.g. a second press after a re-query): nothing new is printed
+    screen._show([summary])
+    tap(screen.ids.documents.children[0])
+    until(lambda: screen.state in ("printed", "failed"), 30, "the second attempt")
+    assert screen.message == "这份证照已经打印过，请在出纸口查看。"
+    assert len(sorted((app.kiosk_config.data_dir / "prints").glob("*.pdf"))) == 1
+    del before, entry
