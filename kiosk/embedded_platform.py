@@ -17,6 +17,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,6 +100,20 @@ def start(config) -> tuple[str, str]:
         time.sleep(0.1)
     log.info("local platform started on port %d (token in %s)", port, token_path(config))
     return base_url, token
+
+
+def start_in_background(config) -> threading.Thread:
+    """Run :func:`start` on a worker thread (it takes seconds); failures are logged for the
+    technician.  Clients made with ``PlatformClient.from_config`` pick the token up when it
+    is written, and retry (connection refused) until the platform answers."""
+    def run() -> None:
+        try:
+            start(config)
+        except (EmbeddedPlatformError, OSError, subprocess.SubprocessError) as exc:
+            log.error("local reference platform not started: %s", exc)
+    thread = threading.Thread(target=run, name="embedded-platform", daemon=True)
+    thread.start()
+    return thread
 
 
 def _bundle_path(config) -> Path | None:

@@ -123,12 +123,16 @@ class PlatformClient:
     """Thread-safe: each thread gets its own HTTP connection pool."""
 
     def __init__(self, base_url: str, token: str | None = None, ca_bundle: str | None = None,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, token_file: str | Path | None = None):
         self.base_url = base_url.rstrip("/")
-        self.token = token
+        self._token = token
         self.verify: bool | str = ca_bundle if ca_bundle else True
         self.timeout = timeout
         self._local = threading.local()
+        # Without an explicit token, read it from token_file -- again whenever the file changes,
+        # so an enrolment (or the embedded platform's first start) is picked up without a restart.
+        self._token_file = Path(token_file) if token is None and token_file else None
+        self._token_stamp: tuple | None = None
 
     def __repr__(self) -> str:  # never show the token
         return f"PlatformClient({self.base_url!r}, token={'set' if self.token else 'none'})"
@@ -138,12 +142,27 @@ class PlatformClient:
         """Client for ``[platform]``: url (empty: the embedded platform on loopback), token file, CA."""
         section = config.platform
         url = base_url or section.url or f"http://127.0.0.1:{section.local_port}"
-        if token is None:
-            path = token_path(config)
-            if path.exists():
-                token = path.read_text(encoding="utf-8").strip() or None
         ca = str(config.path(section.ca_bundle)) if section.ca_bundle else None
-        return cls(url, token=token, ca_bundle=ca, timeout=float(section.timeout_s))
+        return cls(url, token=token, ca_bundle=ca, timeout=float(section.timeout_s),
+                   token_file=token_path(config) if token is None else None)
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token (re-read from ``token_file`` when that file changes)."""
+        if self._token_file is not None:
+            try:
+                stat = self._token_file.stat()
+                stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # save_token renames: new inode
+            except FileNotFoundError:
+                stamp = None
+            if stamp != self._token_stamp:
+                self._token_stamp = stamp
+                self._token = (self._token_file.read_text(encoding="utf-8").strip() or None) if stamp else None
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._token, self._token_file = value, None
 
     # -- transport ---------------------------------------------------------------------------
     def _session(self) -> requests.Session:
@@ -166,9 +185,10 @@ class PlatformClient:
         """Send one request; return the response for statuses in ``ok``, else raise typed."""
         send_headers = {"Accept": "application/json"}
         if auth:
-            if not self.token:
+            token = self.token
+            if not token:
                 raise AuthError("no kiosk token: enrol the kiosk first (kioskctl enroll)", None)
-            send_headers["Authorization"] = f"Bearer {self.token}"
+            send_headers["Authorization"] = f"Bearer {token}"
         send_headers.update(headers or {})
         label = f"{method} {template or path}"
         started = time.monotonic()
@@ -221,7 +241,8 @@ class PlatformClient:
         """One-time code → {kiosk_id, token, region, menu_pubkeys}; sets ``self.token``."""
         body = {"code": code, "kiosk_id": kiosk_id, "hostname": hostname}
         result = self._json(self._request("POST", "/v1/enroll", json=body, auth=False))
-        self.token = result.get("token") or self.token
+        if result.get("token"):
+            self.token = result["token"]
         return result
 
     def get_menu(self, etag: str | None = None) -> tuple[bytes | None, str | None]:

@@ -194,6 +194,13 @@ def test_from_config_reads_url_token_and_timeout(make_config, tmp_path):
     assert client.base_url == "https://platform.example.gov.cn"
     assert client.token == "secret-token-value" and client.timeout == 3.5
     assert client.verify == str(tmp_path / "ca.pem")
+    token_path(config).unlink()
+    assert client.token is None  # the file is the source: gone, no token
+    save_token(config, "re-enrolled-token")
+    assert client.token == "re-enrolled-token"  # picked up without a new client
+    client.token = "explicit"
+    save_token(config, "ignored-now")
+    assert client.token == "explicit"
     local = PlatformClient.from_config(make_config("[platform]\nlocal_port = 18765\n", name="b.toml"))
     assert local.base_url == "http://127.0.0.1:18765" and local.verify is True
 
