@@ -290,7 +290,6 @@ def document_summary(row: dict) -> DocumentSummary:
                            pickup_code=row["pickup_code"])
 
 
-
 def application_view(store: Store, app_row: dict) -> dict:
     docs = store.all("SELECT * FROM documents WHERE application_no = ? ORDER BY created_at",
                      (app_row["application_no"],))
@@ -299,7 +298,6 @@ def application_view(store: Store, app_row: dict) -> dict:
         service_id=app_row["service_id"], service_name=app_row["service_name"],
         promised_days=app_row["promised_days"], expected_completion=app_row["expected_completion"],
         pickup_code=app_row["pickup_code"], documents=[document_summary(d) for d in docs]).model_dump()
-
 
 
 def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, decoded: list) -> dict:
@@ -347,16 +345,12 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
     return application_view(store, row)
 
 
-
-
 def create_app(store: Store, faults: FaultInjector | None = None, admin_token: str | None = None) -> FastAPI:
     injector = faults or FaultInjector()
     app = FastAPI(title="Kiosk central platform", version=API_VERSION,
                   description="API v1 between government self-service kiosks and the central platform. "
                               "Every call except enrol needs `Authorization: Bearer <kiosk token>`.")
     app.add_middleware(FaultMiddleware, injector=injector)
-    app.state.store = store
-    app.state.faults = injector
 
     async def kiosk(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
         # async on purpose: one indexed read (WAL readers never wait for writers) is cheaper on
