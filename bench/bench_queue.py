@@ -19,8 +19,6 @@ import random
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +28,7 @@ from pathlib import Path
 from kiosk.platform import PlatformClient
 from offline_queue.backoff import retry_delay
 from offline_queue.crypto import Sealer
-from offline_queue.harness import run as run_harness, verify
+from offline_queue.harness import PlatformProcess, run as run_harness, verify
 from offline_queue.outbox import Outbox
 from offline_queue.sender import Sender
 
@@ -80,33 +78,6 @@ def enqueue_vs_raw(workdir: Path, rounds: int, per_round: int) -> list[dict]:
 
 
 # -- drain to a platform process ----------------------------------------------
-class _Platform:
-    """``central serve`` as its own process on a free port."""
-
-    def __init__(self, workdir: Path, kiosk_id: str):
-        workdir.mkdir(parents=True, exist_ok=True)
-        db, port_file, faults = workdir / "central.db", workdir / "port", workdir / "faults.json"
-        faults.write_text("{}")
-        self.db, self.faults = db, faults
-        self.token = subprocess.run([sys.executable, "-m", "central", "--db", str(db), "kiosk-token", kiosk_id],
-                                    cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
-        self._log = (workdir / "central.log").open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "central", "--db", str(db), "serve", "--port", "0",
-                                         "--port-file", str(port_file), "--faults-file", str(faults)],
-                                        cwd=ROOT, stdout=self._log, stderr=self._log)
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("central serve did not start")
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{port_file.read_text()}"
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-        self._log.close()
-
-
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -115,7 +86,7 @@ def _rss_bytes() -> int:
 def drain(workdir: Path, backlog: int, platform_dir: Path | None = None, label: str = "") -> list[dict]:
     """Drain ``backlog`` small applications from an outbox in ``workdir`` to a
     platform process whose database lives in ``platform_dir``."""
-    platform = _Platform(platform_dir or workdir / "platform", "bench-drain")
+    platform = PlatformProcess(platform_dir or workdir / "platform", "bench-drain")
     try:
         outbox = Outbox(workdir / "drain" / "outbox.sqlite3", Sealer(os.urandom(32)), min_free_mb=1)
         for _ in range(backlog):
@@ -181,7 +152,7 @@ def sender_ceiling(workdir: Path, backlog: int) -> list[dict]:
 
 # -- crash harness --------------------------------------------------------------
 def crash(workdir: Path, kills: int) -> list[dict]:
-    platform = _Platform(workdir / "crash-platform", "bench-crash")
+    platform = PlatformProcess(workdir / "crash-platform", "bench-crash")
     try:
         report = run_harness(workdir / "crash-kiosk", platform.url, platform.token, kills,
                              seed=int.from_bytes(os.urandom(2), "big"), faults_file=platform.faults,

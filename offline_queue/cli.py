@@ -70,25 +70,21 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_retry(args) -> int:
+def _act(args, action, outcome: str) -> int:
     outbox = _open(args)
     try:
-        item = outbox.retry(args.id)
+        item = action(outbox, args.id)
     except QueueItemError as exc:
         raise CommandError(str(exc)) from None
     finally:
         outbox.close()
-    print(f"{item.id} ({item.kind}) will be sent again now")
+    print(f"{item.id} ({item.kind}) {outcome}")
     return 0
+
+
+def cmd_retry(args) -> int:
+    return _act(args, Outbox.retry, "will be sent again now")
 
 
 def cmd_purge(args) -> int:
-    outbox = _open(args)
-    try:
-        item = outbox.purge(args.id)
-    except QueueItemError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        outbox.close()
-    print(f"{item.id} ({item.kind}) deleted with its personal data; it will not be sent")
-    return 0
+    return _act(args, Outbox.purge, "deleted with its personal data; it will not be sent")

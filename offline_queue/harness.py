@@ -26,6 +26,7 @@ import os
 import random
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 import uuid
@@ -36,6 +37,7 @@ from offline_queue.crypto import Sealer, load_or_create_key
 from offline_queue.outbox import Outbox
 from offline_queue.sender import Sender
 
+ROOT = Path(__file__).resolve().parent.parent
 # Fault profiles the driver cycles through, one per child (central.faults fields).
 FAULT_PROFILES = [
     {"latency_s": 0.01},
@@ -48,6 +50,44 @@ FAULT_PROFILES = [
 ]
 DRAIN_FAULTS = {"drop_after_rate": 0.1, "error_rate": 0.1, "error_status": 500}
 SCAN = b"\xff\xd8\xff\xe0harness-scan" + bytes(range(256))
+
+
+class PlatformProcess:
+    """``central serve`` in its own process on a free loopback port, with a
+    faults file and a fresh database; ``token`` belongs to ``kiosk_id``.
+    Its log goes to a file: an unread pipe would fill and stall the server."""
+
+    def __init__(self, workdir: Path, kiosk_id: str = "harness-kiosk"):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.db, self.faults = workdir / "central.db", workdir / "faults.json"
+        port_file = workdir / "port"
+        self.faults.write_text("{}")
+        central = [sys.executable, "-m", "central", "--db", str(self.db)]
+        self.token = subprocess.run(central + ["kiosk-token", kiosk_id], cwd=ROOT, check=True,
+                                    capture_output=True, text=True).stdout.strip()
+        self._log = (workdir / "central.log").open("wb")
+        self.process = subprocess.Popen(central + ["serve", "--port", "0", "--port-file", str(port_file),
+                                                   "--faults-file", str(self.faults)],
+                                        cwd=ROOT, stdout=self._log, stderr=self._log)
+        deadline = time.monotonic() + 30
+        while not port_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"central serve did not start; see {workdir / 'central.log'}")
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{port_file.read_text()}"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self._log.close()
+
+    def __enter__(self) -> "PlatformProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _outbox(data_dir: Path) -> Outbox:
