@@ -8,7 +8,9 @@ the client's typed errors:
   body) → dead letter with the reason, for ``kioskctl queue``;
 * :class:`RetryableError` (5xx, 409 still-processing, 429/503, timeouts,
   connection errors) → retried under full-jitter exponential backoff,
-  honouring Retry-After; :class:`AuthError` (401/403) is retried too, since
+  honouring Retry-After (an item answered 409 ten times in a row over ten
+  minutes becomes a dead letter: a wrong print token is a 409 too, and
+  never clears); :class:`AuthError` (401/403) is retried too, since
   the items are fine and only the kiosk's token needs re-enrolment.
 
 All kinds go to one platform, so a failure pauses the whole sender (not just
@@ -38,6 +40,8 @@ ONLINE, OFFLINE, DEGRADED = "online", "offline", "degraded"
 IDLE_POLL_S = 5.0        # also picks up `kioskctl queue retry` from another process
 STATS_INTERVAL_S = 0.5   # counting rows on every item would slow a 10,000-item drain
 RECENT_RESULTS = 256     # acknowledgements kept in memory for wait_for()
+CONFLICT_LIMIT = 10      # 409s in a row for one item, and ...
+CONFLICT_WINDOW_S = 600.0  # ... for this long (well past the platform's 60 s processing lease): dead letter
 
 
 class Sender:
@@ -57,6 +61,8 @@ class Sender:
         self._paused_until = 0.0           # backoff gate for every kind
         self._server_asked_pause = False   # Retry-After: a resident's new item must not cut it short
         self._probe = False                # next step may send a head that is not yet due
+        self._conflicts: dict[str, tuple[float, int]] = {}  # item id -> (first 409, 409s in a row)
+        self.conflict_window_s = CONFLICT_WINDOW_S
         self._results: collections.OrderedDict[str, dict] = collections.OrderedDict()
         self._results_changed = threading.Condition()
         self._last_stats = 0.0
@@ -153,13 +159,31 @@ class Sender:
             self._set_connectivity(ONLINE)
             self._dead(item, redactor(str(exc)))
         except RetryableError as exc:
+            if exc.status == 409 and self._conflict_persists(item.id):
+                self._set_connectivity(ONLINE)
+                self._dead(item, f"the platform kept answering 409 Conflict: {redactor(str(exc))}")
+                return
             self._retry(item, exc, OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
         else:
+            self._conflicts.pop(item.id, None)
             self.outbox.mark_done(item.id, response.get("application_no"))
             self._failures = 0
             self._server_asked_pause = False
             self._set_connectivity(ONLINE)
             self._record(item.id, {"state": "done", "response": response})
+
+    def _conflict_persists(self, item_id: str) -> bool:
+        """409 means "still processing" (clears within the platform's lease) or,
+        for a print report, a wrong print token (never clears): after
+        CONFLICT_LIMIT answers in a row spread over the conflict window, the
+        item stops blocking its kind's FIFO."""
+        now = self._clock()
+        first, count = self._conflicts.get(item_id, (now, 0))
+        if count + 1 >= CONFLICT_LIMIT and now - first >= self.conflict_window_s:
+            self._conflicts.pop(item_id, None)
+            return True
+        self._conflicts[item_id] = (first, count + 1)
+        return False
 
     def _retry(self, item: Item, exc: Exception, connectivity: str, retry_after: float | None) -> None:
         delay = self._fail_delay(retry_after)

@@ -160,3 +160,36 @@ def test_retry_after_is_never_shortened():
     draws = [retry_delay(1, 60.0, 1.0, 300.0, rng) for _ in range(1000)]
     assert min(draws) >= 60.0 and max(draws) <= 90.0 and statistics.pstdev(draws) > 5
     assert retry_delay(3, None, 1.0, 300.0, rng) <= 4.0
+
+
+def test_a_short_conflict_is_retried_not_dead_lettered(box):
+    conflict = RetryableError("-> 409: still processing", status=409)
+    from offline_queue.sender import CONFLICT_LIMIT
+    client = ScriptedClient(*[conflict] * (CONFLICT_LIMIT + 2), {"application_no": "FT-7"})
+    sender, _ = make_sender(box, client, base=0.001, cap=0.005)
+    sender.start()
+    try:
+        item_id = sender.enqueue("application", {"n": 1})
+        assert sender.wait_for(item_id, 5.0)["state"] == "done"
+    finally:
+        sender.stop()
+
+
+def test_a_conflict_that_never_clears_becomes_a_dead_letter(box):
+    """409 is "still processing" but also a print report's wrong token; the
+    latter must not block the print_report FIFO for ever."""
+    from offline_queue.sender import CONFLICT_LIMIT
+    conflict = RetryableError("POST /v1/documents/D1/printed -> 409: wrong print token", status=409)
+    client = ScriptedClient(*[conflict] * CONFLICT_LIMIT)
+    sender, _ = make_sender(box, client, base=0.001, cap=0.005)
+    sender.conflict_window_s = 0.0  # the real window (10 min) is far past the platform's 60 s lease
+    sender.start()
+    try:
+        stuck = sender.enqueue("print_report", {"document_id": "D1", "print_token": "bad"})
+        outcome = sender.wait_for(stuck, 5.0)
+        nxt = sender.enqueue("print_report", {"document_id": "D2", "print_token": "good"})
+        assert sender.wait_for(nxt, 5.0)["state"] == "done"
+    finally:
+        sender.stop()
+    assert outcome["state"] == "dead" and "409" in outcome["reason"]
+    assert len(client.calls) == CONFLICT_LIMIT + 1
