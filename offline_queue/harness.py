@@ -3,8 +3,8 @@
 One driver process imports everything once, then forks short-lived kiosk
 processes.  Each child opens the outbox (running its crash recovery), starts
 the real :class:`~offline_queue.sender.Sender` against a real platform URL,
-enqueues a few applications (each with a scan attachment) and reports every
-id *after* ``enqueue`` returned -- the moment the kiosk promises the resident
+enqueues a few applications (each with a scan attachment, the first followed
+by a rating that depends on it) and reports every id *after* ``enqueue`` returned -- the moment the kiosk promises the resident
 it is saved.  The driver SIGKILLs the child after a random delay, so kills
 land before, during and after enqueues, sends, acknowledgements and purges.
 Between children the driver rotates the platform's injected faults (latency,
@@ -12,7 +12,8 @@ Between children the driver rotates the platform's injected faults (latency,
 connections before and after the platform commits) through the faults file.
 Finally the driver drains the queue in-process and writes a report;
 :func:`verify` then checks the platform's database: every promised
-application exactly once, nothing unknown, nothing left in the queue.
+application and rating exactly once, each rating attached to its own
+application, nothing unknown, nothing left in the queue.
 
     python -m offline_queue.harness --data-dir D --url URL --token T \\
         --faults-file F --kills 200 --report report.json
@@ -103,15 +104,21 @@ def _payload(item_id: str) -> dict:
 
 
 def _child(data_dir: Path, url: str, token: str, items: int, promise_fd: int) -> None:
-    """Runs until killed: enqueue ``items`` applications, keep sending."""
+    """Runs until killed: enqueue ``items`` applications (the first with a
+    rating that depends on it), keep sending."""
     outbox = _outbox(data_dir)
     sender = Sender(outbox, PlatformClient(url, token=token, timeout=2.0),
                     backoff_base_s=0.005, backoff_cap_s=0.05)
     sender.start()
-    for _ in range(items):
+    for n in range(items):
         item_id = str(uuid.uuid4())
         sender.enqueue("application", _payload(item_id), [("id-card", SCAN)], item_id=item_id)
         os.write(promise_fd, f"{item_id}\n".encode())
+        if n == 0:  # the resident rates the first one at once: the rating waits for its number
+            rating_id = str(uuid.uuid4())
+            sender.enqueue("rating", {"level": 5, "comment": f"harness:{rating_id}", "application_key": item_id},
+                           depends_on=item_id, item_id=rating_id)
+            os.write(promise_fd, f"{rating_id}\n".encode())
     while True:
         time.sleep(1)
 
@@ -158,8 +165,8 @@ def run(data_dir: Path, url: str, token: str, kills: int, seed: int = 1, max_kil
         time.sleep(0.05)
     sender.stop()
     _set_faults(faults_file, {}, seed)
-    items = {i.id: {"state": i.state, "application_no": i.application_no, "attempts": i.attempts,
-                    "last_error": i.last_error}
+    items = {i.id: {"kind": i.kind, "state": i.state, "depends_on": i.depends_on,
+                    "application_no": i.application_no, "attempts": i.attempts, "last_error": i.last_error}
              for i in outbox.items(("pending", "sending", "done", "dead"), limit=10**9)}
     stats = outbox.stats(include_done=True)
     outbox.close()
@@ -168,17 +175,22 @@ def run(data_dir: Path, url: str, token: str, kills: int, seed: int = 1, max_kil
 
 
 def verify(report: dict, platform_db: Path) -> dict:
-    """Compare the report with the platform's applications; return the findings.
+    """Compare the report with the platform's database; return the findings.
 
-    ``lost``: promised (or stored) but not on the platform; ``duplicated``:
-    on the platform more than once; ``unknown``: on the platform but never
-    in this outbox; ``mismatched``: the kiosk's tombstone names another
-    application number than the platform holds.
+    Applications are found by ``form.harness_ref``, ratings by their comment
+    (``harness:<item id>``).  ``lost``: promised (or stored) but not on the
+    platform; ``duplicated``: there more than once; ``unknown``: there but
+    never in this outbox (the platform database must be this run's alone);
+    ``mismatched``: the kiosk's tombstone names another application number
+    than the platform holds; ``misattached``: a rating on the platform that
+    points at another application than the one it waited for.
     """
     db = sqlite3.connect(f"file:{platform_db}?mode=ro", uri=True)
     try:
         rows = db.execute("SELECT json_extract(form, '$.harness_ref'), application_no FROM applications"
                           " WHERE json_extract(form, '$.harness_ref') IS NOT NULL").fetchall()
+        rows += db.execute("SELECT substr(comment, 9), application_no FROM ratings"
+                           " WHERE comment LIKE 'harness:%'").fetchall()
     finally:
         db.close()
     on_platform: dict[str, list[str]] = {}
@@ -186,9 +198,11 @@ def verify(report: dict, platform_db: Path) -> dict:
         on_platform.setdefault(ref, []).append(number)
     items = report["items"]
     expected = set(report["promised"]) | set(items)
+    ratings = {ref: item for ref, item in items.items() if item["kind"] == "rating"}
     return {
         "promised": len(report["promised"]),
         "stored": len(items),
+        "ratings": len(ratings),
         "on_platform": len(rows),
         "lost": sorted(ref for ref in expected if ref not in on_platform),
         "duplicated": sorted(ref for ref, numbers in on_platform.items() if len(numbers) > 1),
@@ -196,6 +210,8 @@ def verify(report: dict, platform_db: Path) -> dict:
         "not_in_outbox": sorted(ref for ref in report["promised"] if ref not in items),
         "mismatched": sorted(ref for ref, item in items.items()
                              if ref in on_platform and item["application_no"] not in on_platform[ref]),
+        "misattached": sorted(ref for ref, item in ratings.items()
+                              if on_platform.get(ref) != [items[item["depends_on"]]["application_no"]]),
         "retried": sum(1 for item in items.values() if item["attempts"] > 1),
         "left_in_queue": report["stats"]["depth"],
         "dead": report["stats"]["dead"],

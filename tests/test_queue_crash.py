@@ -39,6 +39,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(platform_
     assert findings["retried"] > 0, "no fault was ever hit: the harness proved nothing"
     assert findings["lost"] == [] and findings["not_in_outbox"] == []
     assert findings["duplicated"] == [] and findings["unknown"] == [] and findings["mismatched"] == []
+    assert findings["ratings"] > 0 and findings["misattached"] == []
     assert findings["left_in_queue"] == 0 and findings["dead"] == 0
     assert findings["on_platform"] == findings["stored"]
     leftovers = [p for p in (tmp_path / "kiosk" / "attachments").iterdir()]
