@@ -59,10 +59,11 @@ def cmd_list(args) -> int:
     print(f"waiting {stats['depth']}, dead letters {stats['dead']}, delivered {stats['done']}")
     if not items:
         return 0
-    rows = [("ID", "KIND", "STATE", "TRIES", "NEXT ATTEMPT", "APPLICATION", "LAST ERROR")]
+    rows = [("ID", "KIND", "STATE", "TRIES", "NEXT ATTEMPT", "AFTER", "APPLICATION", "LAST ERROR")]
     for i in items:
         rows.append((i.id, i.kind, i.state, str(i.attempts),
                      _when(i.next_attempt_at) if i.state == "pending" else "-",
+                     i.depends_on[:8] if i.depends_on else "-",  # a rating waits for this item
                      i.application_no or "-", (i.last_error or "-")[:80]))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
