@@ -161,14 +161,15 @@ def crash(workdir: Path, kills: int) -> list[dict]:
     finally:
         platform.close()
     bad = len(findings["lost"]) + len(findings["duplicated"]) + len(findings["unknown"]) + \
-        len(findings["mismatched"]) + findings["left_in_queue"]
-    detail = (f"{kills} SIGKILLs; {findings['promised']} applications promised, {findings['stored']} stored, "
+        len(findings["mismatched"]) + len(findings["misattached"]) + findings["left_in_queue"]
+    detail = (f"{kills} SIGKILLs; {findings['promised']} items promised ({findings['ratings']} ratings stored "
+              f"behind their applications), {findings['stored']} stored, "
               f"{findings['on_platform']} on the platform, {findings['retried']} needed retries; "
               f"lost {len(findings['lost'])}, duplicated {len(findings['duplicated'])}, "
               f"left in queue {findings['left_in_queue']}; kill phase {report['kill_phase_s']} s, "
               f"drain {report['drain_s']} s")
     return [_fig("queue: crash harness kill points", kills, "SIGKILLs", ">= 200", kills >= 200, detail),
-            _fig("queue: crash harness lost + duplicated + undrained", bad, "applications", "0", bad == 0, detail)]
+            _fig("queue: crash harness lost + duplicated + undrained", bad, "items", "0", bad == 0, detail)]
 
 
 # -- fleet simulation -------------------------------------------------------------
