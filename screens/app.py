@@ -48,7 +48,9 @@ def configure_kivy(config: Config) -> None:
     """Set Kivy's environment and Config; must run before any ``kivy.core`` import."""
     os.environ["KIVY_NO_ARGS"] = "1"               # argv cannot reconfigure a kiosk
     os.environ["KIVY_LOG_MODE"] = "PYTHON"         # Kivy logs -> logging -> redaction
-    os.environ.setdefault("KIVY_HOME", str(config.data_dir / "kivy"))
+    if "KIVY_HOME" not in os.environ:  # Kivy creates KIVY_HOME but not its parents
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["KIVY_HOME"] = str(config.data_dir / "kivy")
     from kivy.config import Config as KivyConfig
 
     production = production_profile(config)

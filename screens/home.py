@@ -29,7 +29,7 @@ class HomeScreen(KioskScreen):
     no_menu = BooleanProperty(False)   # no valid service menu installed yet
 
     def on_kv_post(self, _base):
-        self.app.bind(language=lambda *_: self.build_tiles())
+        self.app.bind(language=lambda *_: self.build_tiles(), core_ready=lambda *_: self.build_tiles())
         theme.bind(elder=lambda *_: self.build_tiles())
         self.bind(size=self._orient)
         self.build_tiles()
@@ -44,7 +44,7 @@ class HomeScreen(KioskScreen):
         grid = self.ids.categories
         grid.clear_widgets()
         app = self.app
-        self.no_menu = app.menu is None
+        self.no_menu = app.core_ready and app.menu is None
         if app.menu is None:
             return
         for category in app.menu.categories:

@@ -15,9 +15,11 @@ import importlib
 import logging
 import math
 import os
+import threading
 import time
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -30,11 +32,13 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 from kiosk import i18n
 from kiosk import menu as menu_model
 from kiosk.config import Config
-from kiosk.core import KioskCore
 from kiosk.events import Event
 from kiosk.session import IdleTimer
 from screens import app as app_module
 from screens.theme import register_fonts, theme
+
+if TYPE_CHECKING:
+    from kiosk.core import KioskCore
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +61,17 @@ class KioskApp(App):
     session_active = BooleanProperty(False)
     centre_name = StringProperty("")
     connectivity = StringProperty("online")
+    core_ready = BooleanProperty(False)   # devices, queue and menu started (in the background)
     use_kivy_settings = False
     __events__ = ("on_maintenance_gesture",)
 
-    def __init__(self, config: Config, tour_dir: str | None = None, core: KioskCore | None = None,
+    def __init__(self, config: Config, tour_dir: str | None = None, core: "KioskCore | None" = None,
                  **kwargs):
         super().__init__(**kwargs)
         self.kiosk_config = config
         self.production = app_module.production_profile(config)
-        self.core = core or KioskCore(config)
+        self._core = core
+        self._core_lock = threading.Lock()
         self.tour_dir = Path(tour_dir) if tour_dir else None
         screenshot_dir = os.environ.get("KIOSK_SCREENSHOT_DIR")
         self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
@@ -78,6 +84,7 @@ class KioskApp(App):
         self._overlay = None
         self._unsubscribe = None
         self._started_core = False
+        self._core_thread: threading.Thread | None = None
         self._shot_seq = 0
         self._running = False  # True once the window is up (screenshots need a drawn frame)
 
@@ -110,21 +117,45 @@ class KioskApp(App):
         column.add_widget(self.header)
         column.add_widget(self.manager)
         self.root_layout.add_widget(column)
-        # Subscribe before starting the core so no device or menu event is missed;
-        # start it before the first frame so the home screen shows the menu at once.
-        self._unsubscribe = self.core.bus.subscribe("", self._on_bus_event_threaded)
-        self.core.start()
-        self._started_core = True
         self.show("home")
         return self.root_layout
+
+    def _start_core(self) -> None:
+        """Worker thread: open devices, the queue and the menu (about a second of I/O and
+        imports) while the home screen is already on the glass."""
+        try:
+            # Subscribe before starting the core so no device or menu event is missed.
+            self._unsubscribe = self.core.bus.subscribe("", self._on_bus_event_threaded)
+            self.core.start()
+        except Exception:
+            log.exception("kiosk core failed to start; services stay unavailable")
+        Clock.schedule_once(lambda _dt: setattr(self, "core_ready", True), 0)
+
+    @property
+    def core(self) -> "KioskCore":
+        """The kiosk core, built on first use: importing it (platform client, crypto, menu
+        store) costs ~0.15 s, kept off the first frame; the start-up thread builds it."""
+        with self._core_lock:
+            if self._core is None:
+                from kiosk.core import KioskCore
+                self._core = KioskCore(self.kiosk_config)
+            return self._core
+
+    @property
+    def session(self):
+        """The current resident's Session, or None (never builds the core)."""
+        return self._core.session if self._core is not None else None
 
     @property
     def menu(self) -> menu_model.Menu | None:
         """The verified service menu in force (the core applies updates between sessions)."""
-        return self.core.menu
+        return self._core.menu if self._core is not None else None
 
     def on_start(self) -> None:
         self._running = True
+        self._started_core = True
+        self._core_thread = threading.Thread(target=self._start_core, name="core-start", daemon=True)
+        self._core_thread.start()
         if self.screenshot_dir is not None:
             Clock.schedule_once(lambda _dt: self.save_screenshot(self.screenshot_dir, "home"), 0.8)
         Clock.schedule_interval(self._tick_idle, IDLE_TICK_S)
@@ -143,7 +174,10 @@ class KioskApp(App):
             self._unsubscribe = None
         if self._started_core:
             self._started_core = False
-            self.core.stop()
+            if self._core_thread is not None:
+                self._core_thread.join()
+            if self._core is not None:
+                self._core.stop()
 
     @property
     def centre_display_name(self) -> str:
@@ -239,7 +273,7 @@ class KioskApp(App):
             self.idle.touch()
 
     def _tick_idle(self, _dt) -> None:
-        if self.idle is None or self.core.session is None:
+        if self.idle is None or self.session is None:
             return
         state = self.idle.tick()
         if state == "active":
@@ -282,13 +316,13 @@ class KioskApp(App):
         theme.language = language
         self.language = language
         self.centre_name = self.centre_display_name
-        if self.core.session is not None:
-            self.core.session.language = language
+        if self.session is not None:
+            self.session.language = language
 
     def toggle_elder_mode(self) -> None:
         theme.elder = not theme.elder
-        if self.core.session is not None:
-            self.core.session.elder_mode = theme.elder
+        if self.session is not None:
+            self.session.elder_mode = theme.elder
             self._new_idle_timer()
 
     def show_help(self) -> None:

@@ -15,6 +15,7 @@ from kivy.core.window import Window
 from kivy.uix.screenmanager import NoTransition
 
 from kiosk import i18n
+from screens.flow_helpers import tour_views
 from screens.theme import theme
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,13 @@ class Tour:
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.app.manager.transition = NoTransition()  # photograph views, not fades
-        Clock.schedule_once(self._next, 0.5)
+        Clock.schedule_once(self._wait_for_core, 0.5)
+
+    def _wait_for_core(self, _dt=None) -> None:
+        if self.app.core_ready:
+            self._next()
+        else:
+            Clock.schedule_once(self._wait_for_core, 0.2)
 
     def _next(self, _dt=None) -> None:
         try:
@@ -93,4 +100,5 @@ class Tour:
                     app.show_help()
                     yield f"{prefix}-help"
                     app.close_overlay()
+                    yield from tour_views(app, prefix)   # the transaction flow screens
         app.go_home("back")

@@ -38,7 +38,8 @@ bundle = "{ROOT / 'assets/menus/sample.bundle'}"
     kiosk = KioskApp(config)
     kiosk._run_prepare()
     runTouchApp(embedded=True)
-    pump(10)
+    pump_until(lambda: kiosk.core_ready and tiles(kiosk), timeout=30)
+    pump(3)
     yield kiosk
     kiosk.stop()
     kiosk.shutdown()
