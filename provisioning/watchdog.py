@@ -62,7 +62,9 @@ class Watchdog:
             with self._lock:
                 if self._sock is None:
                     self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-                self._sock.sendto(message.encode("utf-8"), address)
+                # Never block: this runs on the UI thread, and a full receive queue
+                # (systemd busy) must cost one kick, not freeze the kiosk.
+                self._sock.sendto(message.encode("utf-8"), socket.MSG_DONTWAIT, address)
             return True
         except OSError as exc:
             log.warning("sd_notify %s failed: %s", message.split("=", 1)[0], exc)

@@ -83,8 +83,8 @@ def watch_main_loop(app) -> None:
     watchdog = Watchdog.from_env()
 
     def started(*_args) -> None:
-        watchdog.attach_to_kivy_clock()
         watchdog.ready(f"serving as {app.kiosk_config.kiosk.id}")
+        watchdog.attach_to_kivy_clock()
     app.fbind("on_start", started)
     app.fbind("on_stop", lambda *_args: watchdog.stopping())
 

@@ -98,12 +98,13 @@ def test_qr_enrolment_with_a_bad_code_changes_nothing(core, config_path, platfor
 def run_app(config, script, timeout=60):
     """Run the KioskApp and call ``script(app, step)``; step(fn) runs fn on the
     main thread and returns its value.  Returns after the app has stopped."""
-    from screens.app import configure_kivy
+    from screens.app import configure_kivy, watch_main_loop
     configure_kivy(config)
     from kivy.clock import Clock
     from screens.shell import KioskApp
 
     app = KioskApp(config)
+    watch_main_loop(app)
     failure: list[BaseException] = []
 
     def step(fn, wait=0.0):
@@ -164,9 +165,24 @@ def find_button(root, text):
 
 
 @pytest.mark.ui
-def test_gesture_pin_panel_actions_and_back(config_path, tmp_path):
+def test_gesture_pin_panel_actions_and_back(config_path, tmp_path, monkeypatch):
+    """Also: the real app tells systemd READY=1 and kicks the watchdog from its main loop."""
     if not os.environ.get("DISPLAY"):
         pytest.skip("needs a display: run under xvfb-run (make test does)")
+    from test_provisioning_watchdog import _notify_socket, _receive
+    socket_name, notify = _notify_socket()
+    monkeypatch.setenv("NOTIFY_SOCKET", socket_name)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    messages: list[str] = []
+    draining = threading.Event()
+
+    def drain():      # read as systemd would, while the app runs
+        while not draining.is_set():
+            got = _receive(notify, 0.2)
+            if got:
+                messages.append(got[1])
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
     config = cfg.load(config_path)
     seen = {}
 
@@ -217,6 +233,13 @@ def test_gesture_pin_panel_actions_and_back(config_path, tmp_path):
         assert step(lambda: app.manager.current) == "home"
 
     run_app(config, script)
+    time.sleep(0.3)
+    draining.set()
+    drainer.join()
+    notify.close()
+    assert messages[0] == "READY=1\nSTATUS=serving as maint-kiosk", messages
+    assert any(m.startswith("READY=1") for m in messages) and messages.count("WATCHDOG=1") >= 3, messages
+    assert messages[-1] == "STOPPING=1"
     assert seen["offsets"] == (-1.0, 0.0)
     assert cfg.load(config_path).devices.licence_printer.offset_x_mm == -1.0
     assert (tmp_path / "maintenance-panel.png").exists()

@@ -66,6 +66,18 @@ def test_messages_arrive_and_interval_is_half_the_timeout():
         sock.close()
 
 
+def test_full_receive_queue_never_blocks_the_caller(caplog):
+    name, sock = _notify_socket()           # nobody reads it: the queue fills up
+    try:
+        wd = Watchdog(name, 1_000_000)
+        started = time.monotonic()
+        sent = [wd.kick() for _ in range(2000)]
+        assert time.monotonic() - started < 2.0
+        assert sent[0] and not sent[-1] and "sd_notify WATCHDOG failed" in caplog.text
+    finally:
+        sock.close()
+
+
 def test_socket_gone_is_logged_not_raised(caplog):
     wd = Watchdog("@kiosk-test-nobody-listens-" + uuid.uuid4().hex, 1_000_000)
     assert wd.kick() is False
