@@ -24,7 +24,7 @@ PROMPTS = {
     "multiple_faces": N_("请一人办理，其他人请稍离开"),
     "too_far": N_("请靠近一些"),
     "not_centred": N_("请把脸移到框内"),
-    "too_dark": N_("光线太暗，请正对屏幕上方的灯"),
+    "too_dark": N_("光线太暗，请站到屏幕正前方"),
     "blurry": N_("请保持不动"),
     "blink": N_("请眨眨眼"),
     "turn_head": N_("请缓慢转头"),

@@ -237,3 +237,51 @@ class BusyOverlay(FloatLayout):
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+
+def tour_views(app, prefix: str):
+    """For ``kiosk --tour``: arrange each flow screen with a sample resident and
+    yield its label.  Uses the sample card and the 敬老优待证 service; nothing is
+    submitted (the result and rating screens are shown with sample outcomes)."""
+    import json
+
+    from devices.idcard.card import card_from_dict
+    from kiosk.transaction import Transaction
+
+    menu = app.menu
+    if menu is None:
+        return
+    try:
+        service = menu.service("elderly-card")
+    except KeyError:
+        return
+    card_file = Path(__file__).resolve().parent.parent / "assets" / "cards" / "resident_elderly.json"
+    app.begin_session()
+    session = app.core.session
+    session.service_id = service.id
+    session.set_card(card_from_dict(json.loads(card_file.read_text(encoding="utf-8"))))
+    app.transaction = Transaction(service)
+    for step in ("face", "form", "materials", "sign", "delivery"):
+        app.show_step(step)
+        yield f"{prefix}-flow-{step}"
+    session.delivery = {"method": "pickup", "centre": (service.pickup_centres or [{}])[0].get("zh_CN"),
+                        "address": None}
+    app.show_step("confirm")
+    yield f"{prefix}-flow-confirm"
+    session.application = {"status": "submitted", "application_no": "440304202611220000123",
+                           "reference": "", "receipt": {"expected_completion": "2026-11-29"},
+                           "receipt_printed": False}
+    app.show_step("result")
+    yield f"{prefix}-flow-result-receipt-failed"
+    app.show_step("rating")
+    app.manager.get_screen("rating").choose(2)
+    yield f"{prefix}-flow-rating"
+    app.show("print_document", documents=[{"document_id": "tour", "title": "社会保险参保证明",
+                                           "print_token": "tour"}])
+    yield f"{prefix}-flow-print_document"
+    app.show("query")
+    yield f"{prefix}-flow-query"
+    app.show("appeal")
+    app.manager.get_screen("appeal").choose_category("complaint")
+    yield f"{prefix}-flow-appeal"
+    app.go_home("back")

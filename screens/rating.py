@@ -22,6 +22,11 @@ REASONS = (N_("等待时间长"), N_("操作太复杂"), N_("设备有故障"), 
            N_("工作人员态度不好"))
 
 
+class FaceChoice(Choice):
+    """A big face (drawn: smile to frown by ``mood``) with the words under it."""
+    mood = NumericProperty(0)     # -2 (非常不满意) .. 2 (非常满意)
+
+
 class RatingScreen(FlowScreen):
     help_text = N_("请为本次服务打分，点选一个表情即可；如不满意，可以选择原因。")
     level = NumericProperty(0)
@@ -37,8 +42,8 @@ class RatingScreen(FlowScreen):
         box = self.ids.levels
         box.clear_widgets()
         for level, words in LEVELS:
-            box.add_widget(Choice(text=tr(words), value=level, selected=level == self.level,
-                                  on_release=lambda w: self.choose(w.value)))
+            box.add_widget(FaceChoice(text=tr(words), value=level, mood=level - 3, selected=level == self.level,
+                                      on_release=lambda w: self.choose(w.value)))
         chips = self.ids.reasons
         chips.clear_widgets()
         if self.level in BAD_LEVELS:

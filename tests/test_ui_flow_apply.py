@@ -300,20 +300,17 @@ def test_print_document_prints_a_licence_once(app, kiosk):
     screen = current(app)
     until(lambda: screen.state == "list", 15, "the document list")
     printer = app.core.devices["licence_printer"]
-    before = len(printer.journal.entries()) if hasattr(printer.journal, "entries") else None
-    buttons = list(screen.ids.documents.children)
-    assert buttons
-    summary = screen.documents[-1]
-    tap(buttons[0])
+    assert sorted(d["title"] for d in screen.documents) == ["社会保险参保证明", "营业执照"]   # seeded
+    summary = next(d for d in screen.documents if d["title"] == "社会保险参保证明")
+    tap(next(b for b in screen.ids.documents.children if "社会保险参保证明" in b.text))
     until(lambda: screen.state in ("printed", "failed"), 90, "the licence to print")
     assert screen.state == "printed", screen.message
-    entry = printer.journal.get(summary["print_token"]) if summary is screen.documents[-1:] else None
+    assert printer.journal.get(summary["print_token"]).state == "completed"
     prints = sorted((app.kiosk_config.data_dir / "prints").glob("*.pdf"))
-    assert len(prints) == 1
+    assert len(prints) == 1 and prints[0].read_bytes()[:5] == b"%PDF-"
     # the same document again (e.g. a second press after a re-query): nothing new is printed
     screen._show([summary])
     tap(screen.ids.documents.children[0])
     until(lambda: screen.state in ("printed", "failed"), 30, "the second attempt")
     assert screen.message == "这份证照已经打印过，请在出纸口查看。"
     assert len(sorted((app.kiosk_config.data_dir / "prints").glob("*.pdf"))) == 1
-    del before, entry
