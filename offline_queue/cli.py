@@ -12,7 +12,6 @@ import time
 
 from kiosk import config as kiosk_config
 from kiosk.cli import CommandError
-from offline_queue.crypto import QueueKeyError
 from offline_queue.outbox import Outbox, QueueItemError
 
 
@@ -35,10 +34,7 @@ def _open(args) -> Outbox:
     config = kiosk_config.load(args.config)
     if not (config.data_dir / "queue" / "outbox.sqlite3").exists():
         raise CommandError(f"no offline queue at {config.data_dir / 'queue'} (has the kiosk run yet?)")
-    try:
-        return Outbox.from_config(config, owner=False)
-    except QueueKeyError as exc:
-        raise CommandError(str(exc)) from None
+    return Outbox.from_config(config, owner=False)
 
 
 def _when(ts: float | None) -> str:

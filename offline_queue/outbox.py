@@ -100,12 +100,15 @@ _ITEM_COLUMNS = ", ".join(Item.__dataclass_fields__)
 
 
 class Outbox:
-    def __init__(self, db_path: Path, sealer: Sealer, min_free_mb: int = 200,
+    def __init__(self, db_path: Path, sealer: Sealer | None, min_free_mb: int = 200,
                  clock=time.time, recover: bool = True):
+        """``sealer`` None opens the outbox for bookkeeping only (``kioskctl``):
+        list, retry, purge -- no payload is ever read or written."""
         self.db_path = Path(db_path)
         self.attachments_dir = self.db_path.parent / "attachments"
-        self.attachments_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.db_path.parent, 0o700)
+        if recover:
+            self.attachments_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.db_path.parent, 0o700)
         self.min_free_bytes = min_free_mb * 1024 * 1024
         self._free_estimate = 0          # see _check_free_space
         self._free_checked_at = -1e9
@@ -122,12 +125,14 @@ class Outbox:
 
     @classmethod
     def from_config(cls, config, owner: bool = True) -> "Outbox":
-        """The kiosk's outbox.  The owner (the kiosk process) runs crash
-        recovery and, on a development kiosk, creates a missing key; a second
-        process such as ``kioskctl`` (``owner=False``) does neither, so it
-        never tidies up under the running kiosk."""
-        key = load_or_create_key(key_path(config), create=owner and not config.is_production)
-        return cls(config.data_dir / "queue" / "outbox.sqlite3", Sealer(key),
+        """The kiosk's outbox.  The owner (the kiosk process) loads the key
+        (creating it on a development kiosk) and runs crash recovery; a second
+        process such as ``kioskctl`` (``owner=False``) needs neither the key
+        nor the right to tidy up under the running kiosk."""
+        sealer = None
+        if owner:
+            sealer = Sealer(load_or_create_key(key_path(config), create=not config.is_production))
+        return cls(config.data_dir / "queue" / "outbox.sqlite3", sealer,
                    min_free_mb=config.queue.min_free_mb, recover=owner)
 
     def close(self) -> None:
