@@ -14,6 +14,8 @@ from pathlib import Path
 from kiosk import config as kiosk_config
 from kiosk.cli import CommandError
 
+KIOSK_USER = "kiosk"
+
 
 def register(sub) -> None:
     enroll = sub.add_parser("enroll", help="enrol this kiosk with the platform using a one-time code")
@@ -69,6 +71,26 @@ def _config_file(args, fallback: Path = kiosk_config.PRODUCTION_PATH) -> Path:
     return kiosk_config.locate() or fallback
 
 
+def _become_kiosk_user(config) -> None:
+    """Run device work as the kiosk user on a production kiosk.
+
+    Files the checks create (print journal, queue, logs) must belong to the
+    app's user, and the device permissions tested must be the app's (udev
+    groups), not root's.
+    """
+    import pwd
+    if os.geteuid() != 0 or not config.is_production:
+        return
+    try:
+        entry = pwd.getpwnam(KIOSK_USER)
+    except KeyError:
+        return
+    os.initgroups(KIOSK_USER, entry.pw_gid)
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    print(f"note: running as user {KIOSK_USER}, as the kiosk app does")
+
+
 def cmd_enroll(args) -> int:
     from provisioning.enroll import EnrollError, enroll
     config_out = Path(args.config_out) if args.config_out else _config_file(args)
@@ -116,6 +138,7 @@ def cmd_selftest(args) -> int:
     from provisioning.selftest import SelfTest, failed, format_table
 
     config = kiosk_config.load(args.config)
+    _become_kiosk_user(config)
     bus = EventBus()
     sam_direct = config.devices.id_reader.driver == "sam_serial"
     devices = {role: registry.build(role, config, bus) for role in registry.DRIVERS

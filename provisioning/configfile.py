@@ -129,5 +129,6 @@ def update_file(path: Path, updates: dict[str, dict[str, Any]]) -> None:
     mode, owner = 0o644, None
     if path.exists():
         st = path.stat()
-        mode, owner = st.st_mode & 0o7777, (st.st_uid, st.st_gid)
+        # Only root can give a file away; anyone else writes it as themselves.
+        mode, owner = st.st_mode & 0o7777, ((st.st_uid, st.st_gid) if os.geteuid() == 0 else None)
     write_atomically(path, new_text, mode, owner)

@@ -192,8 +192,13 @@ def enroll(platform_url: str, code: str, config_out: Path, *, kiosk_id: str | No
         key_created = not queue_key.exists()
         if key_created:
             staged.append((stage(queue_key, os.urandom(KEY_BYTES), 0o600, owner), queue_key))
-        config_mode = config_out.stat().st_mode & 0o7777 if config_out.exists() else 0o644
-        staged.append((stage(config_out, new_text, config_mode), config_out))
+        # Keep the config's mode and owner (install makes it root:kiosk 0660 so the app can read it).
+        config_mode, config_owner = 0o644, None
+        if config_out.exists():
+            st = config_out.stat()
+            config_mode = st.st_mode & 0o7777
+            config_owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+        staged.append((stage(config_out, new_text, config_mode, config_owner), config_out))
         for tmp, final in staged:
             tmp.replace(final)
     except OSError as exc:

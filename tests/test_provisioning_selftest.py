@@ -7,6 +7,7 @@ import pytest
 
 from central.testing import run_server
 from devices import registry
+from devices.base import wait_for
 from kiosk.events import EventBus
 from kiosk.platform import PlatformClient
 from provisioning.selftest import FAIL, PASS, SKIP, WARN, SelfTest, failed, format_table
@@ -58,7 +59,9 @@ def test_everything_passes_on_a_healthy_kiosk(kiosk, platform):
 
 def test_faults_fail_with_reasons_and_skew_warns(kiosk):
     config, devices, client = kiosk
-    devices["receipt_printer"].simulator.paper_out = True
+    printer = devices["receipt_printer"]
+    printer.simulator.paper_out = True
+    assert wait_for(lambda: printer.status.code == "paper_out", 5), "the printer's poll never saw the paper out"
     client.token = "not-the-token"
     results = by_name(SelfTest(config, devices, client, wait_s=3, print_tests=False).run())
     assert results["receipt_printer"].status == FAIL and "paper" in results["receipt_printer"].reason
