@@ -243,3 +243,41 @@ def test_gesture_pin_panel_actions_and_back(config_path, tmp_path, monkeypatch):
     assert seen["offsets"] == (-1.0, 0.0)
     assert cfg.load(config_path).devices.licence_printer.offset_x_mm == -1.0
     assert (tmp_path / "maintenance-panel.png").exists()
+
+
+class QrCamera:
+    """Frames showing a QR code, as the camera adapter's wait_frame serves them."""
+
+    def __init__(self, text):
+        import numpy as np
+        import qrcode
+        image = qrcode.make(text, box_size=8, border=4).convert("RGB")
+        frame = np.full((720, 1280, 3), 200, np.uint8)
+        qr = np.asarray(image)
+        frame[100:100 + qr.shape[0], 300:300 + qr.shape[1]] = qr
+        self.frame, self.seq = frame, 0
+
+    def wait_frame(self, after_seq, timeout):
+        self.seq = after_seq + 1
+        return self.seq, self.frame
+
+
+def test_qr_enrolment_through_the_camera(core, config_path, platform):
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from central.admin import create_enroll_code
+    from kiosk.menu_bundle import public_raw
+    from provisioning.enroll import EnrolQr, pubkey_fingerprint
+    from provisioning.maintenance import scan_camera_for_qr
+
+    key = base64.b64encode(public_raw(Ed25519PrivateKey.generate().public_key())).decode()
+    platform.store.set_setting("menu_pubkeys", [key])
+    payload = EnrolQr(platform.base_url, create_enroll_code(platform.store), pubkey_fingerprint(key)).encode()
+    text = scan_camera_for_qr(QrCamera(payload), threading.Event(), timeout_s=5)
+    assert text == payload
+    result = Maintenance(core).enrol_from_qr(text)
+    enrolled = cfg.load(config_path)
+    assert enrolled.kiosk.id == result.kiosk_id != "maint-kiosk" and enrolled.menu.pubkeys == [key]
+    assert scan_camera_for_qr(QrCamera("https://example.org/not-enrolment"), threading.Event(), timeout_s=1) is None
