@@ -131,43 +131,37 @@ class SelfTest:
         return _device_state(device, self.wait_s) or CheckResult("qr_scanner", PASS, "ready")
 
     def receipt_printer(self) -> CheckResult:
-        device = self.devices.get("receipt_printer")
-        if device is None or not self.config.devices.receipt_printer.enabled:
-            return CheckResult("receipt_printer", SKIP, "disabled in config")
-        problem = _device_state(device, self.wait_s)
-        if problem and problem.status != WARN:
-            return problem
-        if not self.print_tests:
-            return problem or CheckResult("receipt_printer", PASS, "status ready (test receipt not printed)")
         from devices.printers.cli import sample_receipt
-        from devices.printers.common import PrinterError
-        try:
+
+        def print_receipt(device) -> list[str]:
             result = device.print_receipt(sample_receipt(self.config.display.language, self.config))
-        except PrinterError as exc:
-            return CheckResult("receipt_printer", FAIL, f"test receipt not printed: [{exc.code}] {exc}")
-        if result.warnings or problem:
-            warnings = ", ".join(result.warnings) or problem.reason
-            return CheckResult("receipt_printer", WARN, f"test receipt printed; {warnings}")
-        return CheckResult("receipt_printer", PASS, "status ready, test receipt printed")
+            return ["test receipt printed"] + result.warnings
+        return self._printer("receipt_printer", "test receipt", print_receipt)
 
     def licence_printer(self) -> CheckResult:
-        device = self.devices.get("licence_printer")
-        if device is None or not self.config.devices.licence_printer.enabled:
-            return CheckResult("licence_printer", SKIP, "disabled in config")
+        from provisioning.calibration import print_sheet
+        return self._printer("licence_printer", "test page",
+                             lambda device: [f"test page printed ({print_sheet(device, self.config.kiosk.id)})"])
+
+    def _printer(self, role: str, what: str, print_test: Callable) -> CheckResult:
+        """Status first; then, if asked, a real print. ``print_test(device)`` returns
+        what happened followed by any warnings, and raises PrinterError on failure."""
+        from devices.printers.common import PrinterError
+        device = self.devices.get(role)
+        if device is None or not getattr(self.config.devices, role).enabled:
+            return CheckResult(role, SKIP, "disabled in config")
         problem = _device_state(device, self.wait_s)
         if problem and problem.status != WARN:
             return problem
         if not self.print_tests:
-            return problem or CheckResult("licence_printer", PASS, "status ready (test page not printed)")
-        from devices.printers.common import PrinterError
-        from provisioning.calibration import print_sheet
+            return problem or CheckResult(role, PASS, f"status ready ({what} not printed)")
         try:
-            job = print_sheet(device, self.config.kiosk.id)
+            done, *warnings = print_test(device)
         except PrinterError as exc:
-            return CheckResult("licence_printer", FAIL, f"test page not printed: [{exc.code}] {exc}")
-        if problem:
-            return CheckResult("licence_printer", WARN, f"test page printed ({job}); {problem.reason}")
-        return CheckResult("licence_printer", PASS, f"test page printed ({job})")
+            return CheckResult(role, FAIL, f"{what} not printed: [{exc.code}] {exc}")
+        if warnings or problem:
+            return CheckResult(role, WARN, f"{done}; {', '.join(warnings) or problem.reason}")
+        return CheckResult(role, PASS, done)
 
     # -- services -------------------------------------------------------------------
     def platform_checks(self) -> list[Callable[[], CheckResult]]:
@@ -195,7 +189,7 @@ class SelfTest:
 
         def clock() -> CheckResult:
             if "server_time" not in outcome:
-                return CheckResult("clock", SKIP, "platform not reachable")
+                return CheckResult("clock", SKIP, "needs the platform check to pass")
             try:
                 server = dt.datetime.fromisoformat(str(outcome["server_time"]).replace("Z", "+00:00"))
                 if server.tzinfo is None:

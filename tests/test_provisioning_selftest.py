@@ -87,10 +87,12 @@ def test_unreachable_platform_fails(make_config):
 
 def test_kioskctl_selftest_exit_status(kiosk, capsys, platform):
     from kiosk.cli import main as kioskctl
+    from offline_queue.outbox import Outbox
     config, _devices, _client = kiosk
+    Outbox.from_config(config).close()      # the queue the app would have created
     assert kioskctl(["--config", config.source, "selftest", "--no-print", "--wait", "5"]) == 0
     out = capsys.readouterr().out
-    assert "PASS  platform" in out and "FAIL" not in out
+    assert "PASS  platform" in out and "PASS  queue            0 waiting" in out and "FAIL" not in out
     platform.store.execute("UPDATE kiosks SET revoked = 1 WHERE kiosk_id = 'selftest-kiosk'")
     assert kioskctl(["--config", config.source, "selftest", "--no-print", "--wait", "5"]) == 1
     assert "FAIL  platform" in capsys.readouterr().out
