@@ -30,6 +30,7 @@ class Watchdog:
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self.kicks_sent = 0
+        self._failing = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Watchdog":
@@ -52,7 +53,7 @@ class Watchdog:
         return self.watchdog_usec / 2e6 if self.watchdog_usec else None
 
     def notify(self, message: str) -> bool:
-        """Send one notification; False (and a log line) if it could not be sent."""
+        """Send one notification; False if it could not be sent (logged once per outage)."""
         if not self.enabled:
             return False
         address = self.socket_path
@@ -65,10 +66,15 @@ class Watchdog:
                 # Never block: this runs on the UI thread, and a full receive queue
                 # (systemd busy) must cost one kick, not freeze the kiosk.
                 self._sock.sendto(message.encode("utf-8"), socket.MSG_DONTWAIT, address)
-            return True
         except OSError as exc:
-            log.warning("sd_notify %s failed: %s", message.split("=", 1)[0], exc)
+            if not self._failing:   # once per outage: a kick fails every few seconds while it lasts
+                log.warning("sd_notify %s failed: %s", message.split("=", 1)[0], exc)
+            self._failing = True
             return False
+        if self._failing:
+            log.info("sd_notify works again")
+            self._failing = False
+        return True
 
     def ready(self, status: str = "") -> bool:
         return self.notify("READY=1" + (f"\nSTATUS={status}" if status else ""))
