@@ -236,6 +236,12 @@ class Store:
         :meth:`finish_key` in its own transaction), ``("replay", (status, body))``,
         ``("mismatch", None)`` (same key, different body) or ``("processing", None)``.
         """
+        known = self.one("SELECT body_hash, state, status_code, response FROM idempotency "
+                         "WHERE kiosk_id = ? AND scope = ? AND idem_key = ?", (kiosk_id, scope, key))
+        if known is not None and known["state"] == "done":  # finished rows never change: no write needed
+            if known["body_hash"] != body_hash:
+                return "mismatch", None
+            return "replay", (known["status_code"], json.loads(known["response"]))
         now = time.time()
         with self.write(durable=False):  # a claim lost in a power cut only means the work is redone
             row = self.one("SELECT * FROM idempotency WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
