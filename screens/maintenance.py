@@ -67,6 +67,7 @@ class MaintenanceScreen(KioskScreen):
         self._last_touch = time.monotonic()
         self._ticker = None
         self._scan_stop = threading.Event()
+        self._refreshing = False
         self._panes = {mode: getattr(Factory, cls)(screen=self) for mode, cls in PANES.items()}
         self.on_mode(self, self.mode)
 
@@ -148,7 +149,24 @@ class MaintenanceScreen(KioskScreen):
 
     # -- the panel -------------------------------------------------------------------------
     def refresh(self) -> None:
-        info = self.maintenance.overview()
+        """Gather the overview on a worker thread (it reads the queue database and the disk)."""
+        if self._refreshing:
+            return
+        self._refreshing = True
+
+        def gather():
+            try:
+                info = self.maintenance.overview()
+            except Exception:  # the panel keeps its last view; the cause goes to the log
+                log.exception("maintenance overview failed")
+                info = None
+            Clock.schedule_once(partial(self._show_overview, info), 0)
+        threading.Thread(target=gather, name="maintenance-overview", daemon=True).start()
+
+    def _show_overview(self, info, _dt=None) -> None:
+        self._refreshing = False
+        if info is None:
+            return
         self.overview_text = self._overview(info)
         self.devices_text = "\n".join(
             f"{STATE_MARK.get(s['state'], '?')} {role}: {s['state']}" + (f" [{s['code']}]" if s["code"] else "")

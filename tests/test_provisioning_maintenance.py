@@ -213,6 +213,7 @@ def test_gesture_pin_panel_actions_and_back(config_path, tmp_path, monkeypatch):
         assert "还可尝试 4 次" in screen.message and screen.mode == "pin"
         type_pin(PIN)
         assert screen.mode == "panel"
+        wait_until(step, lambda: screen.overview_text != "")
         assert "maint-kiosk" in screen.overview_text and "receipt_printer: ready" in screen.devices_text
         step(lambda: app.root_layout.export_to_png(str(tmp_path / "maintenance-panel.png")), wait=0.3)
 
