@@ -60,7 +60,10 @@ def cmd_serve(args, store: Store) -> int:
     if args.admin_token_file:
         admin_token = Path(args.admin_token_file).read_text().strip() or None
     injector = FaultInjector(file=args.faults_file)
-    server = ServerThread(create_app(store, injector, admin_token=admin_token), args.host, args.port).start()
+    try:
+        server = ServerThread(create_app(store, injector, admin_token=admin_token), args.host, args.port).start()
+    except RuntimeError:
+        raise UsageError(f"cannot listen on {args.host}:{args.port} (port in use?)") from None
     if args.port_file:
         tmp = Path(args.port_file).with_suffix(".tmp")
         tmp.write_text(str(server.port))

@@ -149,3 +149,11 @@ def test_openapi_command_needs_no_database(tmp_path):
     result = central(tmp_path / "none" / "x.db", "openapi")
     assert result.returncode == 0 and json.loads(result.stdout)["info"]["version"]
     assert not (tmp_path / "none").exists()
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = central(tmp_path / "c.db", "serve", "--port", str(busy.getsockname()[1]))
+    assert result.returncode == 2 and "port in use" in result.stderr
