@@ -51,9 +51,15 @@ class ServerThread:
                                 timeout_graceful_shutdown=2, access_log=False,
                                 ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="central-server", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="central-server", daemon=True)
         self.host = host
         self.port = port
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
+            pass
 
     def start(self, timeout: float = 15.0) -> "ServerThread":
         self.thread.start()
