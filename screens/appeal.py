@@ -17,7 +17,7 @@ from kiosk import transaction as tx
 from kiosk import workflow
 from kiosk.i18n import N_
 from screens.flow_helpers import Choice, FlowScreen, run_in_worker
-from screens.widgets import tr
+from screens.widgets import MessagePanel, icon, tr
 
 CATEGORIES = (("consultation", N_("咨询")), ("complaint", N_("投诉")), ("suggestion", N_("建议")),
               ("help", N_("求助")))
@@ -35,7 +35,7 @@ class AppealScreen(FlowScreen):
     category = StringProperty("")
     phrases = ListProperty([])
     reference = StringProperty("")
-    state = StringProperty("input")   # input | sent | failed
+    state = StringProperty("input")   # input | sent | failed (told in a message panel)
 
     def prepare(self, **_params) -> None:
         self.category, self.phrases, self.reference, self.state = "", [], "", "input"
@@ -85,9 +85,15 @@ class AppealScreen(FlowScreen):
         self.busy = False
         self.reference = result.response.get("appeal_no") or result.reference
         self.state = "sent"
+        self._tell(tr("您的诉求已收到，感谢您的反馈！"), tr("受理编号") + "\n" + self.reference)
 
     def _failed(self, _exc: BaseException) -> None:
         self.busy, self.state = False, "failed"
+        self._tell(tr("暂时无法提交"), tr("暂时无法提交，请拨打政务服务便民热线 12345。"))
+
+    def _tell(self, title: str, body: str) -> None:
+        self.app.open_overlay(MessagePanel(title=title, body=body, icon_source=icon("appeal"),
+                                           primary_text=tr("结束"), primary_action=self.finish))
 
     def finish(self) -> None:
         self.app.finish_session()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.lang import Builder
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.label import Label
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty
 
 from kiosk import workflow
@@ -22,9 +24,11 @@ REASONS = (N_("等待时间长"), N_("操作太复杂"), N_("设备有故障"), 
            N_("工作人员态度不好"))
 
 
-class FaceChoice(Choice):
+class FaceChoice(ButtonBehavior, Label):
     """A big face (drawn: smile to frown by ``mood``) with the words under it."""
     mood = NumericProperty(0)     # -2 (非常不满意) .. 2 (非常满意)
+    selected = BooleanProperty(False)
+    value = NumericProperty(0)
 
 
 class RatingScreen(FlowScreen):

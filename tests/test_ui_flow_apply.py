@@ -314,3 +314,54 @@ def test_print_document_prints_a_licence_once(app, kiosk):
     until(lambda: screen.state in ("printed", "failed"), 30, "the second attempt")
     assert screen.message == "这份证照已经打印过，请在出纸口查看。"
     assert len(sorted((app.kiosk_config.data_dir / "prints").glob("*.pdf"))) == 1
+
+
+def press_digits(pad, digits: str) -> None:
+    for digit in digits:
+        tap(next(k for k in pad.children if k.text == digit))
+
+
+def test_query_by_typed_application_number(app, kiosk):
+    _, platform = kiosk
+    number = app.core.platform.create_application(
+        {"service_id": "elderly-card", "applicant": {"name": "王秀英", "id_number": "440304194905120026"},
+         "form": {}, "materials": [], "delivery": {"method": "pickup"}, "submitted_at": None, "offline": False},
+        "flow-query-test")["application_no"]
+    start_service(app, "application-progress")
+    read_card(app)
+    on_screen(app, "query")
+    query = current(app)
+    pad = next(w for w in query.walk() if w.__class__.__name__ == "DigitPad")
+    press_digits(pad, "123")
+    tap(query.ids.look_up)
+    until(lambda: query.state not in ("input", "loading"), 10, "the first answer")
+    assert query.state == "not_found" and query.message   # plain words, no protocol code
+    tap(next(k for k in pad.children if k.text == "清空"))
+    press_digits(pad, number)
+    assert query.ids.number.text == number
+    tap(query.ids.look_up)
+    until(lambda: query.state == "found", 10, "the status")
+    assert query.message == "已受理，正在办理" and "敬老优待证" in query.detail
+
+
+def test_appeal_with_phrase_and_phone(app, kiosk):
+    _, platform = kiosk
+    before = platform.count("appeals")
+    start_service(app, "appeal")            # no identification needed
+    on_screen(app, "appeal")
+    appeal = current(app)
+    assert appeal.ids.submit.disabled
+    tap(next(w for w in appeal.ids.categories.children if w.value == "complaint"))
+    tap(next(w for w in appeal.ids.phrases.children if w.value == "办事等候时间太长"))
+    pad = next(w for w in appeal.walk() if w.__class__.__name__ == "DigitPad")
+    press_digits(pad, "1381234")
+    tap(appeal.ids.submit)
+    assert appeal.state == "input" and appeal.ids.phone_error.text == "请输入11位手机号码"
+    press_digits(pad, "5678")
+    tap(appeal.ids.submit)
+    until(lambda: appeal.state != "input", 10, "the appeal to be sent")
+    assert appeal.state == "sent" and appeal.reference.startswith("SQ")
+    assert appeal.reference in app.overlay.body           # the resident sees the reference
+    until(lambda: platform.count("appeals") == before + 1, 5, "the platform to hold it")
+    row = platform.store.one("SELECT category, text FROM appeals WHERE appeal_no = ?", (appeal.reference,))
+    assert row["category"] == "complaint" and row["text"] == "办事等候时间太长"
