@@ -232,3 +232,11 @@ def test_missing_photo_plugin_is_a_warning_not_a_failure(make_config, bus, tmp_p
         assert device.status.code == "photo_decoder" and "nope.so" in device.status.reason
     finally:
         device.close()
+
+
+def test_sam_id_is_read_on_connect_for_the_self_test(device):
+    assert device.sam_id() == ""
+    device.open()
+    assert wait_for(lambda: device.status.state == State.READY, 5)
+    assert device.sam_id() == "05.01-03943194-0000001234-0000005678"
+    assert device.simulator.commands.count("sam_id") == 1

@@ -55,6 +55,7 @@ class IdCardReader(Device):
         self._garbled = 0
         self._decoder: WltDecoder | None = None
         self._decoder_problem = ""
+        self._sam_id = ""
         if photo_decoder:
             try:
                 self._decoder = WltDecoder(photo_decoder)
@@ -69,6 +70,8 @@ class IdCardReader(Device):
         self._garbled = 0
         try:
             self._reader.sam_status()
+            # Read once here, on the device's own thread: the port is never shared.
+            self._sam_id = self._reader.sam_id()
         except p.SamStatusError as exc:
             self._sam_fault(exc)
             return
@@ -79,6 +82,10 @@ class IdCardReader(Device):
 
     def _disconnect(self) -> None:
         self._drop_reader()
+
+    def sam_id(self) -> str:
+        """The SAM module's id as read at the last (re)connect; empty before that."""
+        return self._sam_id
 
     def _poll(self) -> None:
         try:
