@@ -10,6 +10,10 @@ is captured automatically (``document.captured``), or at once with 拍照.
 Pages are written by :class:`devices.document.DocumentScanner` into a 0700
 directory inside ``Session.temp_dir`` (wiped with the session); their paths
 go to ``Session.materials[material_id]``.
+
+材料复用: materials the platform already holds for this resident (asked in a
+worker when the screen opens) are skipped and named on screen; when nothing
+is left to scan the step passes on by itself.
 """
 from __future__ import annotations
 
@@ -20,8 +24,8 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from devices.document import DocumentScanner
 from kiosk.i18n import N_
-from screens.flow_helpers import FlowScreen, next_step
-from screens.widgets import local
+from screens.flow_helpers import FlowScreen, next_step, run_in_worker
+from screens.widgets import local, tr
 
 
 class MaterialsScreen(FlowScreen):
@@ -34,16 +38,47 @@ class MaterialsScreen(FlowScreen):
     steady = NumericProperty(0.0)
     page_found = BooleanProperty(False)
     camera_missing = BooleanProperty(False)
+    reused = StringProperty("")            # 材料复用: names the platform already holds
 
     def prepare(self, **_params) -> None:
+        self.todo, self.index, self._scanner, self.reused = [], 0, None, ""
+        self.material_title, self.position, self.pages = "", "", 0
+        self._look_up_reusable()
+
+    def _look_up_reusable(self) -> None:
+        """材料复用: ask the platform (in a worker) which materials it already holds for
+        this resident; those are not scanned again.  Offline, everything is scanned."""
+        transaction, session, platform = self.app.transaction, self.session, self.app.core.platform
+        if transaction is None or session is None:
+            return
+        if session.card is None or platform is None:
+            self._plan(set())
+            return
+        self.busy_text, self.busy = tr("正在查询您以前提交过的材料…"), True
+        id_number = session.card.id_number
+        run_in_worker(lambda: {m["material_id"] for m in platform.reusable_materials(id_number)},
+                      self._plan, lambda _exc: self._plan(set()), name="reusable-materials")
+
+    def _plan(self, on_record: set) -> None:
+        self.busy = False
         transaction = self.app.transaction
-        self.todo = transaction.materials_to_scan() if transaction is not None else []
-        self.index = 0
-        self._scanner = None
+        if transaction is None:
+            return
+        transaction.reusable_on_record = set(on_record)
+        lang = self.app.language
+        self.reused = "、".join(local(m.get("names"), lang) for m in transaction.service.guide.get("materials", [])
+                               if m.get("reusable") and m.get("id") in on_record and m.get("id") != "id-card")
+        self.todo = transaction.materials_to_scan()
+        if not self.todo:
+            next_step(self.app)
+            return
         self._show_material()
+        if self.is_current():
+            self._start_scanner()
 
     def on_enter(self, *_args):
-        self._start_scanner()
+        if self.todo:
+            self._start_scanner()
 
     def on_leave(self, *_args):
         self._stop_scanner()

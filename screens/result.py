@@ -14,7 +14,8 @@ from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk import workflow
 from kiosk.i18n import N_
-from screens.flow_helpers import FlowScreen, next_step
+from screens.confirm import receipt_data
+from screens.flow_helpers import FlowScreen, next_step, run_in_worker
 from screens.widgets import tr
 
 
@@ -26,6 +27,7 @@ class ResultScreen(FlowScreen):
     timing = StringProperty("")
     receipt_note = StringProperty("")
     can_print = BooleanProperty(False)
+    can_reprint = BooleanProperty(False)   # the receipt failed: 重新打印凭条 once staff fixed the printer
 
     def prepare(self, **_params) -> None:
         session, service = self.session, self.service
@@ -50,9 +52,26 @@ class ResultScreen(FlowScreen):
         printed = application.get("receipt_printed")
         self.receipt_note = "" if printed or self.status == workflow.REFUSED else tr(
             "凭条没有打印出来，但您的申请已经保存。请拍下或记下上面的编号；需要帮助请找现场工作人员。")
+        self.can_reprint = bool(self.receipt_note) and "submit_result" in application
         self.can_print = bool(self.status == workflow.SUBMITTED and service.kind == "即办件"
                               and session.delivery.get("method", "onsite_print") == "onsite_print"
                               and any(d.get("print_token") for d in receipt.get("documents", [])))
+
+    def reprint_receipt(self) -> None:
+        """重新打印凭条: the same receipt again, in a worker; the number stays on screen."""
+        session, printer = self.session, self.device("receipt_printer")
+        if session is None or printer is None or self.busy:
+            return
+        data = receipt_data(self.app, session, self.service, session.application["submit_result"])
+        self.busy_text, self.busy = tr("正在打印凭条…"), True
+
+        def printed(_result) -> None:
+            self.busy, self.can_reprint, self.receipt_note = False, False, ""
+            session.application["receipt_printed"] = True
+
+        def failed(_exc) -> None:
+            self.busy = False
+        run_in_worker(lambda: printer.print_receipt(data), printed, failed, name="reprint-receipt")
 
     def print_documents(self) -> None:
         """打印证照: the documents this application just issued."""

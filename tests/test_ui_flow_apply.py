@@ -286,6 +286,14 @@ def test_paper_out_keeps_the_application_and_shows_its_number(app, kiosk):
         _, platform = kiosk
         row = platform.store.one("SELECT application_no FROM applications WHERE application_no = ?", (number,))
         assert row is not None
+        # staff put in a new roll: 重新打印凭条 prints the same number
+        printer.paper_out = False
+        receipts = len(printer.receipts)
+        pump(2.5)   # the printer's idle status poll sees the paper again
+        tap(result.ids.reprint)
+        until(lambda: len(printer.receipts) > receipts, 10, "the reprinted receipt")
+        until(lambda: not result.busy, 5, "the reprint to finish")
+        assert number in printer.text() and result.receipt_note == "" and not result.can_reprint
     finally:
         printer.paper_out = False
 
@@ -365,3 +373,19 @@ def test_appeal_with_phrase_and_phone(app, kiosk):
     until(lambda: platform.count("appeals") == before + 1, 5, "the platform to hold it")
     row = platform.store.one("SELECT category, text FROM appeals WHERE appeal_no = ?", (appeal.reference,))
     assert row["category"] == "complaint" and row["text"] == "办事等候时间太长"
+
+
+def test_materials_on_record_are_not_scanned_again(app, kiosk):
+    """材料复用: the platform holds this resident's 居住证 (seeded), so only the photo is asked for."""
+    from central.devseed import seed
+    from kiosk.transaction import MATERIALS
+    _, platform = kiosk
+    seed(platform.store, platform.kiosk_id, "440304", CARD, current_token=platform.token)
+    prepared_session(app)
+    app.transaction.index = app.transaction.steps.index(MATERIALS)
+    app.show_step(MATERIALS)
+    on_screen(app, "materials")
+    materials = current(app)
+    until(lambda: materials.todo, 10, "the materials to scan")
+    assert [m["id"] for m in materials.todo] == ["photo"]
+    assert "居住证" in materials.reused and materials.ids.reused.height > 0
