@@ -1,5 +1,10 @@
-"""办件进度查询: by the resident's card's latest receipt, a typed application
-number (digit pad) or the receipt's QR code (``qr.scanned``).
+"""办件进度查询: by the resident's card, a typed application number (digit pad)
+or the receipt's QR code (``qr.scanned``).
+
+By card: the platform has no "applications of a resident" call, so the
+screen lists the application numbers of the resident's documents
+(``query_documents(id_number=...)``) -- applications that issue nothing are
+found by number only.
 
 The platform answers in a worker; the status is shown in plain words with
 the expected completion date.  Applications still waiting in this kiosk's
@@ -16,7 +21,7 @@ from kivy.properties import StringProperty
 
 from kiosk.i18n import N_
 from kiosk.platform import FinalError
-from screens.flow_helpers import FlowScreen, run_in_worker
+from screens.flow_helpers import Choice, FlowScreen, run_in_worker
 from screens.widgets import tr
 
 STATUS_WORDS = {
@@ -36,6 +41,29 @@ class QueryScreen(FlowScreen):
     def prepare(self, **_params) -> None:
         self.state, self.message, self.detail = "input", "", ""
         self.ids.number.text = ""
+        self.ids.mine.clear_widgets()
+        session, platform = self.session, self.app.core.platform
+        if session is not None and session.card is not None and platform is not None:
+            id_number = session.card.id_number
+            run_in_worker(lambda: platform.query_documents(id_number=id_number), self._show_mine,
+                          lambda _exc: None, name="query-by-card")
+
+    def _show_mine(self, documents: list) -> None:
+        """By the card: the applications the platform lists for this resident (those that
+        issue a document); one tap shows the status."""
+        box = self.ids.mine
+        box.clear_widgets()
+        seen = set()
+        for doc in documents:
+            number = doc.get("application_no")
+            if number and number not in seen:
+                seen.add(number)
+                box.add_widget(Choice(text=f"{doc.get('title', '')}  {number}", value=number,
+                                      on_release=lambda w: self.look_up_number(w.value)))
+
+    def look_up_number(self, number: str) -> None:
+        self.ids.number.text = number
+        self.look_up()
 
     def on_bus_event(self, event) -> None:
         if self.is_current() and event.topic == "qr.scanned" and self.state != "loading":

@@ -352,6 +352,21 @@ def test_query_by_typed_application_number(app, kiosk):
     assert query.message == "已受理，正在办理" and "敬老优待证" in query.detail
 
 
+def test_query_by_card_lists_the_residents_applications(app, kiosk):
+    from central.devseed import seed
+    _, platform = kiosk
+    seed(platform.store, platform.kiosk_id, "440304", CARD, current_token=platform.token)
+    start_service(app, "application-progress")
+    read_card(app)
+    on_screen(app, "query")
+    query = current(app)
+    until(lambda: query.ids.mine.children, 10, "the resident's applications")
+    chip = next(c for c in query.ids.mine.children if "社会保险参保证明" in c.text)
+    tap(chip)
+    until(lambda: query.state == "found", 10, "the status")
+    assert query.ids.number.text == chip.value and query.message == "已办结"
+
+
 def test_appeal_with_phrase_and_phone(app, kiosk):
     _, platform = kiosk
     before = platform.count("appeals")
