@@ -118,7 +118,7 @@ def test_admin_commands(served, tmp_path):
         central(db, "enroll-code", "--ttl", "soon")
 
 
-def test_embedded_platform_serves_the_dev_kiosk(make_config):
+def test_embedded_platform_serves_the_dev_kiosk(make_config, caplog):
     from kiosk import embedded_platform
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -128,6 +128,8 @@ def test_embedded_platform_serves_the_dev_kiosk(make_config):
     with pytest.raises(AuthError):  # no token yet (the queue retries these)
         client.heartbeat({"kiosk_id": config.kiosk.id, "version": "t", "uptime_s": 1})
     embedded_platform.start_in_background(config).join(timeout=60)
+    problems = [r.getMessage() for r in caplog.records if r.name == "kiosk.embedded_platform" and r.levelno >= 40]
+    assert problems == [], problems
     base_url = f"http://127.0.0.1:{port}"
     try:
         assert client.token  # picked up from the token file the embedded start wrote
