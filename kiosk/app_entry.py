@@ -32,7 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from screens.app import run  # imported late: Kivy reads its environment at import
-    return run(config, tour_dir=args.tour)
+    if config.platform.url:
+        return run(config, tour_dir=args.tour)
+    # No platform configured: the embedded default is the local reference platform on
+    # loopback, started beside the kiosk (in the background: the UI must not wait for it).
+    from kiosk import embedded_platform
+    embedded_platform.start_in_background(config)
+    try:
+        return run(config, tour_dir=args.tour)
+    finally:
+        embedded_platform.stop()
 
 
 if __name__ == "__main__":
