@@ -95,6 +95,11 @@ class FlowScreen(KioskScreen):
     busy_text = StringProperty("")
     _busy_overlay = None
 
+    def on_kv_post(self, _base):
+        # A worker's answer is dropped when the session ends (run_in_worker); the
+        # busy cover goes with it, so the next resident never inherits it.
+        self.app.bind(session_active=lambda _app, active: active or setattr(self, "busy", False))
+
     def on_busy(self, _screen, busy: bool) -> None:
         if busy and self._busy_overlay is None:
             self._busy_overlay = BusyOverlay()
@@ -233,7 +238,7 @@ class BusyOverlay(FloatLayout):
     text = StringProperty("")
 
     def on_touch_down(self, touch):
-        return True
+        return self.collide_point(*touch.pos)   # the header (结束, 帮助) stays usable
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -404,3 +404,20 @@ def test_materials_on_record_are_not_scanned_again(app, kiosk):
     until(lambda: materials.todo, 10, "the materials to scan")
     assert [m["id"] for m in materials.todo] == ["photo"]
     assert "居住证" in materials.reused and materials.ids.reused.height > 0
+
+
+def test_session_ended_while_submitting_leaves_nothing_behind(app, kiosk):
+    """结束 pressed while the submit worker waits: its answer is dropped, no busy cover stays."""
+    _, platform = kiosk
+    platform.set_faults(latency_s=1.5)
+    try:
+        prepared_session(app)
+        confirm = current(app)
+        tap(confirm.ids.submit)
+        assert confirm.busy
+        tap(app.header.ids.finish_button)
+        assert app.manager.current == "home" and app.core.session is None and not confirm.busy
+        pump(4.0)                                   # the worker finishes meanwhile
+        assert app.manager.current == "home"
+    finally:
+        platform.set_faults()
