@@ -28,6 +28,7 @@ from kiosk.platform import save_token
 log = logging.getLogger("kiosk.embedded_platform")
 START_TIMEOUT_S = 20.0
 _children: list[subprocess.Popen] = []
+_stopped = threading.Event()  # releases the starter threads (see start_in_background)
 
 
 class EmbeddedPlatformError(RuntimeError):
@@ -102,18 +103,30 @@ def start(config) -> tuple[str, str]:
     return base_url, token
 
 
-def start_in_background(config) -> threading.Thread:
+def start_in_background(config) -> threading.Event:
     """Run :func:`start` on a worker thread (it takes seconds); failures are logged for the
-    technician.  Clients made with ``PlatformClient.from_config`` pick the token up when it
-    is written, and retry (connection refused) until the platform answers."""
+    technician.  Returns an event set once the attempt has finished.  Clients made with
+    ``PlatformClient.from_config`` pick the token up when it is written, and retry
+    (connection refused) until the platform answers.
+
+    The worker stays alive until :func:`stop`: PR_SET_PDEATHSIG fires when the *thread*
+    that forked the child exits, so a starter thread that returned would take the
+    platform down with it."""
+    finished = threading.Event()
+
     def run() -> None:
         try:
             start(config)
         except (EmbeddedPlatformError, OSError, subprocess.SubprocessError) as exc:
             log.error("local reference platform not started: %s", exc)
-    thread = threading.Thread(target=run, name="embedded-platform", daemon=True)
-    thread.start()
-    return thread
+            return
+        finally:
+            finished.set()
+        _stopped.wait()
+
+    _stopped.clear()
+    threading.Thread(target=run, name="embedded-platform", daemon=True).start()
+    return finished
 
 
 def _bundle_path(config) -> Path | None:
@@ -125,6 +138,7 @@ def _bundle_path(config) -> Path | None:
 
 def stop() -> None:
     """Stop the child platforms started by this process."""
+    _stopped.set()
     while _children:
         child = _children.pop()
         if child.poll() is None:

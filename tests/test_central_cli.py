@@ -127,7 +127,8 @@ def test_embedded_platform_serves_the_dev_kiosk(make_config, caplog):
     client = PlatformClient.from_config(config)  # made before the platform exists, as the app does
     with pytest.raises(AuthError):  # no token yet (the queue retries these)
         client.heartbeat({"kiosk_id": config.kiosk.id, "version": "t", "uptime_s": 1})
-    embedded_platform.start_in_background(config).join(timeout=60)
+    assert embedded_platform.start_in_background(config).wait(timeout=60)
+    time.sleep(0.5)  # the starter thread has returned from start(): the platform must outlive it
     problems = [r.getMessage() for r in caplog.records if r.name == "kiosk.embedded_platform" and r.levelno >= 40]
     assert problems == [], problems
     base_url = f"http://127.0.0.1:{port}"
