@@ -42,6 +42,9 @@ class AppealScreen(FlowScreen):
         self.ids.phone.text = ""
         self._build()
 
+    def relabel(self) -> None:
+        self._build()
+
     def _build(self) -> None:
         box = self.ids.categories
         box.clear_widgets()

@@ -61,6 +61,9 @@ class ConfirmScreen(FlowScreen):
                 (tr("签名"), tr("已签名") if session.signature else tr("未签名"))]
         self.summary = "\n".join(f"[b]{label}[/b]    {value}" for label, value in rows if value)
 
+    def relabel(self) -> None:
+        self.prepare()
+
     def submit(self) -> None:
         session, service, core = self.session, self.service, self.app.core
         if session is None or service is None or self.busy:

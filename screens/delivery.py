@@ -44,6 +44,9 @@ class DeliveryScreen(FlowScreen):
         self.editing_address = False
         self.choose_method(chosen.get("method") or service.delivery[0])
 
+    def relabel(self) -> None:
+        self.choose_method(self.method)
+
     def choose_method(self, method: str) -> None:
         self.method = method
         box = self.ids.methods

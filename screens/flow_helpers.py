@@ -99,6 +99,11 @@ class FlowScreen(KioskScreen):
         # A worker's answer is dropped when the session ends (run_in_worker); the
         # busy cover goes with it, so the next resident never inherits it.
         self.app.bind(session_active=lambda _app, active: active or setattr(self, "busy", False))
+        # kv labels follow app.language by themselves; what a screen built in Python is redone
+        self.app.bind(language=lambda *_args: self.relabel() if self.is_current() else None)
+
+    def relabel(self) -> None:
+        """Redo the texts this screen built in Python, in the new language."""
 
     def on_busy(self, _screen, busy: bool) -> None:
         if busy and self._busy_overlay is None:

@@ -167,6 +167,8 @@ class FormScreen(FlowScreen):
     help_text = N_("请核对已从身份证读取的信息，再点选每一项填写。电话号码用数字键盘输入；选择题直接点选。填完请按“下一步”。")
     active_field = StringProperty("")
     values = DictProperty({})
+    specs: list = []
+    rows: dict = {}
 
     def prepare(self, **_params) -> None:
         threading.Thread(target=pinyin_table, name="pinyin-table", daemon=True).start()
@@ -175,7 +177,7 @@ class FormScreen(FlowScreen):
             return
         self.specs = list(service.form)
         self.values = {**tx.prefill(self.specs, session.card), **session.form}
-        self.rows: dict[str, FieldRow] = {}
+        self.rows = {}
         body = self.ids.fields
         body.clear_widgets()
         lang = self.app.language
@@ -188,6 +190,14 @@ class FormScreen(FlowScreen):
         self.ids.scroll.scroll_y = 1
         first_empty = next((s["id"] for s in self.specs if not self.values.get(s["id"])), None)
         self.select_field(first_empty or (self.specs[0]["id"] if self.specs else ""))
+
+    def relabel(self) -> None:
+        lang = self.app.language
+        for spec in self.specs:
+            self.rows[spec["id"]].label = local(spec.get("label"), lang)
+            self._show_value(spec)
+        self.select_field(self.active_field)
+        self.reword_errors()
 
     def spec(self, field_id: str) -> dict:
         return next(s for s in self.specs if s["id"] == field_id)
@@ -240,6 +250,14 @@ class FormScreen(FlowScreen):
     def _choose(self, field_id: str, value: str) -> None:
         self.set_value(field_id, value)
         self.select_field(field_id)
+
+    def reword_errors(self) -> None:
+        """Re-word the problems already shown (after a language switch)."""
+        lang = self.app.language
+        for spec in self.specs:
+            if self.rows[spec["id"]].error:
+                problem = tx.validate_field(spec, self.values.get(spec["id"], ""))
+                self.rows[spec["id"]].error = tx.MESSAGES[problem].get(lang, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
 
     def submit(self) -> None:
         """下一步: every problem is shown at once; the first one is opened for editing."""

@@ -87,6 +87,10 @@ class MaterialsScreen(FlowScreen):
     def material(self) -> dict | None:
         return self.todo[self.index] if 0 <= self.index < len(self.todo) else None
 
+    def relabel(self) -> None:
+        if self.material is not None:
+            self._show_material()
+
     def _show_material(self) -> None:
         material = self.material
         if material is None:

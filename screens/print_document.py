@@ -87,6 +87,9 @@ class PrintDocumentScreen(FlowScreen):
         self.message = tr("请选择要打印的证照") if self.documents else tr("没有待打印的证照。已打印过的证照不能在本机重复打印。")
         self._show_list()
 
+    def relabel(self) -> None:
+        self._show_list()
+
     def _show_list(self) -> None:
         box = self.ids.documents
         box.clear_widgets()

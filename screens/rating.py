@@ -41,6 +41,9 @@ class RatingScreen(FlowScreen):
         self.level, self.reasons, self.sent = 0, [], False
         self._build()
 
+    def relabel(self) -> None:
+        self._build()
+
     def _build(self) -> None:
         from screens.widgets import tr
         box = self.ids.levels

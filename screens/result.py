@@ -57,6 +57,9 @@ class ResultScreen(FlowScreen):
                               and session.delivery.get("method", "onsite_print") == "onsite_print"
                               and any(d.get("print_token") for d in receipt.get("documents", [])))
 
+    def relabel(self) -> None:
+        self.prepare()
+
     def reprint_receipt(self) -> None:
         """重新打印凭条: the same receipt again, in a worker; the number stays on screen."""
         session, printer = self.session, self.device("receipt_printer")

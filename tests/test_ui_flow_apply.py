@@ -106,7 +106,6 @@ def kiosk(tmp_path_factory):
         finally:
             app.stop()
             app.shutdown()
-            pump(0.1)
 
 
 @pytest.fixture
@@ -289,7 +288,6 @@ def test_paper_out_keeps_the_application_and_shows_its_number(app, kiosk):
         # staff put in a new roll: 重新打印凭条 prints the same number
         printer.paper_out = False
         receipts = len(printer.receipts)
-        pump(2.5)   # the printer's idle status poll sees the paper again
         tap(result.ids.reprint)
         until(lambda: len(printer.receipts) > receipts, 10, "the reprinted receipt")
         until(lambda: not result.busy, 5, "the reprint to finish")
@@ -308,6 +306,7 @@ def test_print_document_prints_a_licence_once(app, kiosk):
     screen = current(app)
     until(lambda: screen.state == "list", 15, "the document list")
     printer = app.core.devices["licence_printer"]
+    printer.font_cache = ROOT / "var" / "test-cache" / "fonts"   # shared with tests/test_print_licence.py
     assert sorted(d["title"] for d in screen.documents) == ["社会保险参保证明", "营业执照"]   # seeded
     summary = next(d for d in screen.documents if d["title"] == "社会保险参保证明")
     tap(next(b for b in screen.ids.documents.children if "社会保险参保证明" in b.text))
@@ -417,7 +416,44 @@ def test_session_ended_while_submitting_leaves_nothing_behind(app, kiosk):
         assert confirm.busy
         tap(app.header.ids.finish_button)
         assert app.manager.current == "home" and app.core.session is None and not confirm.busy
-        pump(4.0)                                   # the worker finishes meanwhile
+        pump(2.5)                                   # the worker finishes meanwhile
         assert app.manager.current == "home"
     finally:
         platform.set_faults()
+
+
+def test_form_pinyin_pad_select_chips_and_language_switch(app, kiosk):
+    from kiosk.transaction import FORM
+    from screens.form import candidates
+    assert "张" in candidates("zhang") and "张" in candidates("zh")
+    prepared_session(app, "sole-proprietor-registration")
+    app.core.session.form = {}
+    app.transaction.index = app.transaction.steps.index(FORM)
+    app.show_step(FORM)
+    on_screen(app, "form")
+    form = current(app)
+    form.ids.scroll.scroll_to(form.rows["trade-name"], animate=False)
+    pump(0.2)
+    tap(form.rows["trade-name"].ids.value)
+    pad = form.ids.editor.children[0]
+    for letter in "xiu":
+        tap(next(k for k in pad.walk() if getattr(k, "text", None) == letter))
+    assert "秀" in pad.shown
+    tap(next(c for c in pad.ids.candidates.children if c.text == "秀"))
+    assert form.values["trade-name"] == "秀" and pad.letters == ""
+    form.ids.scroll.scroll_to(form.rows["business-scope"], animate=False)
+    pump(0.2)
+    tap(form.rows["business-scope"].ids.value)
+    tap(next(c for c in form.ids.editor.children if c.text == "餐饮服务"))
+    assert form.values["business-scope"] == "catering"
+    assert form.rows["business-scope"].ids.value.text == "餐饮服务"
+    tap(form.ids.next_button)                      # phone and premises still missing
+    assert form.rows["phone"].error == "此项必须填写"
+    app.set_language("en")
+    pump(0.2)
+    try:
+        assert form.rows["trade-name"].label == "Trade name"
+        assert form.rows["business-scope"].ids.value.text == "Catering"
+        assert form.rows["phone"].error == "This field is required"
+    finally:
+        app.set_language("zh_CN")
