@@ -457,3 +457,23 @@ def test_form_pinyin_pad_select_chips_and_language_switch(app, kiosk):
         assert form.rows["phone"].error == "This field is required"
     finally:
         app.set_language("zh_CN")
+
+
+def test_identity_check_unreachable_says_so_and_offers_retry_or_counter(app, kiosk):
+    _, platform = kiosk
+    platform.set_faults(error_rate=1.0, error_status=503, paths=["/v1/identity"])
+    try:
+        start_service(app, "elderly-card")
+        read_card(app)
+        on_screen(app, "face")
+        face = current(app)
+        until(lambda: face.status == "failed", 40, f"the failed check (face: {face.status})")
+        assert face.failure_title == "暂时无法核验身份" and not app.core.session.identity_verified
+        assert face.ids.retry.opacity == 1 and not face.ids.retry.disabled
+        tap(face.ids.retry)
+        assert face.status == "capturing"
+        until(lambda: face.status == "failed", 40, "the second failed check")
+        tap(face.ids.counter)                      # 到人工窗口: nothing is kept
+        assert app.manager.current == "home" and app.core.session is None
+    finally:
+        platform.set_faults()
