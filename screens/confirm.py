@@ -22,7 +22,7 @@ from kiosk import workflow
 from kiosk.i18n import N_
 from screens.delivery import METHOD_WORDS
 from screens.flow_helpers import FlowScreen, masked_card, next_step, run_in_worker
-from screens.widgets import MessagePanel, icon, local, tr
+from screens.widgets import MessagePanel, icon, tr
 
 
 def receipt_data(app, session, service, result: workflow.SubmitResult) -> ReceiptData:

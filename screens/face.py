@@ -47,6 +47,7 @@ class FaceScreen(FlowScreen):
     failure_advice = StringProperty("")
     prompt_code = StringProperty("no_face")
     prompt_msgid = StringProperty(PROMPTS["no_face"])
+    _capture: FaceCapture | None = None
 
     def on_prompt_code(self, _screen, code: str) -> None:
         self.prompt_msgid = PROMPTS.get(code, PROMPTS["no_face"])
@@ -73,9 +74,8 @@ class FaceScreen(FlowScreen):
         self._capture.start()
 
     def stop_capture(self) -> None:
-        capture = getattr(self, "_capture", None)
-        if capture is not None:
-            capture.stop()
+        if self._capture is not None:
+            self._capture.stop()
             self._capture = None
         self.ids.preview.stop()
 

@@ -96,9 +96,9 @@ class PrintDocumentScreen(FlowScreen):
         for doc in self.documents:
             box.add_widget(KButton(text=tr("打印：{title}").format(title=doc.get("title", "")),
                                    disabled=self.state == "printing",
-                                   on_release=lambda _w, d=doc: self.print(d)))
+                                   on_release=lambda _w, d=doc: self.print_one(d)))
 
-    def print(self, summary: dict) -> None:
+    def print_one(self, summary: dict) -> None:
         platform, printer = self.app.core.platform, self.device("licence_printer")
         if printer is None:
             self._fail(tr(PRINT_FAILED))

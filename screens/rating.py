@@ -16,6 +16,7 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty
 from kiosk import workflow
 from kiosk.i18n import N_
 from screens.flow_helpers import Choice, FlowScreen, run_in_worker
+from screens.widgets import tr
 
 # level (platform scale: 5 best) -> words; shown best first
 LEVELS = ((5, N_("非常满意")), (4, N_("满意")), (3, N_("基本满意")), (2, N_("不满意")), (1, N_("非常不满意")))
@@ -45,7 +46,6 @@ class RatingScreen(FlowScreen):
         self._build()
 
     def _build(self) -> None:
-        from screens.widgets import tr
         box = self.ids.levels
         box.clear_widgets()
         for level, words in LEVELS:
@@ -77,7 +77,6 @@ class RatingScreen(FlowScreen):
         application = session.application.get("submit_result") or session.application.get("application_no")
         service_id = session.service_id
         level, comment, core = self.level, "；".join(self.reasons), self.app.core
-        from screens.widgets import tr
         self.busy_text, self.busy = tr("正在提交评价…"), True
 
         def sent(_result) -> None:
