@@ -213,8 +213,9 @@ class CameraView(Widget):
         self._seq = seq
         height, width = frame.shape[:2]
         if width > PREVIEW_MAX_WIDTH:
+            # bilinear: 4x cheaper than INTER_AREA at 1280->960 and fine for a live preview
             frame = cv2.resize(frame, (PREVIEW_MAX_WIDTH, round(height * PREVIEW_MAX_WIDTH / width)),
-                               interpolation=cv2.INTER_AREA)
+                               interpolation=cv2.INTER_LINEAR)
         frame = cv2.flip(frame, -1 if self.mirror else 0)   # Kivy textures are bottom-up
         height, width = frame.shape[:2]
         if self.texture is None or self.texture.size != (width, height):
