@@ -99,6 +99,8 @@ def kiosk(tmp_path_factory):
         core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=3.0)
         app = KioskApp(config, core=core)
         app._run_prepare()
+        from kivy.core.window import Window
+        Window.size = (1920, 1080)          # whatever an earlier UI test module left
         try:
             until(lambda: app.menu is not None, what="the menu")
             pump(0.5)
@@ -317,6 +319,7 @@ def test_print_document_prints_a_licence_once(app, kiosk):
     assert len(prints) == 1 and prints[0].read_bytes()[:5] == b"%PDF-"
     # the same document again (e.g. a second press after a re-query): nothing new is printed
     screen._show([summary])
+    pump(0.3)                                       # the rebuilt list is laid out
     tap(screen.ids.documents.children[0])
     until(lambda: screen.state in ("printed", "failed"), 30, "the second attempt")
     assert screen.message == "这份证照已经打印过，请在出纸口查看。"
