@@ -144,6 +144,18 @@ def read_card(app) -> None:
     until(lambda: app.manager.current != "identify", 15, "the card to be read")
 
 
+def identified(app, service_id: str) -> None:
+    """A session whose card was read (the reader itself is exercised by the other tests)."""
+    from devices.idcard.card import card_from_dict
+    from kiosk.transaction import Transaction
+
+    app.begin_session()
+    app.core.session.service_id = service_id
+    app.core.session.set_card(card_from_dict(json.loads(CARD.read_text(encoding="utf-8"))))
+    app.transaction = Transaction(app.menu.service(service_id))
+    app.show_step(app.transaction.advance())
+
+
 def prepared_session(app, service_id: str = "elderly-card", delivery: str = "pickup") -> None:
     """A session that has done everything up to 确认提交 (for the failure tests)."""
     from devices.idcard.card import card_from_dict
@@ -337,8 +349,7 @@ def test_query_by_typed_application_number(app, kiosk):
         {"service_id": "elderly-card", "applicant": {"name": "王秀英", "id_number": "440304194905120026"},
          "form": {}, "materials": [], "delivery": {"method": "pickup"}, "submitted_at": None, "offline": False},
         "flow-query-test")["application_no"]
-    start_service(app, "application-progress")
-    read_card(app)
+    identified(app, "application-progress")
     on_screen(app, "query")
     query = current(app)
     pad = next(w for w in query.walk() if w.__class__.__name__ == "DigitPad")
@@ -358,8 +369,7 @@ def test_query_by_card_lists_the_residents_applications(app, kiosk):
     from central.devseed import seed
     _, platform = kiosk
     seed(platform.store, platform.kiosk_id, "440304", CARD, current_token=platform.token)
-    start_service(app, "application-progress")
-    read_card(app)
+    identified(app, "application-progress")
     on_screen(app, "query")
     query = current(app)
     until(lambda: query.ids.mine.children, 10, "the resident's applications")
