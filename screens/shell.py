@@ -131,6 +131,11 @@ class KioskApp(App):
             log.exception("kiosk core failed to start; services stay unavailable")
         Clock.schedule_once(lambda _dt: setattr(self, "core_ready", True), 0)
 
+    def on_core_ready(self, _app, ready: bool) -> None:
+        if ready and self.screenshot_dir is not None:  # the home screen now shows the menu
+            Clock.schedule_once(
+                lambda _dt: self.save_screenshot(self.screenshot_dir, self.manager.current), 0.5)
+
     @property
     def core(self) -> "KioskCore":
         """The kiosk core, built on first use: importing it (platform client, crypto, menu
@@ -156,8 +161,6 @@ class KioskApp(App):
         self._started_core = True
         self._core_thread = threading.Thread(target=self._start_core, name="core-start", daemon=True)
         self._core_thread.start()
-        if self.screenshot_dir is not None:
-            Clock.schedule_once(lambda _dt: self.save_screenshot(self.screenshot_dir, "home"), 0.8)
         Clock.schedule_interval(self._tick_idle, IDLE_TICK_S)
         if self.tour_dir is not None:
             from screens.tour import Tour
