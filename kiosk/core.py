@@ -18,6 +18,7 @@ from kiosk.menu import Menu
 from kiosk.menu_store import MenuStore
 from kiosk.platform import PlatformClient
 from kiosk.session import Session
+from kiosk.workflow import report_prints
 from offline_queue.outbox import Outbox
 from offline_queue.sender import Sender
 
@@ -45,6 +46,7 @@ class KioskCore:
         for device in self.devices.values():
             device.open()
         self._start_queue()
+        report_prints(self)  # licence jobs settled before a crash or restart
         self.menus.load()
         self.menus.start_polling(self.platform)
         if self.config.heartbeat.enabled:

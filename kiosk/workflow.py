@@ -18,11 +18,19 @@ show the resident :data:`MESSAGES` ``["not_saved"]``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sqlite3
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from offline_queue.outbox import QueueFullError
+
+log = logging.getLogger(__name__)
+
 SUBMITTED, QUEUED, REFUSED = "submitted", "queued", "refused"
 ACK_WAIT_S = 3.0
+_PRINT_REPORTS = uuid.UUID("6f1d3c2a-9b8e-4d7f-a1c2-5e4b3a291807")  # namespace of report item ids
 
 # What the receipt and the result screen say, per outcome, in the UI languages.
 MESSAGES: dict[str, dict[str, str]] = {
@@ -156,3 +164,34 @@ def _await(core, item_id: str, wait_s: float, now: dt.datetime) -> SubmitResult:
                       "submitted_at": now.isoformat(timespec="seconds"),
                       "note": dict(MESSAGES[result.status])}
     return result
+
+
+def report_prints(core) -> int:
+    """Queue a print report (POST /v1/documents/{id}/printed) for every licence job the
+    journal has settled but the platform has not been told about; returns how many.
+
+    Called after each licence print and at start-up (jobs settled by crash recovery).
+    The item id is derived from the print token and outcome, so a crash between
+    queueing and ``mark_reported`` re-queues the same Idempotency-Key, never a second
+    report.  Safe on any thread but the UI thread (SQLite commits).
+    """
+    printer = core.devices.get("licence_printer")
+    journal = getattr(printer, "journal", None)
+    if journal is None or core.sender is None:
+        return 0
+    queued = 0
+    for entry in journal.unreported():
+        outcome = "printed" if entry.finished else "failed"
+        item_id = str(uuid.uuid5(_PRINT_REPORTS, f"{entry.print_token}:{outcome}"))
+        payload = {"document_id": entry.document_id, "print_token": entry.print_token,
+                   "result": outcome, "detail": entry.detail}
+        try:
+            core.sender.enqueue("print_report", payload, item_id=item_id)
+        except sqlite3.IntegrityError:
+            pass  # queued before a crash: the outbox already holds this exact report
+        except QueueFullError:
+            log.warning("print reports wait: the queue refuses new items (disk full)")
+            break  # still unreported in the journal: the next call tries again
+        journal.mark_reported(entry.print_token)
+        queued += 1
+    return queued

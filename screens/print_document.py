@@ -17,6 +17,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 
 from kiosk.i18n import N_
+from kiosk.workflow import report_prints
 from screens.flow_helpers import FlowScreen, run_in_worker
 from screens.widgets import KButton, tr
 
@@ -108,8 +109,11 @@ class PrintDocumentScreen(FlowScreen):
         token = summary["print_token"]
 
         def work():
-            doc = licence_document(platform.get_document(summary["document_id"]), platform.base_url)
-            return printer.print_document(doc, token)
+            try:
+                doc = licence_document(platform.get_document(summary["document_id"]), platform.base_url)
+                return printer.print_document(doc, token)
+            finally:
+                report_prints(self.app.core)  # tell the platform, through the queue, either way
 
         def done(result) -> None:
             self.busy = False

@@ -21,7 +21,7 @@ from devices.idcard.card import card_from_dict
 from devices.registry import DRIVERS
 from kiosk.core import KioskCore
 from kiosk.platform import PlatformClient
-from kiosk.workflow import QUEUED, SUBMITTED, submit_application, submit_appeal, submit_rating
+from kiosk.workflow import QUEUED, SUBMITTED, report_prints, submit_application, submit_appeal, submit_rating
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = {"id": "elderly-card", "names": {"zh_CN": "敬老优待证办理", "en": "Senior citizen card"},
@@ -148,3 +148,49 @@ def test_submitting_never_blocks_longer_than_the_wait(kiosk):
     threading.Thread(target=lambda: (submit_application(core, session, SERVICE, wait_s=0.3), done.set()),
                      daemon=True).start()
     assert done.wait(2.0)
+
+
+@pytest.fixture
+def kiosk_with_licence_printer(make_config, tmp_path):
+    """A started core whose licence printer (file backend) shares the reference platform."""
+    store = Store(tmp_path / "central.db")
+    port = free_port()
+    server = ServerThread(create_app(store, FaultInjector()), port=port).start()
+    base_url = f"http://127.0.0.1:{port}"
+    devices = "".join(f"[devices.{role}]\nenabled = false\n" for role in DRIVERS if role != "licence_printer")
+    config = make_config(f'[kiosk]\nid = "wf-kiosk"\ndata_dir = "{tmp_path / "var"}"\n'
+                         f'[platform]\nurl = "{base_url}"\ntimeout_s = 2.0\n'
+                         f"[queue]\nbackoff_base_s = 0.05\nbackoff_cap_s = 0.3\nmin_free_mb = 1\n"
+                         f'{devices}[devices.licence_printer]\ndriver = "file"\n')
+    core = KioskCore(config)
+    core.platform = PlatformClient(base_url, token=issue_kiosk_token(store, "wf-kiosk"), timeout=2.0)
+    core.start()
+    try:
+        yield core, store
+    finally:
+        core.stop()
+        server.stop()
+        store.close()
+
+
+def test_settled_licence_prints_are_reported_to_the_platform_once(kiosk_with_licence_printer):
+    core, store = kiosk_with_licence_printer
+    session, _ = resident_session(core)
+    result = submit_application(core, session, {"id": "birth-registration", "names": {"zh_CN": "生育登记"}})
+    assert result.status == SUBMITTED
+    doc = result.response["documents"][0]
+    journal = core.devices["licence_printer"].journal
+    journal.record_intent(doc["print_token"], doc["document_id"], "生育登记服务单")
+    assert report_prints(core) == 0              # not settled yet: nothing to say
+    journal.complete(doc["print_token"])
+    assert report_prints(core) == 1
+    wait_until(lambda: store.one("SELECT printed_at FROM documents WHERE document_id = ?",
+                                 (doc["document_id"],))["printed_at"] is not None)
+    assert report_prints(core) == 0              # reported once
+    # A crash after queueing but before mark_reported: the same report is queued again
+    # under the same item id, so the outbox and the platform see one report.
+    with journal._lock:
+        journal._db.execute("UPDATE print_jobs SET reported = 0")
+    assert report_prints(core) == 1
+    wait_until(lambda: core.outbox.stats(include_done=True)["depth"] == 0)
+    assert core.outbox.stats(include_done=True)["dead"] == 0
