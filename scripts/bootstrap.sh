@@ -11,10 +11,9 @@ APT_PACKAGES=(
   libmtdev1                       # Kivy's multitouch input provider
   libgl1-mesa-dri libegl1 libgles2 # Mesa GL for Kivy
   libsdl2-2.0-0                   # Kivy's window and text providers (wheel links it)
-  cups cups-ipp-utils             # cupsd + ippeveprinter for licence-printer tests
+  cups                            # a private cupsd for the licence-printer tests
   chromium                        # headless browser for the central fleet page test
-  poppler-utils                   # pdftoppm: licence PDFs to PNG for review
-  socat                           # virtual serial links in device tests
+  poppler-utils                   # pdftotext/pdftoppm: licence PDF checks and review
   libcups2-dev                    # pycups builds from source (dev dependency)
 )
 
