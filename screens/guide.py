@@ -101,7 +101,7 @@ class GuideScreen(KioskScreen):
             section = GuideSection(heading=tr("设定依据"))
             for item in basis:
                 section.add_widget(KLabel(text="· " + local(item, lang), auto_height=True,
-                                          color=theme.text_muted, font_size=theme.fs_small * 1.1))
+                                          tone="text_muted", font_size=theme.fs_small * 1.1))
             body.add_widget(section)
 
     def _material_row(self, material: dict, lang: str) -> MaterialRow:

@@ -15,7 +15,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
-                             StringProperty)
+                             OptionProperty, StringProperty)
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
@@ -41,9 +41,21 @@ def icon(name: str) -> str:
     return str(path if path.exists() else IMAGE_DIR / "icon-personal.png")
 
 
+# Theme colours a KLabel can take, by the theme's own property names.
+TONES = ("text", "text_muted", "primary", "accent", "success", "warning", "text_on_primary")
+
+
 class KLabel(Label):
-    """Wrapping label in the theme font; height follows its text."""
+    """Wrapping label in the theme font; height follows its text.
+
+    Its colour is chosen with ``tone`` (a theme colour name, see :data:`TONES`), never
+    with ``color``: the ``<KLabel>`` rule owns ``color`` and re-evaluates it on every
+    palette change (长辈模式, language), so an instance's own ``color:`` would be
+    overwritten with ``theme.text`` -- red warnings turning black.  ``tone`` is only
+    read by the rule, so ``tone: "accent"`` stays red and follows the palette.
+    """
     auto_height = BooleanProperty(False)
+    tone = OptionProperty("text", options=TONES)
 
 
 class KButton(ButtonBehavior, Label):

@@ -254,6 +254,66 @@ def test_identify_screen_explains_errors_and_accepts_a_card(app):
     assert card is not None and app.core.session is None
 
 
+def test_coloured_labels_keep_their_colour_over_language_and_elder_switches(app):
+    """A KLabel's tone (red error title, blue instruction, muted note) survives a language
+    switch and 长辈模式 both ways; the <KLabel> rule used to repaint them in theme.text."""
+    from screens.theme import theme
+    tap(current(app).ids.card_entry)
+    assert app.manager.current == "identify"
+    screen = current(app)
+    screen.show_error("read_failed")
+    pump(3)
+    note = next(w for w in walk(screen) if getattr(w, "text", "").startswith("您的身份信息仅用于"))
+    by_text = {w.text: w for w in walk(app.header) if getattr(w, "text", None) in ("简", "繁", "EN")}
+
+    def check(when):
+        for widget, tone in ((screen.ids.error_title, "accent"), (screen.ids.instruction, "primary"),
+                             (note, "text_muted")):
+            assert list(widget.color) == list(getattr(theme, tone)), f"{widget.text!r} {when}"
+            assert list(widget.color) != list(theme.text), f"{widget.text!r} turned black {when}"
+    check("at first")
+    tap(by_text["EN"])
+    assert app.language == "en"
+    check("after a switch to English")
+    tap(app.header.ids.elder_toggle)
+    assert theme.elder
+    check("after 长辈模式 on")
+    tap(by_text["繁"])
+    check("after a switch to 繁體 in elder mode")
+    tap(app.header.ids.elder_toggle)
+    assert not theme.elder
+    check("after 长辈模式 off")
+    tap(by_text["简"])
+    check("after a switch back to 简体")
+    go_home(app)
+
+
+def test_no_kv_rule_sets_a_klabel_colour_directly():
+    """KLabel colours go through ``tone``: a ``color:`` on an instance would be repainted
+    by the <KLabel> rule on the next palette change (the bug the test above guards)."""
+    import re
+    files = {p: p.read_text(encoding="utf-8").splitlines() for p in sorted((ROOT / "screens").glob("*.kv"))}
+    klabels = {"KLabel"} | {m.group(1) for lines in files.values() for line in lines
+                            if (m := re.match(r"^<(\w+)@[\w+]*KLabel[\w+]*>:", line))}
+    offenders = []
+    for path, lines in files.items():
+        stack: list[tuple[int, str]] = []   # (indent, widget class) of the enclosing blocks
+        for number, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            indent = len(line) - len(line.lstrip())
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            header = re.match(r"^(<[^>]+>|[A-Z][\w@+]*):\s*(#.*)?$", text)
+            if header:
+                stack.append((indent, header.group(1)))
+            elif text.startswith("color:") and stack and stack[-1][1] != "<KLabel>" and (
+                    stack[-1][1] in klabels or re.match(r"^<\w+@[\w+]*KLabel", stack[-1][1])):
+                offenders.append(f"{path.name}:{number}: {text}")
+    assert not offenders, "use tone: instead of color: on a KLabel\n" + "\n".join(offenders)
+
+
 # -- hardening ---------------------------------------------------------------------------
 
 def test_escape_f1_and_function_keys_do_nothing(app):
