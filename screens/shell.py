@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 BLOCKED_KEYS = {27: "escape", 282: "F1", 292: "F11", 293: "F12"}
 CORNER_TAPS = 5            # hidden technician gesture: 5 taps ...
 CORNER_SIZE_PX = 120       # ... in the top-left corner ...
-CORNER_WINDOW_S = 4.0      # ... within 4 seconds
+CORNER_WINDOW_S = 3.0      # ... within 3 seconds
 IDLE_TICK_S = 0.25
 
 
@@ -395,7 +395,7 @@ class KioskApp(App):
 
     # -- the hidden technician gesture ------------------------------------------
     def _count_corner_tap(self, touch) -> bool:
-        """Five taps in the top-left corner within 4 s fire ``on_maintenance_gesture``."""
+        """Five taps in the top-left corner within 3 s fire ``on_maintenance_gesture``."""
         if touch.x > CORNER_SIZE_PX or touch.y < Window.height - CORNER_SIZE_PX:
             self._corner_taps.clear()
             return False

@@ -374,6 +374,32 @@ def test_five_corner_taps_fire_the_maintenance_gesture(app):
         t.touch_down(); t.touch_up()
         pump()
         assert fired == [True]
+
+        # the five taps must fall within three seconds (a fake clock for the shell)
+        import types
+
+        from screens import shell
+        from screens.shell import CORNER_WINDOW_S
+        assert CORNER_WINDOW_S == 3.0
+        clock = [1000.0]
+        real_time = shell.time
+        shell.time = types.SimpleNamespace(monotonic=lambda: clock[0])
+        try:
+            def taps(*gaps):
+                for gap in gaps:
+                    clock[0] += gap
+                    t = UnitTestTouch(20, Window.height - 20)
+                    t.touch_down(); t.touch_up()
+            fired.clear()
+            taps(0, 0.8, 0.8, 0.8, 0.8)      # 3.2 s from first to fifth: too slow
+            assert not fired
+            app._corner_taps.clear()
+            taps(10, 0.7, 0.7, 0.7, 0.8)     # 2.9 s
+            assert fired == [True]
+        finally:
+            shell.time = real_time
+            app._corner_taps.clear()
+        pump()
     finally:
         app.unbind(on_maintenance_gesture=record)
     go_home(app)
