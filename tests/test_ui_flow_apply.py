@@ -91,6 +91,8 @@ def kiosk(tmp_path_factory):
                         f"[heartbeat]\nenabled = false\n"
                         f'[menu]\nbundle = "{ROOT / "assets" / "menus" / "sample.bundle"}"\n', encoding="utf-8")
         config = cfg.load(path)
+        from kiosk import logs
+        logs.setup(config.data_dir / "logs", level="DEBUG", console=False)  # what a kiosk writes
         from screens.app import configure_kivy
         configure_kivy(config)
         from screens.shell import KioskApp
@@ -490,3 +492,21 @@ def test_identity_check_unreachable_says_so_and_offers_retry_or_counter(app, kio
         assert app.manager.current == "home" and app.core.session is None
     finally:
         platform.set_faults()
+
+
+def test_log_files_hold_none_of_the_residents_data(kiosk):
+    """Runs last: after every simulated session above, at DEBUG level, the JSON-lines
+    logs (Kivy's included) contain no raw name, ID number, phone, or address."""
+    import logging
+    app, _platform = kiosk
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    card = json.loads(CARD.read_text(encoding="utf-8"))
+    log_files = sorted((app.core.config.data_dir / "logs").glob("kiosk.jsonl*"))
+    text = "".join(p.read_text(encoding="utf-8") for p in log_files)
+    assert log_files and len(text.splitlines()) > 50          # the sessions did log
+    for line in text.splitlines():
+        json.loads(line)                                      # one JSON object a line
+    raw = [card["name"], card["id_number"], card["address"], "13812345678", "深圳市福田区莲花一村12栋304房"]
+    for value in raw:
+        assert value not in text, f"resident data in the log: {value[:1]}…"
