@@ -26,7 +26,12 @@ ERROR_WORDS = {
     "protocol": (N_("没有读到身份证"), N_("请把身份证平放在感应区中央，不要移动，听到提示音后再拿开。")),
     "unsupported_card": (N_("暂不支持此类证件"), N_("请使用第二代居民身份证、港澳台居民居住证或外国人永久居留身份证。")),
     "expired": (N_("身份证已过有效期"), N_("请到人工窗口办理，工作人员会为您核验身份。")),
+    # the card was read but its data does not check out (GB 11643 check digit, fields)
+    "bad_check_digit": (N_("证件信息无法核验"), N_("请到人工窗口办理，工作人员会为您核验身份。")),
+    "bad_card_data": (N_("证件信息无法核验"), N_("请到人工窗口办理，工作人员会为您核验身份。")),
 }
+# Every idcard.error code of the adapter (docs/idcard.md) has its own words; anything
+# else (sam_self_test, unplugged, ...) is the reader's trouble, not the resident's card.
 DEVICE_TROUBLE = (N_("读卡器暂时无法使用"), N_("请联系现场工作人员，或到人工窗口办理。"))
 
 

@@ -241,6 +241,12 @@ def test_identify_screen_explains_errors_and_accepts_a_card(app):
     assert "checksum" not in screen.ids.error_advice.text  # technician detail stays in the log
     publish("idcard.error", code="sam_self_test", message="SAM failed")
     pump_until(lambda: screen.ids.error_title.text == "读卡器暂时无法使用")
+    for code in ("bad_check_digit", "bad_card_data"):   # the card's data, not the reader
+        publish("idcard.error", code="read_failed", message="reset")
+        pump_until(lambda: screen.ids.error_title.text == "没有读到身份证")
+        publish("idcard.error", code=code, message="check digit mismatch")
+        pump_until(lambda: screen.ids.error_title.text == "证件信息无法核验")
+        assert screen.ids.error_advice.text == "请到人工窗口办理，工作人员会为您核验身份。"
 
     card = IdCard(card_type="resident", name="王䶮", id_number="11010519491231002X",
                   birth_date=dt.date(1949, 12, 31), valid_from=dt.date(2020, 1, 1),
@@ -252,6 +258,25 @@ def test_identify_screen_explains_errors_and_accepts_a_card(app):
     pump_until(lambda: app.manager.current == "category", timeout=4)
     go_home(app)
     assert card is not None and app.core.session is None
+
+
+def test_every_id_card_error_code_has_its_own_words_in_every_language():
+    """docs/idcard.md lists the adapter's idcard.error codes; none may fall through to
+    读卡器暂时无法使用 (that one is for the reader's own faults)."""
+    import re
+
+    from kiosk import i18n
+    from screens.identify import DEVICE_TROUBLE, ERROR_WORDS, error_words
+    doc = (ROOT / "docs" / "idcard.md").read_text(encoding="utf-8")
+    row = next(line for line in doc.splitlines() if line.startswith("| `idcard.error`"))
+    codes = re.findall(r"`(\w+)`", row.split("`code`:")[1].split(";")[0])
+    assert {"expired", "bad_check_digit", "bad_card_data", "protocol"} <= set(codes)
+    for code in codes:
+        assert code in ERROR_WORDS and error_words(code) != DEVICE_TROUBLE, code
+    assert error_words("bad_check_digit") == ("证件信息无法核验", "请到人工窗口办理，工作人员会为您核验身份。")
+    for language, title in (("zh_TW", "證件資訊無法核驗"), ("en", "The card details could not be verified")):
+        assert i18n.gettext("证件信息无法核验", language) == title
+        assert i18n.gettext(error_words("bad_card_data")[1], language) != error_words("bad_card_data")[1]
 
 
 def test_coloured_labels_keep_their_colour_over_language_and_elder_switches(app):
