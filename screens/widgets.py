@@ -78,7 +78,11 @@ class Tag(Label):
 
 
 class HeaderBar(BoxLayout):
-    """Centre name, clock, language switch, 长辈模式, 帮助 and 结束 (during a session)."""
+    """Centre name, clock, language switch, 长辈模式, 帮助 and 结束 (during a session).
+
+    One row in landscape; in portrait (``portrait``, from the window) the controls take a
+    second row, so the centre name has the full width."""
+    portrait = BooleanProperty(False)
     clock_text = StringProperty("")
     date_text = StringProperty("")
 

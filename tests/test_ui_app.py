@@ -484,6 +484,37 @@ def test_no_widget_outside_the_window_and_targets_are_big(app, size):
     assert not problems, "\n".join(problems[:20])
 
 
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)], ids=["landscape", "portrait"])
+def test_whole_centre_name_in_the_header_and_big_pictograms_in_elder_mode(app, size):
+    """Portrait: the header's controls move to a second row so the centre name is not cut
+    short; 长辈模式: the tiles' pictograms stay about as big as in standard mode."""
+    from kivy.core.text import Label as CoreLabel
+    from kivy.core.window import Window
+    from kivy.uix.image import Image
+    from screens.theme import theme
+    Window.size = size
+    try:
+        pump_until(lambda: tuple(Window.size) == size, timeout=5)
+        pump(5)
+        name = app.header.ids.centre_name
+        full = CoreLabel(text=name.text, font_name=name.font_name, font_size=name.font_size, bold=True)
+        full.refresh()
+        assert full.texture.size[0] <= name.width, f"{name.text} cut short in a {size} header"
+        assert app.header.portrait == (size[1] > size[0])
+
+        def pictogram_heights():
+            pump(5)
+            return [min(w.norm_image_size) for t in tiles(app) for w in t.children if isinstance(w, Image)]
+        standard = pictogram_heights()
+        theme.elder = True
+        elder = pictogram_heights()
+        assert min(elder) >= 0.8 * min(standard), (standard, elder)
+    finally:
+        theme.elder = False
+        Window.size = (1920, 1080)
+        pump(5)
+
+
 # -- glyphs actually rendered --------------------------------------------------------------
 
 def test_rare_name_characters_render_with_real_glyphs(app):
