@@ -290,9 +290,11 @@ def document_summary(row: dict) -> DocumentSummary:
                            pickup_code=row["pickup_code"])
 
 
-def application_view(store: Store, app_row: dict) -> dict:
+def application_view(store: Store, app_row: dict, documents: bool = True) -> dict:
+    """``documents=False``: the caller knows there are none (an application just recorded
+    without issuing one)."""
     docs = store.all("SELECT * FROM documents WHERE application_no = ? ORDER BY created_at",
-                     (app_row["application_no"],))
+                     (app_row["application_no"],)) if documents else []
     return ApplicationResponse(
         application_no=app_row["application_no"], status=app_row["status"], kind=app_row["kind"],
         service_id=app_row["service_id"], service_name=app_row["service_name"],
@@ -318,15 +320,19 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
         pickup = f"{secrets.randbelow(10**8):08d}"
         if store.one("SELECT 1 AS x FROM applications WHERE pickup_code = ?", (pickup,)) is None:
             break
+    row = {"application_no": application_no, "status": "approved" if immediate else "accepted",
+           "kind": service.kind, "service_id": service.service_id, "service_name": service.name,
+           "promised_days": service.promised_days, "expected_completion": expected.isoformat(),
+           "pickup_code": pickup}
     store.execute(
         "INSERT INTO applications (application_no, kiosk_id, idem_key, service_id, service_name, kind, "
         "status, resident_key, applicant, form, delivery, submitted_at, received_at, offline, "
         "promised_days, expected_completion, decided_at, pickup_code) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (application_no, kiosk_id, key, service.service_id, service.name, service.kind,
-         "approved" if immediate else "accepted", resident, json.dumps(applicant, ensure_ascii=False),
+         row["status"], resident, json.dumps(applicant, ensure_ascii=False),
          json.dumps(body.form, ensure_ascii=False), json.dumps(body.delivery, ensure_ascii=False),
-         body.submitted_at, now, int(body.offline), service.promised_days, expected.isoformat(),
+         body.submitted_at, now, int(body.offline), service.promised_days, row["expected_completion"],
          now if immediate else None, pickup))
     for material, pages in decoded:
         material_id = uuid.uuid4().hex
@@ -341,8 +347,8 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
         issue_document(store, application_no)
     log.info("application %s accepted from %s (service %s, %s%s)", application_no, kiosk_id,
              service.service_id, service.kind, ", queued offline" if body.offline else "")
-    row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
-    return application_view(store, row)
+    # The view from what was just inserted (no read back); documents exist only if one was issued.
+    return application_view(store, row, documents=immediate)
 
 
 def create_app(store: Store, faults: FaultInjector | None = None, admin_token: str | None = None) -> FastAPI:
@@ -381,11 +387,13 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
         try:
             with store.write():
                 status, response = work()
-                store.finish_key(kiosk_id, scope, key, status, response)
+                # Serialised once, as JSONResponse would: the same text is stored for replays.
+                text = json.dumps(response, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+                store.finish_key(kiosk_id, scope, key, status, response, response_json=text)
         except BaseException:
             store.release_key(kiosk_id, scope, key)
             raise
-        return JSONResponse(response, status_code=status)
+        return Response(text.encode("utf-8"), status_code=status, media_type="application/json")
 
     # -- enrolment -------------------------------------------------------------------------------
     @app.post("/v1/enroll", response_model=EnrollResponse, tags=["kiosk"],

@@ -213,9 +213,9 @@ class Store:
 
     def next_number(self, name: str) -> int:
         """A gap-free sequence; call inside :meth:`write`."""
-        self.execute("INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", (name,))
-        self.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
-        return int(self.one("SELECT value FROM counters WHERE name = ?", (name,))["value"])
+        row = self.execute("INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
+                           "SET value = value + 1 RETURNING value", (name,)).fetchone()
+        return int(row["value"])
 
     # -- settings --------------------------------------------------------------------------
     def get_setting(self, name: str, default: Any = None) -> Any:
@@ -244,13 +244,14 @@ class Store:
             return "replay", (known["status_code"], json.loads(known["response"]))
         now = time.time()
         with self.write(durable=False):  # a claim lost in a power cut only means the work is redone
+            # The usual case is a new key: insert it; only a key someone else holds needs a read.
+            if self.execute("INSERT INTO idempotency (kiosk_id, scope, idem_key, body_hash, state, "
+                            "created_at, updated_at) VALUES (?, ?, ?, ?, 'processing', ?, ?) "
+                            "ON CONFLICT (kiosk_id, scope, idem_key) DO NOTHING",
+                            (kiosk_id, scope, key, body_hash, now, now)).rowcount == 1:
+                return "new", None
             row = self.one("SELECT * FROM idempotency WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
                            (kiosk_id, scope, key))
-            if row is None:
-                self.execute("INSERT INTO idempotency (kiosk_id, scope, idem_key, body_hash, state, "
-                             "created_at, updated_at) VALUES (?, ?, ?, ?, 'processing', ?, ?)",
-                             (kiosk_id, scope, key, body_hash, now, now))
-                return "new", None
             if row["body_hash"] != body_hash:
                 return "mismatch", None
             if row["state"] == "done":
@@ -261,11 +262,15 @@ class Store:
                 return "new", None
             return "processing", None
 
-    def finish_key(self, kiosk_id: str, scope: str, key: str, status: int, response: Any) -> None:
-        """Record the response; call inside the same write transaction as the work itself."""
+    def finish_key(self, kiosk_id: str, scope: str, key: str, status: int, response: Any,
+                   response_json: str | None = None) -> None:
+        """Record the response; call inside the same write transaction as the work itself.
+        ``response_json``: the response already serialised (saves encoding it twice)."""
+        if response_json is None:
+            response_json = json.dumps(response, ensure_ascii=False)
         self.execute("UPDATE idempotency SET state = 'done', status_code = ?, response = ?, updated_at = ? "
                      "WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
-                     (status, json.dumps(response, ensure_ascii=False), time.time(), kiosk_id, scope, key))
+                     (status, response_json, time.time(), kiosk_id, scope, key))
 
     def release_key(self, kiosk_id: str, scope: str, key: str) -> None:
         """The work failed: forget the claim so a retry can do it."""
