@@ -40,7 +40,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
+def attr(obj: Any, key: str, default: Any = None) -> Any:
+    """``obj[key]`` for plain JSON (dicts), ``obj.key`` for model objects (Service, IdCard)."""
     return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
 
 
@@ -86,7 +87,7 @@ def prefill(form: list[dict], card: Any) -> dict[str, str]:
     for spec in form:
         source = spec.get("prefill") or ""
         if source.startswith("card."):
-            value = _get(card, source[5:])
+            value = attr(card, source[5:])
             if isinstance(value, (dt.date, dt.datetime)):
                 value = value.isoformat()
             if value:
@@ -127,7 +128,7 @@ class Transaction:
 
 def materials_to_scan(service: Any, reusable_on_record: set[str]) -> list[dict]:
     """Main materials first (they block), then secondary ones (边办边补, optional)."""
-    guide = _get(service, "guide", {}) or {}
+    guide = attr(service, "guide", {}) or {}
     todo = []
     for material in guide.get("materials", []):
         if material.get("id") == "id-card":
@@ -139,8 +140,8 @@ def materials_to_scan(service: Any, reusable_on_record: set[str]) -> list[dict]:
 
 
 def plan(service: Any, reusable_on_record: set[str] | frozenset = frozenset()) -> list[str]:
-    flow = _get(service, "flow", "apply")
-    identity = _get(service, "identity", "id_card")
+    flow = attr(service, "flow", "apply")
+    identity = attr(service, "identity", "id_card")
     steps: list[str] = []
     if identity in ("id_card", "id_card_face"):
         steps.append(IDENTIFY)
@@ -149,12 +150,12 @@ def plan(service: Any, reusable_on_record: set[str] | frozenset = frozenset()) -
     if flow != "apply":
         # print_document / query / appeal have their own single screen after identification
         return steps + [flow]
-    if _get(service, "form"):
+    if attr(service, "form"):
         steps.append(FORM)
     if materials_to_scan(service, set(reusable_on_record)):
         steps.append(MATERIALS)
     steps.append(SIGN)
-    if len(_get(service, "delivery", []) or []) > 1:
+    if len(attr(service, "delivery", []) or []) > 1:
         steps.append(DELIVERY)
     steps += [CONFIRM, RESULT, RATING]
     return steps

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk.transaction import attr
 from offline_queue.outbox import QueueFullError
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,6 @@ class SubmitResult:
         return MESSAGES[self.status].get(language, MESSAGES[self.status]["zh_CN"])
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
-
-
 def _card_fields(card: Any) -> dict[str, Any]:
     """The card's text fields, unmasked (the platform needs the real ID number); no photo."""
     if card is None:
@@ -80,14 +77,14 @@ def _service_name(service: Any, language: str) -> str:
     name = getattr(service, "name", None)
     if callable(name):
         return name(language)
-    names = _get(service, "names") or {}
-    return names.get(language) or names.get("zh_CN") or str(_get(service, "id", ""))
+    names = attr(service, "names") or {}
+    return names.get(language) or names.get("zh_CN") or str(attr(service, "id", ""))
 
 
 def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "SubmitResult":
     """Queue the session's application and wait up to ``wait_s`` for the platform."""
     now = dt.datetime.now().astimezone()
-    service_id = _get(service, "id")
+    service_id = attr(service, "id")
     payload = {
         "service_id": service_id,
         "applicant": _card_fields(session.card),
@@ -105,7 +102,7 @@ def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "S
     result.receipt.update({
         "service_id": service_id,
         "service_name": _service_name(service, session.language),
-        "promised_days": result.response.get("promised_days", _get(service, "promised_days")),
+        "promised_days": result.response.get("promised_days", attr(service, "promised_days")),
         "expected_completion": result.response.get("expected_completion"),
         "documents": [{"document_id": d.get("document_id"), "title": d.get("title"),
                        "print_token": d.get("print_token")} for d in result.response.get("documents", [])],
