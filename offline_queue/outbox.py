@@ -4,8 +4,9 @@ Once :meth:`Outbox.enqueue` returns, the item survives a crash or a power cut:
 SQLite in WAL mode with ``synchronous=FULL`` (NORMAL may roll back the last
 commits on power loss) and scans written, fsynced and renamed into place
 *before* the row that names them is committed.  (The sender's bookkeeping
--- sending, acknowledged, retry, dead -- commits without a flush: losing it
-only re-sends an item, which the platform deduplicates; see ``_relaxed``.)
+-- sending, acknowledged, retry, dead -- commits without a flush on a second
+connection: losing it only re-sends an item, which the platform deduplicates;
+see ``_open_bookkeeping``.)
 Each item's id is a UUID that
 is also its Idempotency-Key, so re-sending after a crash can never create a
 second application on the platform.
@@ -23,10 +24,8 @@ kept with its reason until a technician runs ``kioskctl queue retry|purge``).
 from __future__ import annotations
 
 import base64
-import contextlib
 import errno
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -38,14 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+import orjson
+
 from offline_queue.crypto import Sealer, key_path, load_or_create_key
 
 log = logging.getLogger(__name__)
 
 KINDS = ("application", "rating", "appeal", "print_report")
 FREE_MARGIN_BYTES = 64 * 1024 * 1024  # below min_free + this, statvfs on every enqueue
-TOMBSTONE_DAYS = 90
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: enqueue is hot  # delivered items' tombstones (no personal data) are kept this long
+TOMBSTONE_DAYS = 90  # delivered items' tombstones (no personal data) are kept this long
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -115,11 +115,9 @@ class Outbox:
         self._sealer = sealer
         self._clock = clock
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False,
-                                   timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = self._connect("FULL")
         self._db.executescript(SCHEMA)
+        self._book = self._open_bookkeeping()
         if recover:
             self._recover()
 
@@ -135,8 +133,28 @@ class Outbox:
         return cls(config.data_dir / "queue" / "outbox.sqlite3", sealer,
                    min_free_mb=config.queue.min_free_mb, recover=owner)
 
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        return db
+
+    def _open_bookkeeping(self) -> sqlite3.Connection:
+        """The sender's connection: its commits skip the fsync (synchronous=NORMAL).
+
+        Losing any of them in a power cut only replays an earlier state: the
+        item is sent again under the same Idempotency-Key and the platform
+        answers with the first response (a purged payload was still
+        encrypted).  Both connections append to the one WAL, whose commits are
+        ordered, so the next FULL commit (an enqueue) makes everything before
+        it durable too.  This keeps a drain from paying one disk flush per
+        item, and enqueues from paying a pragma switch.
+        """
+        return self._connect("NORMAL")
+
     def close(self) -> None:
         with self._lock:
+            self._book.close()
             self._db.close()
 
     # -- writing ----------------------------------------------------------
@@ -154,12 +172,13 @@ class Outbox:
         item_id = item_id or str(uuid.uuid4())
         pages = [(material_id, src if isinstance(src, bytes) else Path(src).read_bytes())
                  for material_id, src in attachments]
-        payload_json = _JSON.encode(payload)
-        self._check_free_space(len(payload_json) * 3 + sum(len(p) for _, p in pages))
+        stored = orjson.dumps({"payload": payload, "attachments": []})
+        self._check_free_space(len(stored) * 3 + sum(len(p) for _, p in pages))
         try:
-            manifest = _JSON.encode(self._write_attachments(item_id, pages)) if pages else "[]"
-            stored = f'{{"payload":{payload_json},"attachments":{manifest}}}'
-            blob = self._sealer.seal(stored.encode(), item_id)
+            if pages:
+                stored = orjson.dumps({"payload": payload,
+                                       "attachments": self._write_attachments(item_id, pages)})
+            blob = self._sealer.seal(stored, item_id)
             now = self._clock()
             with self._lock:
                 self._db.execute(
@@ -234,7 +253,7 @@ class Outbox:
                 if head is None:
                     continue
                 if head.depends_on:
-                    dep_state = self._db.execute("SELECT state FROM items WHERE id = ?",
+                    dep_state = self._book.execute("SELECT state FROM items WHERE id = ?",
                                                  (head.depends_on,)).fetchone()
                     if dep_state is None or dep_state[0] == "dead":
                         self.mark_dead(head.id, "the item it depends on was refused or purged")
@@ -250,7 +269,7 @@ class Outbox:
         return None, earliest
 
     def _head(self, kind: str) -> Item | None:
-        row = self._db.execute(
+        row = self._book.execute(
             f"SELECT {_ITEM_COLUMNS} FROM items WHERE kind = ? AND state IN ('pending', 'sending')"
             " ORDER BY seq LIMIT 1", (kind,)).fetchone()
         return Item(*row) if row else None
@@ -258,15 +277,15 @@ class Outbox:
     def request_payload(self, item: Item) -> dict:
         """Decrypt the payload, attach the scans and fill in the dependency's application number."""
         with self._lock:
-            row = self._db.execute("SELECT payload FROM items WHERE id = ?", (item.id,)).fetchone()
+            row = self._book.execute("SELECT payload FROM items WHERE id = ?", (item.id,)).fetchone()
             dep_no = None
             if item.depends_on:
-                dep = self._db.execute("SELECT application_no FROM items WHERE id = ?",
+                dep = self._book.execute("SELECT application_no FROM items WHERE id = ?",
                                        (item.depends_on,)).fetchone()
                 dep_no = dep[0] if dep else None
         if row is None or row[0] is None:
             raise QueueItemError(f"item {item.id} has no payload (already acknowledged or purged)")
-        stored = json.loads(self._sealer.open(row[0], item.id))
+        stored = orjson.loads(self._sealer.open(row[0], item.id))
         payload = stored["payload"]
         if stored["attachments"]:
             materials: dict[str, list] = {}
@@ -281,47 +300,28 @@ class Outbox:
         return payload
 
     def mark_sending(self, item_id: str) -> None:
-        with self._relaxed():
-            self._update(item_id, "state = 'sending', attempts = attempts + 1", ())
+        self._update(item_id, "state = 'sending', attempts = attempts + 1", ())
 
     def mark_done(self, item_id: str, application_no: str | None = None) -> None:
         """Acknowledged: purge the personal data at once, keep the tombstone."""
-        now = self._clock()
-        with self._relaxed():
-            self._update(item_id, "state = 'done', payload = NULL, last_error = NULL, acked_at = ?,"
-                         " application_no = ?", (now, application_no))
-        shutil.rmtree(self.attachments_dir / item_id, ignore_errors=True)
+        self._update(item_id, "state = 'done', payload = NULL, last_error = NULL, acked_at = ?,"
+                     " application_no = ?", (self._clock(), application_no))
+        scans = self.attachments_dir / item_id
+        if os.path.lexists(scans):
+            shutil.rmtree(scans, ignore_errors=True)
 
     def mark_retry(self, item_id: str, error: str, next_attempt_at: float) -> None:
-        with self._relaxed():
-            self._update(item_id, "state = 'pending', last_error = ?, next_attempt_at = ?",
-                         (error, next_attempt_at))
+        self._update(item_id, "state = 'pending', last_error = ?, next_attempt_at = ?",
+                     (error, next_attempt_at))
 
     def mark_dead(self, item_id: str, reason: str) -> None:
-        with self._relaxed():
-            self._update(item_id, "state = 'dead', last_error = ?", (reason,))
+        self._update(item_id, "state = 'dead', last_error = ?", (reason,))
 
-    @contextlib.contextmanager
-    def _relaxed(self):
-        """The sender's bookkeeping commits without an fsync (synchronous=NORMAL).
-
-        Losing any of it in a power cut only replays an earlier state: the
-        item is sent again under the same Idempotency-Key and the platform
-        answers with the first response (a purged payload was still
-        encrypted).  WAL commits are ordered, so the next FULL commit (an
-        enqueue) makes everything before it durable too.  This keeps a drain
-        from paying one disk flush per item on the kiosk.
-        """
+    def _update(self, item_id: str, assignments: str, params: tuple, db=None) -> None:
+        """One bookkeeping change, committed without a flush unless ``db`` says otherwise."""
         with self._lock:
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                yield
-            finally:
-                self._db.execute("PRAGMA synchronous=FULL")
-
-    def _update(self, item_id: str, assignments: str, params: tuple) -> None:
-        self._db.execute(f"UPDATE items SET {assignments}, updated_at = ? WHERE id = ?",
-                         (*params, self._clock(), item_id))
+            (db or self._book).execute(f"UPDATE items SET {assignments}, updated_at = ? WHERE id = ?",
+                                       (*params, self._clock(), item_id))
 
     # -- technician actions ----------------------------------------------
     def retry(self, item_id: str) -> Item:
@@ -330,7 +330,8 @@ class Outbox:
             item = self.get(item_id)
             if item.state not in ("dead", "pending"):
                 raise QueueItemError(f"item {item.id} is {item.state}; only dead or pending items can be retried")
-            self._update(item.id, "state = 'pending', attempts = 0, next_attempt_at = ?", (self._clock(),))
+            self._update(item.id, "state = 'pending', attempts = 0, next_attempt_at = ?", (self._clock(),),
+                         db=self._db)
             return self.get(item.id)
 
     def purge(self, item_id: str) -> Item:
