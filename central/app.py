@@ -25,9 +25,9 @@ from typing import Annotated, Any, Callable, Literal
 from fastapi import Depends, FastAPI, Header, HTTPException, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from central import identity, services
+from central import identity, services, storage
 from central.faults import FaultInjector, FaultMiddleware, Faults
 from central.storage import Store, canonical_hash, new_token, token_hash
 from kiosk.privacy import mask_id_number  # documents show ID numbers as the kiosk prints them
@@ -118,6 +118,33 @@ class ApplicationResponse(BaseModel):
     expected_completion: str
     pickup_code: str = Field(description="8 digits for the receipt: collect documents at any kiosk (通办通取)")
     documents: list[DocumentSummary]
+
+
+BATCH_MAX_ITEMS = 100
+
+
+class BatchItem(Strict):
+    idempotency_key: str = Field(min_length=1, max_length=100, description="the item's own key (UUID)")
+    application: dict[str, Any] = Field(description="an ApplicationRequest; validated item by item, so one "
+                                                    "bad item is refused alone (422 in its result)")
+
+
+class ApplicationBatchRequest(Strict):
+    items: list[BatchItem] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+
+
+class BatchResult(BaseModel):
+    idempotency_key: str
+    status: int = Field(description="201 recorded, or the first answer's status when the key was seen "
+                                    "before (replayed true); 422 refused (do not retry); 409 still being "
+                                    "processed under this key elsewhere (retry; later items were not processed)")
+    replayed: bool = False
+    body: dict[str, Any] = Field(description="an ApplicationResponse for 200/201, else a Problem")
+
+
+class ApplicationBatchResponse(BaseModel):
+    results: list[BatchResult] = Field(description="in the order of the items, for a prefix of them: items "
+                                                   "after a 409 were not processed and are to be sent again")
 
 
 class CardFields(Strict):
@@ -261,6 +288,20 @@ def _b64decode(value: str, what: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise HTTPException(422, f"{what} is not valid base64") from None
+
+
+def decode_materials(body: ApplicationRequest) -> list:
+    """Each material with its decoded pages; 422 for bad base64 or a page that fails its sha256."""
+    decoded = []
+    for material in body.materials:
+        pages = []
+        for page in material.pages:
+            content = _b64decode(page.content_b64, f"material {material.id} page")
+            if hashlib.sha256(content).hexdigest() != page.sha256:
+                raise HTTPException(422, f"material {material.id}: a page does not match its sha256")
+            pages.append((page.sha256, content))
+        decoded.append((material, pages))
+    return decoded
 
 
 def issue_document(store: Store, application_no: str) -> None:
@@ -448,20 +489,62 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                                                          description="UUID, one per application"),
                            kiosk_id: str = Depends(kiosk)):
         """Submit an application exactly once (Idempotency-Key); 即办件 are approved at once."""
-        decoded = []
-        for material in body.materials:
-            pages = []
-            for page in material.pages:
-                content = _b64decode(page.content_b64, f"material {material.id} page")
-                if hashlib.sha256(content).hexdigest() != page.sha256:
-                    raise HTTPException(422, f"material {material.id}: a page does not match its sha256")
-                pages.append((page.sha256, content))
-            decoded.append((material, pages))
+        decoded = decode_materials(body)
 
         def work() -> tuple[int, dict]:
             return 201, intake(store, kiosk_id, idempotency_key, body, decoded)
 
         return idempotent(kiosk_id, "applications", idempotency_key, body.model_dump(mode="json"), work)
+
+    @app.post("/v1/applications/batch", response_model=ApplicationBatchResponse, tags=["kiosk"],
+              responses=ERRORS)
+    def create_applications(body: ApplicationBatchRequest, kiosk_id: str = Depends(kiosk)):
+        """Several queued applications in one request and one commit, in order: how a kiosk's
+        offline queue drains a backlog.  Each item keeps its own Idempotency-Key with the meaning
+        it has on POST /v1/applications, so an item may be sent alone, in a batch, and again (a
+        key repeated within a batch is answered as a repeat: the first answer, or 422)."""
+        delay = injector.processing_delay()
+        if delay > 0:
+            time.sleep(delay)
+        results = []
+        with store.write():
+            for item in body.items:
+                results.append(batch_item(kiosk_id, item))
+                if results[-1]["status"] == 409:  # keep the kiosk's order: stop at the first item to retry
+                    break
+        return Response(json.dumps({"results": results}, ensure_ascii=False, allow_nan=False,
+                                   separators=(",", ":")).encode("utf-8"), media_type="application/json")
+
+    def batch_item(kiosk_id: str, item: BatchItem) -> dict:
+        """One item of a batch, inside the batch's write transaction."""
+        key = item.idempotency_key
+
+        def answer(status: int, body: Any, replayed: bool = False) -> dict:
+            return {"idempotency_key": key, "status": status, "replayed": replayed, "body": body}
+
+        try:
+            request = ApplicationRequest.model_validate(item.application)
+        except ValidationError as exc:  # the errors name fields, never echo their values
+            return answer(422, {"detail": exc.errors(include_url=False, include_input=False,
+                                                     include_context=False)})
+        body_hash = canonical_hash(request.model_dump(mode="json"))
+        known = store.key_state(kiosk_id, "applications", key)
+        if known is not None:
+            if known["body_hash"] != body_hash:
+                return answer(422, {"detail": "Idempotency-Key was already used with a different body"})
+            if known["state"] == "done":
+                return answer(known["status_code"], json.loads(known["response"]), replayed=True)
+            if time.time() - known["updated_at"] <= storage.PROCESSING_LEASE_S:
+                return answer(409, {"detail": "a request with this Idempotency-Key is still being processed",
+                                    "retryable": True})
+        try:
+            decoded = decode_materials(request)
+        except HTTPException as exc:
+            return answer(exc.status_code, {"detail": exc.detail})
+        response = intake(store, kiosk_id, key, request, decoded)
+        store.record_key(kiosk_id, "applications", key, body_hash, 201,
+                         json.dumps(response, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+        return answer(201, response)
 
     @app.get("/v1/applications/{application_no}", response_model=ApplicationResponse, tags=["kiosk"],
              responses={404: {"model": Problem}, **ERRORS})

@@ -272,6 +272,23 @@ class Store:
                      "WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
                      (status, response_json, time.time(), kiosk_id, scope, key))
 
+    def key_state(self, kiosk_id: str, scope: str, key: str) -> dict | None:
+        """The key's row (body_hash, state, status_code, response, updated_at), or None if unseen."""
+        return self.one("SELECT body_hash, state, status_code, response, updated_at FROM idempotency "
+                        "WHERE kiosk_id = ? AND scope = ? AND idem_key = ?", (kiosk_id, scope, key))
+
+    def record_key(self, kiosk_id: str, scope: str, key: str, body_hash: str, status: int,
+                   response_json: str) -> None:
+        """Record a finished key in one step (a batch item: the batch's own transaction is the
+        claim); takes over a claim whose processing lease ran out.  Call inside :meth:`write`."""
+        now = time.time()
+        self.execute("INSERT INTO idempotency (kiosk_id, scope, idem_key, body_hash, state, status_code, "
+                     "response, created_at, updated_at) VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?) "
+                     "ON CONFLICT (kiosk_id, scope, idem_key) DO UPDATE SET state = 'done', "
+                     "status_code = excluded.status_code, response = excluded.response, "
+                     "updated_at = excluded.updated_at",
+                     (kiosk_id, scope, key, body_hash, status, response_json, now, now))
+
     def release_key(self, kiosk_id: str, scope: str, key: str) -> None:
         """The work failed: forget the claim so a retry can do it."""
         with self.write(durable=False):

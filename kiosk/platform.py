@@ -306,6 +306,23 @@ class PlatformClient:
     def heartbeat(self, payload: dict) -> dict:
         return self._json(self._request("POST", "/v1/heartbeat", json=payload))
 
+    def create_applications(self, items: list[tuple[str, dict]]) -> list[dict | PlatformError]:
+        """Several applications in one request, ``[(idempotency_key, payload), ...]`` in order.
+
+        Returns one outcome per item for a prefix of ``items``: the response, or the
+        :class:`FinalError` / :class:`RetryableError` that item alone would have raised.  Items
+        past the prefix were not processed (one was still in progress elsewhere): send them
+        again.  A failure of the whole request raises, as any call does.
+        """
+        body = {"items": [{"idempotency_key": key, "application": payload} for key, payload in items]}
+        results = self._json(self._request("POST", "/v1/applications/batch", json=body)).get("results")
+        keys = [key for key, _ in items]
+        if (not isinstance(results, list) or len(results) > len(items) or not all(
+                isinstance(r, dict) and isinstance(r.get("body"), dict) for r in results)
+                or [r.get("idempotency_key") for r in results] != keys[:len(results)]):
+            raise RetryableError("POST /v1/applications/batch: the results do not match the items sent")
+        return [_batch_outcome(result) for result in results]
+
     def submit(self, kind: str, payload: dict, idempotency_key: str) -> dict:
         """The offline queue's single entry point: send one queued item of ``kind``."""
         if kind == "application":
@@ -322,6 +339,16 @@ class PlatformClient:
             return self.report_printed(document_id, token, payload.get("result", "printed"),
                                        payload.get("detail", ""), idempotency_key=idempotency_key)
         raise FinalError(f"unknown item kind {kind!r} (known: {', '.join(SUBMIT_KINDS)})", None)
+
+
+def _batch_outcome(result: dict) -> dict | PlatformError:
+    status, body = result.get("status"), result["body"]
+    if status in (200, 201):
+        return body
+    message = f"POST /v1/applications/batch item -> {status}: {body.get('detail')}"
+    if status in RETRYABLE_STATUSES or (isinstance(status, int) and status >= 500):
+        return RetryableError(message, status=status)
+    return FinalError(message, status if isinstance(status, int) else None)
 
 
 def token_path(config) -> Path:

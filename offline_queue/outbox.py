@@ -24,6 +24,7 @@ kept with its reason until a technician runs ``kioskctl queue retry|purge``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import logging
@@ -115,6 +116,7 @@ class Outbox:
         self._sealer = sealer
         self._clock = clock
         self._lock = threading.RLock()
+        self._uncommitted_purges: list[str] | None = None  # scans of items acknowledged in bookkeeping()
         self._db = self._connect("FULL")
         self._db.executescript(SCHEMA)
         self._book = self._open_bookkeeping()
@@ -274,6 +276,21 @@ class Outbox:
             " ORDER BY seq LIMIT 1", (kind,)).fetchone()
         return Item(*row) if row else None
 
+    def run_of(self, head: Item, limit: int, now: float) -> list[Item]:
+        """``head`` and the items queued right behind it in its kind's FIFO that are due and
+        depend on nothing: what may travel together in one batch, in order."""
+        with self._lock:
+            rows = self._book.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE kind = ? AND state IN ('pending', 'sending')"
+                " AND seq >= ? ORDER BY seq LIMIT ?", (head.kind, head.seq, limit)).fetchall()
+        run = []
+        for row in rows:
+            item = Item(*row)
+            if item.depends_on or (run and item.next_attempt_at > now):
+                break
+            run.append(item)
+        return run
+
     def request_payload(self, item: Item) -> dict:
         """Decrypt the payload, attach the scans and fill in the dependency's application number."""
         with self._lock:
@@ -302,10 +319,37 @@ class Outbox:
     def mark_sending(self, item_id: str) -> None:
         self._update(item_id, "state = 'sending', attempts = attempts + 1", ())
 
+    def mark_unsent(self, item_id: str) -> None:
+        """Back in line unchanged: it went out in a batch the platform stopped before reaching it."""
+        self._update(item_id, "state = 'pending'", ())
+
+    @contextlib.contextmanager
+    def bookkeeping(self):
+        """Several marks in one (unflushed) commit: a batch's outcomes."""
+        with self._lock:
+            self._book.execute("BEGIN")
+            self._uncommitted_purges = []
+            try:
+                yield
+                self._book.execute("COMMIT")
+            except BaseException:
+                self._book.execute("ROLLBACK")
+                raise
+            finally:
+                purges, self._uncommitted_purges = self._uncommitted_purges, None
+        for item_id in purges:  # reached only when the commit succeeded
+            self._purge_scans(item_id)
+
     def mark_done(self, item_id: str, application_no: str | None = None) -> None:
         """Acknowledged: purge the personal data at once, keep the tombstone."""
         self._update(item_id, "state = 'done', payload = NULL, last_error = NULL, acked_at = ?,"
                      " application_no = ?", (self._clock(), application_no))
+        if self._uncommitted_purges is not None:  # inside bookkeeping(): delete once committed
+            self._uncommitted_purges.append(item_id)
+        else:
+            self._purge_scans(item_id)
+
+    def _purge_scans(self, item_id: str) -> None:
         scans = self.attachments_dir / item_id
         if os.path.lexists(scans):
             shutil.rmtree(scans, ignore_errors=True)

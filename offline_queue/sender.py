@@ -1,7 +1,8 @@
-"""The sender thread: drains the outbox to the platform, one item at a time.
+"""The sender thread: drains the outbox to the platform, oldest first.
 
-It uses only ``PlatformClient.submit(kind, payload, idempotency_key)`` and
-the client's typed errors:
+It uses ``PlatformClient.submit(kind, payload, idempotency_key)``, the batch
+call ``create_applications`` where the client has it, and the client's typed
+errors:
 
 * success → ``done`` (personal data purged, application number kept);
 * :class:`FinalError` (validation 4xx, and 422 for a reused key with another
@@ -19,6 +20,13 @@ one immediate attempt, which is how the queue notices that the network is back
 without a fleet-wide synchronised probe.  Connectivity ("online", "offline",
 "degraded") is published on ``queue.connectivity`` and counts on
 ``queue.stats`` for the UI and the heartbeat.
+
+A backlog of applications (after an outage) leaves in batches: up to
+``BATCH_MAX_ITEMS`` consecutive, due applications in one request that the
+platform records in one transaction, answering item by item for a prefix of
+them.  Each item keeps its own Idempotency-Key and its answer is handled as if
+it had been sent alone, so order, exactly-once and dead letters are unchanged;
+a single waiting item (a resident at the screen) still goes alone.
 """
 from __future__ import annotations
 
@@ -27,6 +35,8 @@ import logging
 import random
 import threading
 import time
+
+import orjson
 
 from kiosk.logs import redactor
 from kiosk.platform import AuthError, FinalError, RetryableError
@@ -42,6 +52,9 @@ STATS_INTERVAL_S = 0.5   # counting rows on every item would slow a 10,000-item 
 RECENT_RESULTS = 256     # acknowledgements kept in memory for wait_for()
 CONFLICT_LIMIT = 10      # 409s in a row for one item, and ...
 CONFLICT_WINDOW_S = 600.0  # ... for this long (well past the platform's 60 s processing lease): dead letter
+BATCH_MAX_ITEMS = 50       # a backlog of applications leaves in batches of up to this many ...
+BATCH_MAX_BYTES = 4 * 1024 * 1024  # ... and this much JSON (one item may be larger and goes alone)
+BATCH_OFF_S = 600.0        # after the platform refuses a batch request, one at a time for this long
 
 
 class Sender:
@@ -66,6 +79,7 @@ class Sender:
         self._results: collections.OrderedDict[str, dict] = collections.OrderedDict()
         self._results_changed = threading.Condition()
         self._last_stats = 0.0
+        self._batching_off_until = 0.0
         self.connectivity = ONLINE         # optimistic until the first attempt says otherwise
 
     @classmethod
@@ -136,13 +150,24 @@ class Sender:
         if now < self._paused_until:
             return self._paused_until - now
         probe, self._probe = self._probe, False
-        item, due = self.outbox.next_ready(float("inf") if probe else now)
+        horizon = float("inf") if probe else now
+        item, due = self.outbox.next_ready(horizon)
         if item is None:
             self._publish_stats(force=due is None)  # drained (or all blocked): say so at once
             return IDLE_POLL_S if due is None else min(max(due - now, 0.0), IDLE_POLL_S)
-        self._send(item)
+        run = self._batchable(item, horizon)
+        if len(run) > 1:
+            self._send_batch(run)
+        else:
+            self._send(item)
         self._publish_stats()
         return 0.0
+
+    def _batchable(self, head: Item, horizon: float) -> list[Item]:
+        if (head.kind != "application" or not hasattr(self.client, "create_applications")
+                or self._clock() < self._batching_off_until):
+            return [head]
+        return self.outbox.run_of(head, BATCH_MAX_ITEMS, horizon)
 
     def _send(self, item: Item) -> None:
         try:
@@ -165,12 +190,88 @@ class Sender:
                 return
             self._retry(item, exc, OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
         else:
-            self._conflicts.pop(item.id, None)
-            self.outbox.mark_done(item.id, response.get("application_no"))
-            self._failures = 0
-            self._server_asked_pause = False
+            self._delivered(item, response)
             self._set_connectivity(ONLINE)
-            self._record(item.id, {"state": "done", "response": response})
+
+    def _delivered(self, item: Item, response: dict) -> None:
+        self._conflicts.pop(item.id, None)
+        self.outbox.mark_done(item.id, response.get("application_no"))
+        self._failures = 0
+        self._server_asked_pause = False
+        self._record(item.id, {"state": "done", "response": response})
+
+    def _send_batch(self, run: list[Item]) -> None:
+        """A backlog of applications, oldest first, in one request and one platform commit.
+
+        The platform answers item by item for a prefix of the run; each answer is handled as
+        :meth:`_send` would handle it alone.  Items after the prefix go back in line untouched.
+        """
+        batch, size = [], 0
+        for item in run:
+            try:
+                payload = self.outbox.request_payload(item)
+            except (QueueKeyError, QueueItemError, OSError, ValueError):
+                break  # sent alone next, where it becomes a dead letter with its reason
+            size += len(orjson.dumps(payload))
+            if batch and size > BATCH_MAX_BYTES:
+                break
+            batch.append((item, payload))
+        if len(batch) < 2:
+            self._send(run[0])
+            return
+        with self.outbox.bookkeeping():
+            for item, _ in batch:
+                self.outbox.mark_sending(item.id)
+        try:
+            outcomes = self.client.create_applications([(item.id, payload) for item, payload in batch])
+        except AuthError as exc:
+            self._retry_batch([item for item, _ in batch], exc, DEGRADED, None)
+        except FinalError as exc:
+            # The request itself was refused (a platform without the batch endpoint answers
+            # 404/405): send one at a time for a while; every item gets its own answer that way.
+            self._batching_off_until = self._clock() + BATCH_OFF_S
+            log.warning("batch of %d applications refused (%s); sending one at a time for %.0f s",
+                        len(batch), redactor(str(exc)), BATCH_OFF_S)
+            with self.outbox.bookkeeping():
+                for item, _ in batch:
+                    self.outbox.mark_unsent(item.id)
+        except RetryableError as exc:
+            self._retry_batch([item for item, _ in batch], exc,
+                              OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
+        else:
+            self._settle_batch([item for item, _ in batch], outcomes)
+
+    def _settle_batch(self, items: list[Item], outcomes: list) -> None:
+        retry = None
+        with self.outbox.bookkeeping():
+            for item, outcome in zip(items, outcomes):
+                if isinstance(outcome, dict):
+                    self._delivered(item, outcome)
+                elif isinstance(outcome, FinalError):
+                    self._dead(item, redactor(str(outcome)))
+                elif outcome.status == 409 and self._conflict_persists(item.id):
+                    self._dead(item, f"the platform kept answering 409 Conflict: {redactor(str(outcome))}")
+                else:
+                    retry = (item, outcome)
+            for item in items[len(outcomes):]:
+                self.outbox.mark_unsent(item.id)
+            if retry is not None:
+                self._retry(*retry, DEGRADED, None)
+        if retry is None:
+            self._set_connectivity(ONLINE)
+
+    def _retry_batch(self, items: list[Item], exc: Exception, connectivity: str,
+                     retry_after: float | None) -> None:
+        """The whole request failed: every item waits for the same pause, as one item would."""
+        delay = self._fail_delay(retry_after)
+        self._server_asked_pause = retry_after is not None
+        self._paused_until = self._clock() + delay
+        with self.outbox.bookkeeping():
+            for item in items:
+                self.outbox.mark_retry(item.id, redactor(str(exc)), self._paused_until)
+        self._set_connectivity(connectivity)
+        log.info("batch of %d queued applications not delivered, retry in %.1f s: %s",
+                 len(items), delay, redactor(str(exc)))
 
     def _conflict_persists(self, item_id: str) -> bool:
         """409 means "still processing" (clears within the platform's lease) or,

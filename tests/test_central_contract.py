@@ -34,7 +34,7 @@ def test_published_document_matches_the_server():
 def test_contract_covers_the_whole_kiosk_api():
     paths = {(m.upper(), p) for p, ops in PUBLISHED["paths"].items() for m in ops}
     assert paths == {
-        ("POST", "/v1/enroll"), ("GET", "/v1/menu"), ("POST", "/v1/applications"),
+        ("POST", "/v1/enroll"), ("GET", "/v1/menu"), ("POST", "/v1/applications"), ("POST", "/v1/applications/batch"),
         ("GET", "/v1/applications/{application_no}"), ("POST", "/v1/identity/verify"),
         ("POST", "/v1/residents/materials"), ("POST", "/v1/documents/query"),
         ("GET", "/v1/documents/{document_id}"), ("POST", "/v1/documents/{document_id}/printed"),
