@@ -59,7 +59,9 @@ BATCH_OFF_S = 600.0        # after the platform refuses a batch request, one at 
 
 class Sender:
     def __init__(self, outbox: Outbox, client, bus=None, backoff_base_s: float = 1.0,
-                 backoff_cap_s: float = 300.0, rng: random.Random | None = None, clock=time.time):
+                 backoff_cap_s: float = 300.0, rng: random.Random | None = None, clock=time.time,
+                 batch_items: int = BATCH_MAX_ITEMS):
+        """``batch_items`` 1 sends every item alone (as to a platform without batches)."""
         self.outbox = outbox
         self.client = client
         self.bus = bus
@@ -80,6 +82,7 @@ class Sender:
         self._results_changed = threading.Condition()
         self._last_stats = 0.0
         self._batching_off_until = 0.0
+        self.batch_items = batch_items
         self.connectivity = ONLINE         # optimistic until the first attempt says otherwise
 
     @classmethod
@@ -164,10 +167,10 @@ class Sender:
         return 0.0
 
     def _batchable(self, head: Item, horizon: float) -> list[Item]:
-        if (head.kind != "application" or not hasattr(self.client, "create_applications")
-                or self._clock() < self._batching_off_until):
+        if (head.kind != "application" or self.batch_items < 2 or self._clock() < self._batching_off_until
+                or not hasattr(self.client, "create_applications")):
             return [head]
-        return self.outbox.run_of(head, BATCH_MAX_ITEMS, horizon)
+        return self.outbox.run_of(head, self.batch_items, horizon)
 
     def _send(self, item: Item) -> None:
         try:
