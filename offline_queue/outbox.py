@@ -325,8 +325,12 @@ class Outbox:
 
     @contextlib.contextmanager
     def bookkeeping(self):
-        """Several marks in one (unflushed) commit: a batch's outcomes."""
+        """Several marks in one (unflushed) commit: a batch's outcomes.  Nests: an inner
+        block joins the outer one's transaction."""
         with self._lock:
+            if self._uncommitted_purges is not None:
+                yield
+                return
             self._book.execute("BEGIN")
             self._uncommitted_purges = []
             try:

@@ -182,7 +182,7 @@ class Sender:
         try:
             response = self.client.submit(item.kind, payload, item.id)
         except AuthError as exc:
-            self._retry(item, exc, DEGRADED, None)
+            self._retry([item], exc, DEGRADED, None)
         except FinalError as exc:
             self._set_connectivity(ONLINE)
             self._dead(item, redactor(str(exc)))
@@ -191,7 +191,7 @@ class Sender:
                 self._set_connectivity(ONLINE)
                 self._dead(item, f"the platform kept answering 409 Conflict: {redactor(str(exc))}")
                 return
-            self._retry(item, exc, OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
+            self._retry([item], exc, OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
         else:
             self._delivered(item, response)
             self._set_connectivity(ONLINE)
@@ -228,7 +228,7 @@ class Sender:
         try:
             outcomes = self.client.create_applications([(item.id, payload) for item, payload in batch])
         except AuthError as exc:
-            self._retry_batch([item for item, _ in batch], exc, DEGRADED, None)
+            self._retry([item for item, _ in batch], exc, DEGRADED, None)
         except FinalError as exc:
             # The request itself was refused (a platform without the batch endpoint answers
             # 404/405): send one at a time for a while; every item gets its own answer that way.
@@ -239,8 +239,8 @@ class Sender:
                 for item, _ in batch:
                     self.outbox.mark_unsent(item.id)
         except RetryableError as exc:
-            self._retry_batch([item for item, _ in batch], exc,
-                              OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
+            self._retry([item for item, _ in batch], exc,
+                        OFFLINE if exc.status is None else DEGRADED, exc.retry_after)
         else:
             self._settle_batch([item for item, _ in batch], outcomes)
 
@@ -259,22 +259,9 @@ class Sender:
             for item in items[len(outcomes):]:
                 self.outbox.mark_unsent(item.id)
             if retry is not None:
-                self._retry(*retry, DEGRADED, None)
+                self._retry([retry[0]], retry[1], DEGRADED, None)
         if retry is None:
             self._set_connectivity(ONLINE)
-
-    def _retry_batch(self, items: list[Item], exc: Exception, connectivity: str,
-                     retry_after: float | None) -> None:
-        """The whole request failed: every item waits for the same pause, as one item would."""
-        delay = self._fail_delay(retry_after)
-        self._server_asked_pause = retry_after is not None
-        self._paused_until = self._clock() + delay
-        with self.outbox.bookkeeping():
-            for item in items:
-                self.outbox.mark_retry(item.id, redactor(str(exc)), self._paused_until)
-        self._set_connectivity(connectivity)
-        log.info("batch of %d queued applications not delivered, retry in %.1f s: %s",
-                 len(items), delay, redactor(str(exc)))
 
     def _conflict_persists(self, item_id: str) -> bool:
         """409 means "still processing" (clears within the platform's lease) or,
@@ -289,14 +276,18 @@ class Sender:
         self._conflicts[item_id] = (first, count + 1)
         return False
 
-    def _retry(self, item: Item, exc: Exception, connectivity: str, retry_after: float | None) -> None:
+    def _retry(self, items: list[Item], exc: Exception, connectivity: str, retry_after: float | None) -> None:
+        """Not delivered: the items (one, or a whole batch) wait for the same pause."""
         delay = self._fail_delay(retry_after)
         self._server_asked_pause = retry_after is not None
         self._paused_until = self._clock() + delay
-        self.outbox.mark_retry(item.id, redactor(str(exc)), self._paused_until)
+        with self.outbox.bookkeeping():
+            for item in items:
+                self.outbox.mark_retry(item.id, redactor(str(exc)), self._paused_until)
         self._set_connectivity(connectivity)
-        log.info("queue item %s (%s) not delivered, retry in %.1f s: %s",
-                 item.id, item.kind, delay, redactor(str(exc)))
+        what = (f"queue item {items[0].id} ({items[0].kind})" if len(items) == 1
+                else f"batch of {len(items)} queued applications")
+        log.info("%s not delivered, retry in %.1f s: %s", what, delay, redactor(str(exc)))
 
     def _fail_delay(self, retry_after: float | None) -> float:
         self._failures += 1

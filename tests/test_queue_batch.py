@@ -126,8 +126,11 @@ def test_scans_stay_until_the_acknowledgement_is_committed(box):
     assert box.get(item_id).state == "pending"
     assert box.request_payload(box.get(item_id))["materials"][0]["id"] == "id-card"
     with box.bookkeeping():
-        box.mark_done(item_id, "N-1")
+        with box.bookkeeping():  # an inner block joins the outer transaction
+            box.mark_done(item_id, "N-1")
+        assert (box.attachments_dir / item_id).exists()  # not yet committed
     assert not (box.attachments_dir / item_id).exists()
+    assert box.get(item_id).state == "done"
 
 
 def test_batches_stay_under_the_size_cap_and_a_big_item_goes_alone(box, monkeypatch):
