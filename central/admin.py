@@ -59,7 +59,7 @@ class AdminError(Exception):
 def approve_application(store: Store, application_no: str) -> dict:
     """An officer approves a 承诺件: its document (if any) becomes printable."""
     with store.write():
-        row = store.one("SELECT status FROM applications WHERE application_no = ?", (application_no,))
+        row = store.one_for_update("SELECT status FROM applications WHERE application_no = ?", (application_no,))
         if row is None:
             raise AdminError(f"no application {application_no}")
         if row["status"] != "accepted":

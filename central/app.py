@@ -29,7 +29,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from central import identity, services, storage
 from central.faults import FaultInjector, FaultMiddleware, Faults
-from central.storage import Store, canonical_hash, new_token, token_hash
+from central.storage import DataRejected, Store, canonical_hash, new_token, token_hash
 from kiosk.privacy import mask_id_number  # documents show ID numbers as the kiosk prints them
 
 log = logging.getLogger("central.app")
@@ -399,6 +399,11 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                               "Every call except enrol needs `Authorization: Bearer <kiosk token>`.")
     app.add_middleware(FaultMiddleware, injector=injector)
 
+    @app.exception_handler(DataRejected)
+    def data_rejected(request, exc: DataRejected) -> JSONResponse:
+        # PostgreSQL only (e.g. a number out of range for its column): the body can never be stored.
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
     async def kiosk(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
         # async on purpose: one indexed read (WAL readers never wait for writers) is cheaper on
         # the event loop than a hop to the thread pool on every request
@@ -446,7 +451,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
         token = new_token()
         now = time.time()
         with store.write():
-            row = store.one("SELECT * FROM enroll_codes WHERE code_hash = ?", (token_hash(code),))
+            row = store.one_for_update("SELECT * FROM enroll_codes WHERE code_hash = ?", (token_hash(code),))
             if row is None:
                 raise HTTPException(403, "unknown enrolment code")
             if row["used_at"] is not None:
@@ -600,8 +605,10 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
             raise HTTPException(422, "give id_number or pickup_code")
         return DocumentsResponse(documents=[document_summary(r) for r in rows])
 
-    def document_row(document_id: str) -> dict:
-        row = store.one("SELECT * FROM documents WHERE document_id = ?", (document_id,))
+    def document_row(document_id: str, lock: bool = False) -> dict:
+        """``lock``: inside a write that changes the row (PostgreSQL: FOR UPDATE)."""
+        sql = "SELECT * FROM documents WHERE document_id = ?"
+        row = store.one_for_update(sql, (document_id,)) if lock else store.one(sql, (document_id,))
         if row is None:
             raise HTTPException(404, "no document with this id")
         return row
@@ -623,7 +630,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                        idempotency_key: str | None = Header(None, max_length=100)):
         """Report a print.  The same token reported again is harmless; a wrong token is refused."""
         def work() -> tuple[int, dict]:
-            row = document_row(document_id)
+            row = document_row(document_id, lock=True)
             if not hmac.compare_digest(row["print_token"], body.print_token):
                 raise HTTPException(409, {"message": "print token does not match this document",
                                           "retryable": False})

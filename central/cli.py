@@ -8,7 +8,9 @@
     central menu publish BUNDLE | menu pubkeys KEY...
     central seed-dev --kiosk-id ID --token-file F   (what the embedded platform needs)
 
-The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db).
+The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db): a SQLite file
+or a ``postgresql://`` URL.  The resident-key pepper is ``--pepper-file`` (or
+$CENTRAL_PEPPER); beside a SQLite file by default, required with PostgreSQL.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from central import admin
 from central.faults import FaultInjector
-from central.storage import Store
+from central.storage import Store, dialect_for
 
 
 class UsageError(Exception):
@@ -68,7 +70,7 @@ def cmd_serve(args, store: Store) -> int:
         tmp = Path(args.port_file).with_suffix(".tmp")
         tmp.write_text(str(server.port))
         tmp.replace(args.port_file)
-    print(f"central: listening on http://{args.host}:{server.port} (database {store.db_path})", flush=True)
+    print(f"central: listening on http://{args.host}:{server.port} (database {store.location})", flush=True)
     if admin_token:
         print(f"central: fleet page http://{args.host}:{server.port}/admin/fleet (password: the admin token)",
               flush=True)
@@ -188,7 +190,11 @@ def cmd_openapi(args, store: Store | None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="central", description="Reference central platform for the kiosks.")
     p.add_argument("--db", default=os.environ.get("CENTRAL_DB", "var/central/central.db"),
-                   help="SQLite database (default $CENTRAL_DB or var/central/central.db)")
+                   help="SQLite file or postgresql://user@host/dbname URL (default $CENTRAL_DB or "
+                        "var/central/central.db); keep passwords out of the URL: ~/.pgpass or $PGPASSWORD")
+    p.add_argument("--pepper-file", default=os.environ.get("CENTRAL_PEPPER") or None,
+                   help="the resident-key secret (default $CENTRAL_PEPPER, else <db>.pepper beside a SQLite "
+                        "file; required with PostgreSQL); created on first use")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the HTTP API")
@@ -246,9 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":  # needs no database
         return cmd_openapi(args, None)
     try:
-        store = Store(args.db)
+        store = Store(args.db, args.pepper_file)
     except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
-        print(f"central: cannot open database {args.db}: {exc}", file=sys.stderr)
+        where = dialect_for(args.db).describe()  # a URL without its password
+        print(f"central: cannot open database {where}: {str(exc).strip()}", file=sys.stderr)
         return 2
     try:
         return args.func(args, store)

@@ -1,12 +1,12 @@
 """Storage of the reference platform: plain SQL behind a small dialect seam.
 
-SQLite (WAL, ``synchronous=FULL``) is the default.  The SQL is the portable
-subset SQLite and PostgreSQL share (``INSERT ... ON CONFLICT``, no
-AUTOINCREMENT, no SQLite-only functions); everything that differs between
-engines -- connecting, the parameter style, how a write transaction starts --
-lives in :class:`Dialect`.  A PostgreSQL dialect (psycopg, ``%s`` parameters,
-``BEGIN``) is a subclass of about twenty lines; it is not shipped because it
-cannot be tested here (see docs/platform.md).
+SQLite (WAL, ``synchronous=FULL``) is the default; PostgreSQL (psycopg 3,
+:mod:`central.postgres`) is chosen by giving a ``postgresql://`` URL instead
+of a file.  The SQL is the portable subset both share (``INSERT ... ON
+CONFLICT``, ``RETURNING``, no AUTOINCREMENT, no engine-only functions);
+everything that differs -- connecting, the parameter style, the column types,
+how a write transaction starts, how a row is locked for a read-then-write,
+how a commit is made non-durable -- lives in :class:`Dialect`.
 
 Residents are keyed by an HMAC of their ID number (``resident_key``) with a
 secret kept outside the database, so a copy of the database alone does not
@@ -79,10 +79,26 @@ PROCESSING_LEASE_S = 60.0  # a "processing" key older than this was left by a cr
 
 
 class Dialect:
-    """What differs between database engines.  This one is SQLite."""
+    """What differs between database engines.  This one (also ``SQLiteDialect``) is SQLite; the
+    PostgreSQL one is :class:`central.postgres.PostgresDialect`.
+
+    ``begin_write`` starts a write transaction, ``begin_write_nondurable`` one whose commit may be
+    lost in a power cut.  ``for_update`` is appended to a read whose row the transaction then
+    changes (SQLite: nothing, ``BEGIN IMMEDIATE`` already holds the only write lock).
+    ``process_write_lock``: serialise writers inside the process (SQLite has one writer anyway;
+    PostgreSQL locks rows and lets writers overlap).  ``key_lock``: a statement (one parameter)
+    that locks one idempotency key until the transaction ends -- also a key with no row yet,
+    which ``FOR UPDATE`` cannot lock (SQLite: None, the write lock covers it).  ``errors``:
+    engine exceptions that :meth:`translate_error` looks at.
+    """
 
     name = "sqlite"
     begin_write = "BEGIN IMMEDIATE"  # take the write lock first: no upgrade deadlocks
+    begin_write_nondurable = "BEGIN IMMEDIATE"  # after set_durable(conn, False)
+    for_update = ""
+    process_write_lock = True
+    key_lock: str | None = None
+    errors: tuple = ()
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -106,6 +122,38 @@ class Dialect:
 
     def init_schema(self, conn) -> None:
         conn.executescript(SCHEMA)
+
+    def is_broken(self, conn) -> bool:
+        """After an error: is the connection unusable (to be replaced by a new one)?"""
+        return False
+
+    def translate_error(self, exc: BaseException) -> BaseException:
+        """An engine's exception (one of ``errors``) as the storage layer's, or itself."""
+        return exc
+
+    def describe(self) -> str:
+        """Where the data is, for operators (never a password)."""
+        return str(self.path)
+
+
+SQLiteDialect = Dialect
+
+
+class DataRejected(ValueError):
+    """The engine cannot store a value of the request (PostgreSQL: a number out of range).
+    The API answers 422: retrying the same body cannot help."""
+
+
+def is_database_url(db: str | Path) -> bool:
+    return isinstance(db, str) and db.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def dialect_for(db: str | Path) -> Dialect:
+    """A ``postgresql://`` (or ``postgres://``) URL selects PostgreSQL; anything else is a SQLite file."""
+    if is_database_url(db):
+        from central.postgres import PostgresDialect
+        return PostgresDialect(str(db))
+    return Dialect(Path(db))
 
 
 def canonical_hash(body: Any) -> str:
@@ -139,21 +187,62 @@ def load_pepper(path: Path) -> bytes:
     return value
 
 
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+class PepperError(RuntimeError):
+    """The pepper file does not belong to this database (or is missing for an existing one)."""
+
+
 class Store:
-    """One database; one connection per thread (FastAPI runs handlers in a thread pool)."""
+    """One database; one connection per thread (FastAPI runs handlers in a thread pool).
+
+    ``db``: a SQLite file, or a ``postgresql://`` URL.  ``pepper_path``: the resident-key secret;
+    default ``<db>.pepper`` beside a SQLite file, required for PostgreSQL (keep it off the
+    database server).
+    """
 
     def __init__(self, db_path: str | Path, pepper_path: str | Path | None = None, dialect: Dialect | None = None):
-        self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.dialect = dialect or Dialect(self.db_path)
-        self._pepper = load_pepper(Path(pepper_path) if pepper_path else self.db_path.with_suffix(".pepper"))
+        self.dialect = dialect or dialect_for(db_path)
+        if is_database_url(db_path) or self.dialect.name != "sqlite":
+            self.db_path = None
+            if pepper_path is None:
+                raise PepperError("a PostgreSQL database needs a pepper file (--pepper-file or $CENTRAL_PEPPER): "
+                                  "the resident-key secret is kept outside the database")
+        else:
+            self.db_path = Path(db_path)
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.location = self.dialect.describe()
         self._local = threading.local()
         # One writer at a time inside this process: waiting on a lock is immediate, SQLite's
         # busy handler sleeps in steps (other processes, e.g. the CLI, still use busy_timeout).
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.Lock() if self.dialect.process_write_lock else _NoLock()
         self._all: list = []
         self._all_lock = threading.Lock()
+        self._sql_claimed = ("SELECT * FROM idempotency WHERE kiosk_id = ? AND scope = ? AND idem_key = ?"
+                             + self.dialect.for_update)
+        self._key_lock = self.dialect.key_lock
         self.dialect.init_schema(self._conn())
+        self._pepper = self._open_pepper(Path(pepper_path) if pepper_path else self.db_path.with_suffix(".pepper"))
+
+    def _open_pepper(self, path: Path) -> bytes:
+        """Load (or, for a new database, create) the pepper and check it belongs to this database:
+        a wrong or lost pepper would silently stop finding every resident's records."""
+        stored = self.get_setting("pepper_check")
+        if stored is not None and not path.exists():
+            raise PepperError(f"pepper file {path} is missing, but this database was used with one")
+        pepper = load_pepper(path)
+        check = hmac.new(pepper, b"central pepper check", hashlib.sha256).hexdigest()[:16]
+        if stored is None:
+            self.set_setting("pepper_check", check)
+        elif not hmac.compare_digest(str(stored), check):
+            raise PepperError(f"pepper file {path} does not belong to this database")
+        return pepper
 
     def _conn(self):
         conn = getattr(self._local, "conn", None)
@@ -163,6 +252,24 @@ class Store:
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+    def _forget_broken(self) -> None:
+        """After an error: drop this thread's connection if it is unusable (server restart,
+        network cut), so the next statement connects again."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self.dialect.is_broken(conn):
+            self._local.conn = None
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        self._forget_broken()
+        return self.dialect.translate_error(exc)
 
     def close(self) -> None:
         with self._all_lock:
@@ -179,7 +286,13 @@ class Store:
 
     # -- statements ------------------------------------------------------------------------
     def execute(self, sql: str, params: tuple = ()):
-        return self._conn().execute(self.dialect.sql(sql), params)
+        try:
+            return self._conn().execute(self.dialect.sql(sql), params)
+        except self.dialect.errors as exc:  # SQLite: () -- nothing is caught, nothing is paid
+            translated = self._failed(exc)
+            if translated is exc:
+                raise
+            raise translated from None
 
     def one(self, sql: str, params: tuple = ()) -> dict | None:
         row = self.execute(sql, params).fetchone()
@@ -200,21 +313,37 @@ class Store:
             if not durable:
                 self.dialect.set_durable(conn, False)
             try:
-                conn.execute(self.dialect.begin_write)
+                conn.execute(self.dialect.begin_write if durable else self.dialect.begin_write_nondurable)
                 try:
                     yield self
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    self._rollback(conn)
                     raise
                 conn.execute("COMMIT")
+            except self.dialect.errors as exc:
+                translated = self._failed(exc)
+                if translated is exc:
+                    raise
+                raise translated from None
             finally:
                 if not durable:
                     self.dialect.set_durable(conn, True)
 
+    def _rollback(self, conn) -> None:
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the original error matters, not this one
+            self._forget_broken()
+
+    def one_for_update(self, sql: str, params: tuple = ()) -> dict | None:
+        """Read a row the current write transaction will change (PostgreSQL: ``FOR UPDATE``,
+        so a concurrent transaction waits and then sees the change)."""
+        return self.one(sql + self.dialect.for_update, params)
+
     def next_number(self, name: str) -> int:
         """A gap-free sequence; call inside :meth:`write`."""
         row = self.execute("INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE "
-                           "SET value = value + 1 RETURNING value", (name,)).fetchone()
+                           "SET value = counters.value + 1 RETURNING value", (name,)).fetchone()
         return int(row["value"])
 
     # -- settings --------------------------------------------------------------------------
@@ -244,14 +373,15 @@ class Store:
             return "replay", (known["status_code"], json.loads(known["response"]))
         now = time.time()
         with self.write(durable=False):  # a claim lost in a power cut only means the work is redone
+            if self._key_lock is not None:  # PostgreSQL: wait for a batch recording this key right now
+                self.lock_key(kiosk_id, scope, key)
             # The usual case is a new key: insert it; only a key someone else holds needs a read.
             if self.execute("INSERT INTO idempotency (kiosk_id, scope, idem_key, body_hash, state, "
                             "created_at, updated_at) VALUES (?, ?, ?, ?, 'processing', ?, ?) "
                             "ON CONFLICT (kiosk_id, scope, idem_key) DO NOTHING",
                             (kiosk_id, scope, key, body_hash, now, now)).rowcount == 1:
                 return "new", None
-            row = self.one("SELECT * FROM idempotency WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
-                           (kiosk_id, scope, key))
+            row = self.one(self._sql_claimed, (kiosk_id, scope, key))  # locked: two take-overs cannot both win
             if row["body_hash"] != body_hash:
                 return "mismatch", None
             if row["state"] == "done":
@@ -272,8 +402,18 @@ class Store:
                      "WHERE kiosk_id = ? AND scope = ? AND idem_key = ?",
                      (status, response_json, time.time(), kiosk_id, scope, key))
 
+    def lock_key(self, kiosk_id: str, scope: str, key: str) -> None:
+        """Hold one key until the write transaction ends (PostgreSQL; SQLite's write lock already
+        holds everything)."""
+        if self._key_lock is not None:
+            self.execute(self._key_lock, (f"{kiosk_id}\x1f{scope}\x1f{key}",))
+
     def key_state(self, kiosk_id: str, scope: str, key: str) -> dict | None:
-        """The key's row (body_hash, state, status_code, response, updated_at), or None if unseen."""
+        """The key's row (body_hash, state, status_code, response, updated_at), or None if unseen.
+        Inside :meth:`write` before :meth:`record_key`: on PostgreSQL the key is held (``lock_key``)
+        until the transaction ends, so no claim of it can slip in between."""
+        if self._key_lock is not None:
+            self.lock_key(kiosk_id, scope, key)
         return self.one("SELECT body_hash, state, status_code, response, updated_at FROM idempotency "
                         "WHERE kiosk_id = ? AND scope = ? AND idem_key = ?", (kiosk_id, scope, key))
 

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   chromium                        # headless browser for the central fleet page test
   poppler-utils                   # pdftotext/pdftoppm: licence PDF checks and review
   libcups2-dev                    # pycups builds from source (dev dependency)
+  postgresql                      # initdb/pg_ctl: the central platform's PostgreSQL tests (throwaway clusters)
 )
 
 missing=()

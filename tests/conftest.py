@@ -34,3 +34,28 @@ def make_config(tmp_path: Path):
         path.write_text(text, encoding="utf-8")
         return cfg.load(path)
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster for the whole session (central.testing.TempPostgres):
+    started on first use, removed at the end.  Never skipped: scripts/bootstrap.sh installs
+    Debian's `postgresql`, and a missing server is a failure."""
+    from central.testing import TempPostgres
+    cluster = TempPostgres().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central_db(request, tmp_path):
+    """The reference platform's database, once per dialect: a SQLite file, or a fresh schema
+    in the session's PostgreSQL cluster (dropped afterwards).  See central.testing.ScratchDatabase."""
+    from central.testing import ScratchDatabase
+    if request.param == "sqlite":
+        yield ScratchDatabase("sqlite", tmp_path / "central.db", tmp_path / "central.pepper")
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_schema()
+    yield ScratchDatabase("postgresql", url, tmp_path / "central.pepper", cluster)
+    cluster.drop(url)

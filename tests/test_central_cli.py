@@ -1,6 +1,7 @@
 """The ``central`` CLI as operators and other test suites use it: a subprocess server
 on a free port with a faults file changed at run time, admin commands, and the
-embedded platform the dev kiosk starts."""
+embedded platform the dev kiosk starts.  The served tests run on SQLite and on
+PostgreSQL (``--db postgresql://…``)."""
 from __future__ import annotations
 
 import contextlib
@@ -23,11 +24,13 @@ from kiosk.platform import AuthError, PlatformClient, RetryableError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def central(db: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run a ``central`` command in-process (same code path as the console script, minus start-up)."""
+def central(db, *args: str) -> subprocess.CompletedProcess:
+    """Run a ``central`` command in-process (same code path as the console script, minus start-up).
+    ``db``: a SQLite file, or a ScratchDatabase (the ``central_db`` fixture)."""
     out, err = io.StringIO(), io.StringIO()
+    db_args = db.cli_args() if hasattr(db, "cli_args") else ["--db", str(db)]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main(["--db", str(db), *args])
+        status = cli.main([*db_args, *args])
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
@@ -40,13 +43,14 @@ def wait_for(path: Path, timeout: float = 20.0) -> str:
 
 
 @pytest.fixture
-def served(tmp_path):
-    """``central serve --port 0`` in a subprocess; yields (base_url, db, faults_file, admin_token)."""
-    db, faults, port_file, admin_file = (tmp_path / "c.db", tmp_path / "faults.json", tmp_path / "port",
+def served(tmp_path, central_db):
+    """``central serve --port 0`` in a subprocess; yields (base_url, db, faults_file, admin_token)
+    (``db``: the ScratchDatabase, for :func:`central`)."""
+    db, faults, port_file, admin_file = (central_db, tmp_path / "faults.json", tmp_path / "port",
                                          tmp_path / "admin.token")
     admin_file.write_text("admin-secret-for-tests")
     process = subprocess.Popen(
-        [sys.executable, "-m", "central", "--db", str(db), "serve", "--port", "0", "--port-file", str(port_file),
+        [sys.executable, "-m", "central", *db.cli_args(), "serve", "--port", "0", "--port-file", str(port_file),
          "--faults-file", str(faults), "--admin-token-file", str(admin_file)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -57,6 +61,7 @@ def served(tmp_path):
         assert process.wait(timeout=15) == 0
         logs = process.stderr.read()
         assert "Bearer" not in logs
+        assert f"(database {db.db})" in process.stdout.read()
 
 
 def test_subprocess_server_with_faults_file_and_admin_endpoint(served):

@@ -4,7 +4,8 @@
    (regenerate with ``central openapi --out docs/api/openapi.json``).
 2. Behavioural: schemathesis generates requests from the *committed*
    document and runs them against the running server; every response must
-   conform (documented status, content type and response schema; no 5xx).
+   conform (documented status, content type and response schema; no 5xx) --
+   on SQLite and on PostgreSQL.
 """
 from __future__ import annotations
 
@@ -43,12 +44,19 @@ def test_contract_covers_the_whole_kiosk_api():
     assert not any(p.startswith("/admin") for p in PUBLISHED["paths"])
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    with run_server(tmp_path_factory.mktemp("contract") / "central.db") as running:
-        from central.admin import publish_menu
-        publish_menu(running.store, b'{"schema": 1}')
-        yield running
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def platform(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("contract")
+    cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgresql" else None
+    db = cluster.create_schema() if cluster else tmp / "central.db"
+    try:
+        with run_server(db, pepper_path=tmp / "central.pepper") as running:
+            from central.admin import publish_menu
+            publish_menu(running.store, b'{"schema": 1}')
+            yield running
+    finally:
+        if cluster:
+            cluster.drop(db)
 
 
 @schema.parametrize()

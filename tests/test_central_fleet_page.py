@@ -17,8 +17,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-def fleet(tmp_path):
-    with run_server(tmp_path / "central.db") as platform:
+def fleet(central_db):
+    with run_server(central_db.db, pepper_path=central_db.pepper) as platform:
         beats = {
             "k-ok": {},
             "k-paper": {"receipt_printer": {"state": "WARNING", "reason": "paper near end", "code": "paper_near_end"}},

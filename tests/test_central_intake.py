@@ -1,5 +1,8 @@
 """Reference platform behaviour: idempotent intake, 即办件/承诺件, documents and print
-tokens, 材料复用 keyed by a hash, enrolment codes, ratings, heartbeats, identity."""
+tokens, 材料复用 keyed by a hash, enrolment codes, ratings, heartbeats, identity.
+
+Every test runs twice: on SQLite and on PostgreSQL (a real server, the ``central_db``
+fixture of conftest.py)."""
 from __future__ import annotations
 
 import base64
@@ -29,8 +32,8 @@ def application(service_id="birth-registration", pages=(b"page one",), id_number
 
 
 @pytest.fixture
-def platform(tmp_path):
-    with run_server(tmp_path / "central.db") as running:
+def platform(central_db):
+    with run_server(central_db.db, pepper_path=central_db.pepper) as running:
         yield running
 
 
@@ -154,14 +157,15 @@ def test_print_token_lifecycle(client):
     assert missing.value.status == 404
 
 
-def test_materials_are_reused_and_keyed_by_a_hash_not_the_id_number(platform, client):
+def test_materials_are_reused_and_keyed_by_a_hash_not_the_id_number(platform, client, central_db):
     assert client.reusable_materials(ID_NUMBER) == []
     client.create_application(application(pages=(b"scan 1", b"scan 2")), str(uuid.uuid4()))
     [material] = client.reusable_materials(ID_NUMBER.lower())
     assert material["material_id"] == "marriage-certificate" and material["name"] == "结婚证"
     assert client.reusable_materials("11010519491231002X") == []
     assert platform.store.one("SELECT pages FROM materials")["pages"] == 2
-    db_bytes = b"".join(p.read_bytes() for p in platform.store.db_path.parent.glob("central.db*"))
+    db_bytes = b"".join(p.read_bytes() for p in central_db.files())
+    assert "440304********0026".encode() in db_bytes  # the files searched do hold the application
     assert ID_NUMBER.encode() not in db_bytes  # not in materials, applications or documents
     stored_key = platform.store.one("SELECT resident_key FROM materials")["resident_key"]
     assert stored_key != hashlib.sha256(ID_NUMBER.encode()).hexdigest()  # keyed (HMAC), not a bare hash
