@@ -7,6 +7,7 @@
     central kiosks                          (fleet, what needs attention first)
     central menu publish BUNDLE | menu pubkeys KEY...
     central seed-dev --kiosk-id ID --token-file F   (what the embedded platform needs)
+    central maintenance [--key-retention 180d]      (what serve runs every hour, once)
 
 The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db): a SQLite file
 or a ``postgresql://`` URL.  The resident-key pepper is ``--pepper-file`` (or
@@ -24,7 +25,7 @@ import sys
 import threading
 from pathlib import Path
 
-from central import admin
+from central import admin, maintenance
 from central.faults import FaultInjector
 from central.storage import Store, dialect_for
 
@@ -74,15 +75,34 @@ def cmd_serve(args, store: Store) -> int:
     if admin_token:
         print(f"central: fleet page http://{args.host}:{server.port}/admin/fleet (password: the admin token)",
               flush=True)
+    housekeeping = maintenance.Maintenance(store, _retention(args), every_s=args.maintenance_every,
+                                           first_after_s=min(30.0, args.maintenance_every)).start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        if not server.thread.is_alive():
-            print("central: server stopped unexpectedly", file=sys.stderr)
-            return 1
-    server.stop()
+    try:
+        while not stop.wait(0.5):
+            if not server.thread.is_alive():
+                print("central: server stopped unexpectedly", file=sys.stderr)
+                return 1
+        server.stop()
+        return 0
+    finally:
+        housekeeping.stop()
+
+
+def _retention(args) -> maintenance.Retention:
+    return maintenance.Retention(keys_s=args.key_retention)
+
+
+def cmd_maintenance(args, store: Store) -> int:
+    removed = maintenance.run(store, _retention(args))
+    print(f"removed {removed['idempotency_keys']} idempotency key(s) unused for {_days(args.key_retention)}")
     return 0
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds:g} s"
 
 
 def cmd_enroll_code(args, store: Store) -> int:
@@ -187,6 +207,12 @@ def cmd_openapi(args, store: Store | None) -> int:
     return 0
 
 
+def _retention_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key-retention", type=_duration, default=maintenance.Retention().keys_s,
+                        help=f"forget idempotency keys unused this long (default {maintenance.KEY_RETENTION_DAYS}d; "
+                             "must exceed the longest a kiosk may hold an unacknowledged item)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="central", description="Reference central platform for the kiosks.")
     p.add_argument("--db", default=os.environ.get("CENTRAL_DB", "var/central/central.db"),
@@ -203,7 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port-file", help="write the bound port here once listening")
     s.add_argument("--faults-file", help="JSON fault settings, re-read when it changes (central/faults.py)")
     s.add_argument("--admin-token-file", help="enables PUT /admin/faults with X-Admin-Token")
+    s.add_argument("--maintenance-every", type=_duration, default=3600.0,
+                   help="housekeeping interval (default 1h; the first round 30 s after start)")
+    _retention_options(s)
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("maintenance", help="housekeeping once: forget idempotency keys past their retention")
+    _retention_options(s)
+    s.set_defaults(func=cmd_maintenance)
 
     s = sub.add_parser("enroll-code", help="create a one-time enrolment code")
     s.add_argument("--ttl", type=_duration, default=86400.0, help="validity, e.g. 30m, 24h, 7d (default 24h)")

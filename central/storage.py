@@ -76,6 +76,9 @@ CREATE TABLE IF NOT EXISTS menu (
 """
 
 PROCESSING_LEASE_S = 60.0  # a "processing" key older than this was left by a crash: take it over
+# Idempotency keys are forgotten this long after their last use (docs/platform.md, "Retention"):
+# twice the 90 days a kiosk keeps its delivered items' tombstones (offline_queue.outbox.TOMBSTONE_DAYS).
+KEY_RETENTION_DAYS = 180
 
 
 class Dialect:
@@ -434,3 +437,34 @@ class Store:
         with self.write(durable=False):
             self.execute("DELETE FROM idempotency WHERE kiosk_id = ? AND scope = ? AND idem_key = ? "
                          "AND state = 'processing'", (kiosk_id, scope, key))
+
+    def purge_keys(self, older_than_s: float, now: float | None = None, chunk: int = 1000) -> int:
+        """Forget idempotency keys last used more than ``older_than_s`` ago; returns how many.
+
+        Finished keys, and claims abandoned that long ago (never one still within its lease,
+        whatever ``older_than_s``: its request may yet finish).
+        Walks the primary key in chunks of ``chunk`` rows, one short non-durable transaction
+        each (a purge lost in a power cut is done again next time), so requests keep flowing
+        and no per-request index is needed.  Maintenance only: never on the request path.
+        """
+        now = time.time() if now is None else now
+        cutoff, abandoned = now - older_than_s, now - 2 * PROCESSING_LEASE_S
+        columns = "(kiosk_id, scope, idem_key)"
+        after: tuple | None = None
+        purged = 0
+        while True:
+            where, params = (f"WHERE {columns} > (?, ?, ?) ", after) if after else ("", ())
+            bound = self.one(f"SELECT kiosk_id, scope, idem_key FROM idempotency {where}"
+                             f"ORDER BY kiosk_id, scope, idem_key LIMIT 1 OFFSET ?", params + (chunk - 1,))
+            last = (bound["kiosk_id"], bound["scope"], bound["idem_key"]) if bound else None
+            conditions = [f"{columns} > (?, ?, ?)"] if after else []
+            if last:
+                conditions.append(f"{columns} <= (?, ?, ?)")
+            with self.write(durable=False):
+                purged += self.execute(
+                    "DELETE FROM idempotency WHERE " + " AND ".join(
+                        conditions + ["updated_at < ?", "(state = 'done' OR updated_at < ?)"]),
+                    (after or ()) + (last or ()) + (cutoff, abandoned)).rowcount
+            if last is None:
+                return purged
+            after = last
