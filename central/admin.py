@@ -5,13 +5,14 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from central.app import issue_document
 from central.storage import Store, new_token, token_hash
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 STALE_HEARTBEAT_S = 15 * 60
+TREND_WINDOW_S = 24 * 3600  # the fleet list's history: queue trend and silences of the last 24 h
 DEFAULT_REGION = "440304"
 
 
@@ -98,11 +99,40 @@ class KioskHealth:
     dead: int
     version: str
     menu_version: str
+    queue_then: int | None = None  # queue depth / dead letters at the first sample of the last 24 h
+    dead_then: int | None = None
+    silences: list[tuple[float, float]] = field(default_factory=list)  # (last beat, next beat), last 24 h
+
+    def history_note(self, when=None) -> str:
+        """E.g. ``queue 3→40, dead 0→2; silent 2× (last 03:10–03:45, 35 min)`` -- empty if nothing moved."""
+        when = when or (lambda ts: time.strftime("%m-%d %H:%M", time.localtime(ts)))
+        notes = []
+        if self.queue_then is not None and self.queue_then != self.queue_depth:
+            notes.append(f"queue {self.queue_then}→{self.queue_depth}")
+        if self.dead_then is not None and self.dead_then != self.dead:
+            notes.append(f"dead {self.dead_then}→{self.dead}")
+        if self.silences:
+            start, end = self.silences[-1]
+            times = f"{len(self.silences)}× (last " if len(self.silences) > 1 else "("
+            notes.append(f"silent {times}{when(start)}–{when(end)[-5:]}, {int((end - start) // 60)} min)")
+        return "; ".join(notes)
 
 
 def fleet(store: Store, now: float | None = None) -> list[KioskHealth]:
     """Every kiosk, what needs attention first: faults, paper, dead letters, silence."""
     now = time.time() if now is None else now
+    since = now - TREND_WINDOW_S
+    first = {r["kiosk_id"]: r for r in store.all(
+        "SELECT h.kiosk_id, h.queue_depth, h.dead FROM heartbeats h JOIN (SELECT kiosk_id, MIN(received_at) AS "
+        "first_at FROM heartbeats WHERE received_at >= ? GROUP BY kiosk_id) f "
+        "ON h.kiosk_id = f.kiosk_id AND h.received_at = f.first_at", (since,))}
+    silences: dict[str, list[tuple[float, float]]] = {}
+    for r in store.all(  # gaps between consecutive samples longer than a heartbeat may be late
+            "SELECT kiosk_id, prev_at, received_at FROM (SELECT kiosk_id, received_at, LAG(received_at) OVER "
+            "(PARTITION BY kiosk_id ORDER BY received_at) AS prev_at FROM heartbeats WHERE received_at >= ?) g "
+            "WHERE received_at >= ? AND received_at - prev_at > ? ORDER BY kiosk_id, received_at",
+            (since - 6 * 3600, since, STALE_HEARTBEAT_S)):
+        silences.setdefault(r["kiosk_id"], []).append((r["prev_at"], r["received_at"]))
     result = []
     for row in store.all("SELECT * FROM kiosks WHERE revoked = 0"):
         beat = json.loads(row["last_heartbeat"]) if row["last_heartbeat"] else {}
@@ -130,10 +160,53 @@ def fleet(store: Store, now: float | None = None) -> list[KioskHealth]:
             problems.append("never sent a heartbeat")
             severity = min(severity, 2)
         elif now - row["last_seen"] > STALE_HEARTBEAT_S:
-            problems.append(f"silent for {int((now - row['last_seen']) // 60)} min")
+            since_when = time.strftime("%m-%d %H:%M", time.localtime(row["last_seen"]))
+            problems.append(f"silent for {int((now - row['last_seen']) // 60)} min (since {since_when})")
             severity = min(severity, 2)
+        then = first.get(row["kiosk_id"])
         result.append(KioskHealth(row["kiosk_id"], row["region"], row["last_seen"], problems, severity,
                                   int(queue.get("depth") or 0), int(queue.get("dead") or 0),
-                                  str(beat.get("version") or ""), str(beat.get("menu_version") or "")))
+                                  str(beat.get("version") or ""), str(beat.get("menu_version") or ""),
+                                  then["queue_depth"] if then else None, then["dead"] if then else None,
+                                  silences.get(row["kiosk_id"], [])))
     result.sort(key=lambda k: (k.severity, -(k.dead), k.kiosk_id))
     return result
+
+
+@dataclass
+class HistoryEvent:
+    at: float
+    queue_depth: int
+    dead: int
+    faults: int
+    uptime_s: float
+    note: str  # "first", "changed", "restarted", "after silence of N min", "latest"
+
+
+def kiosk_history(store: Store, kiosk_id: str) -> list[HistoryEvent]:
+    """One kiosk's heartbeat history (what is kept: storage.HEARTBEAT_RETENTION_DAYS), reduced to
+    what happened: the first sample, every change of queue depth, dead letters or faults, each
+    restart (uptime went down), each return after a silence, and the latest sample."""
+    rows = store.all("SELECT received_at, queue_depth, dead, faults, uptime_s FROM heartbeats "
+                     "WHERE kiosk_id = ? ORDER BY received_at", (kiosk_id,))
+    events: list[HistoryEvent] = []
+    previous = None
+    for i, r in enumerate(rows):
+        notes = []
+        if previous is None:
+            notes.append("first")
+        else:
+            if r["received_at"] - previous["received_at"] > STALE_HEARTBEAT_S:
+                notes.append(f"back after {int((r['received_at'] - previous['received_at']) // 60)} min silent")
+            if r["uptime_s"] < previous["uptime_s"]:
+                notes.append("restarted")
+            if (r["queue_depth"], r["dead"], r["faults"]) != (previous["queue_depth"], previous["dead"],
+                                                              previous["faults"]):
+                notes.append("changed")
+        if i == len(rows) - 1 and previous is not None:
+            notes.append("latest")
+        if notes:
+            events.append(HistoryEvent(r["received_at"], r["queue_depth"], r["dead"], r["faults"], r["uptime_s"],
+                                       ", ".join(notes)))
+        previous = r
+    return events

@@ -279,6 +279,13 @@ IDEMPOTENT_ERRORS = {**ERRORS,
                      409: {"model": Problem, "description": "a request with this key is still being processed"}}
 
 
+# Heartbeat history: a sample when something changed (queue depth, dead letters, devices in
+# fault, a restart) or HISTORY_EVERY_S after the last one; with 60 s heartbeats that is about
+# one row in five, and a gap longer than admin.STALE_HEARTBEAT_S between samples is a silence.
+HISTORY_EVERY_S = 300.0
+_COUNT_CAP = 2**31 - 1  # queue counts are unbounded in the contract; a history column is not
+
+
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -705,10 +712,27 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
             log.warning("heartbeat from %s names itself %r; recorded under the token's kiosk", kiosk_id, body.kiosk_id)
         now = time.time()
         payload = json.dumps(body.model_dump(mode="json"), ensure_ascii=False)
+        sample = history_sample(kiosk_id, body, now)
         with store.write(durable=False):  # the next heartbeat replaces it anyway
             store.execute("UPDATE kiosks SET last_seen = ?, last_heartbeat = ? WHERE kiosk_id = ?",
                           (now, payload, kiosk_id))
+            if sample is not None:
+                store.execute("INSERT INTO heartbeats (kiosk_id, received_at, queue_depth, dead, faults, uptime_s) "
+                              "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kiosk_id, received_at) DO NOTHING", sample)
         return HeartbeatResponse(server_time=_iso(now))
+
+    last_samples: dict[str, tuple[float, int, int, int, float]] = {}  # this process's last sample per kiosk
+
+    def history_sample(kiosk_id: str, body: HeartbeatRequest, now: float) -> tuple | None:
+        """The history row for this heartbeat, or None when it adds nothing (see HISTORY_EVERY_S)."""
+        depth, dead = min(body.queue.depth, _COUNT_CAP), min(body.queue.dead, _COUNT_CAP)
+        faults = sum(1 for d in body.devices.values() if d.state.upper() in ("FAULT", "DISCONNECTED"))
+        last = last_samples.get(kiosk_id)
+        if (last is not None and now - last[0] < HISTORY_EVERY_S and last[1:4] == (depth, dead, faults)
+                and body.uptime_s >= last[4]):
+            return None
+        last_samples[kiosk_id] = (now, depth, dead, faults, body.uptime_s)
+        return (kiosk_id, now, depth, dead, faults, body.uptime_s)
 
     # -- admin (not part of the kiosk contract) ---------------------------------------------------
     def admin(x_admin_token: str | None = Header(None)) -> None:

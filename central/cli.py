@@ -4,10 +4,10 @@
     central enroll-code [--ttl 24h] [--region 440304]
     central kiosk-token KIOSK_ID            (dev/test: register a kiosk without a code)
     central applications list [--status accepted] | approve NO
-    central kiosks                          (fleet, what needs attention first)
+    central kiosks [KIOSK_ID]               (fleet, what needs attention first; one kiosk's history)
     central menu publish BUNDLE | menu pubkeys KEY...
     central seed-dev --kiosk-id ID --token-file F   (what the embedded platform needs)
-    central maintenance [--key-retention 180d]      (what serve runs every hour, once)
+    central maintenance [--key-retention 180d] [--heartbeat-retention 3d]   (what serve runs hourly, once)
 
 The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db): a SQLite file
 or a ``postgresql://`` URL.  The resident-key pepper is ``--pepper-file`` (or
@@ -92,12 +92,13 @@ def cmd_serve(args, store: Store) -> int:
 
 
 def _retention(args) -> maintenance.Retention:
-    return maintenance.Retention(keys_s=args.key_retention)
+    return maintenance.Retention(keys_s=args.key_retention, heartbeats_s=args.heartbeat_retention)
 
 
 def cmd_maintenance(args, store: Store) -> int:
     removed = maintenance.run(store, _retention(args))
     print(f"removed {removed['idempotency_keys']} idempotency key(s) unused for {_days(args.key_retention)}")
+    print(f"removed {removed['heartbeats']} heartbeat sample(s) older than {_days(args.heartbeat_retention)}")
     return 0
 
 
@@ -141,6 +142,8 @@ def cmd_applications(args, store: Store) -> int:
 
 
 def cmd_kiosks(args, store: Store) -> int:
+    if args.kiosk_id:
+        return _kiosk_history(args.kiosk_id, store)
     kiosks = admin.fleet(store)
     if not kiosks:
         print("no kiosks enrolled")
@@ -149,6 +152,27 @@ def cmd_kiosks(args, store: Store) -> int:
     for k in kiosks:
         attention = "; ".join(k.problems) or "ok"
         print(f"{k.kiosk_id:<20} {_when(k.last_seen):<16} {k.queue_depth:>5} {k.dead:>4} {k.version:<10} {attention}")
+        note = k.history_note(_when)
+        if note:
+            print(f"{'':<20} └ last 24 h: {note}")
+    return 0
+
+
+def _kiosk_history(kiosk_id: str, store: Store) -> int:
+    row = store.one("SELECT last_seen, revoked FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))
+    if row is None:
+        raise UsageError(f"no kiosk {kiosk_id}")
+    events = admin.kiosk_history(store, kiosk_id)
+    state = " (revoked)" if row["revoked"] else ""
+    print(f"{kiosk_id}{state}: last heartbeat {_when(row['last_seen'])}; history of the last "
+          f"{_days(maintenance.Retention().heartbeats_s)} (changes, restarts, silences)")
+    if not events:
+        print("no heartbeat history")
+        return 0
+    print(f"{'TIME':<16} {'QUEUE':>5} {'DEAD':>4} {'FAULTS':>6} {'UPTIME':>8}  WHAT")
+    for e in events:
+        uptime = f"{int(e.uptime_s // 3600)}h{int(e.uptime_s % 3600 // 60):02d}m"
+        print(f"{_when(e.at):<16} {e.queue_depth:>5} {e.dead:>4} {e.faults:>6} {uptime:>8}  {e.note}")
     return 0
 
 
@@ -211,6 +235,8 @@ def _retention_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-retention", type=_duration, default=maintenance.Retention().keys_s,
                         help=f"forget idempotency keys unused this long (default {maintenance.KEY_RETENTION_DAYS}d; "
                              "must exceed the longest a kiosk may hold an unacknowledged item)")
+    parser.add_argument("--heartbeat-retention", type=_duration, default=maintenance.Retention().heartbeats_s,
+                        help=f"keep heartbeat history this long (default {maintenance.HEARTBEAT_RETENTION_DAYS}d)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     _retention_options(s)
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("maintenance", help="housekeeping once: forget idempotency keys past their retention")
+    s = sub.add_parser("maintenance", help="housekeeping once: idempotency keys and heartbeat history past "
+                                          "their retention")
     _retention_options(s)
     s.set_defaults(func=cmd_maintenance)
 
@@ -255,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(func=cmd_applications)
 
-    s = sub.add_parser("kiosks", help="the fleet, what needs attention first")
+    s = sub.add_parser("kiosks", help="the fleet, what needs attention first; with KIOSK_ID its heartbeat history")
+    s.add_argument("kiosk_id", nargs="?", help="show this kiosk's history: changes, restarts, silences")
     s.set_defaults(func=cmd_kiosks)
 
     s = sub.add_parser("menu", help="publish the signed menu bundle / set the pinned public keys")

@@ -52,10 +52,12 @@ def render(store: Store, now: float | None = None) -> str:
     for k in kiosks:
         css, label = SEVERITY_LABEL[k.severity]
         problems = "<br>".join(e(p) for p in k.problems) or '<span class="muted">—</span>'
+        history = e(k.history_note(_when)) or '<span class="muted">—</span>'
         rows.append(f'<tr class="{css}" data-kiosk="{e(k.kiosk_id)}"><td>{e(k.kiosk_id)}</td><td>{e(label)}</td>'
                     f"<td>{problems}</td><td>{_when(k.last_seen)}</td><td>{k.queue_depth}</td>"
-                    f"<td>{k.dead}</td><td>{e(k.version)}</td><td>{e(k.menu_version)}</td></tr>")
-    body = "\n".join(rows) or '<tr><td colspan="8" class="muted">尚无已登记的自助机 (no kiosks enrolled)</td></tr>'
+                    f"<td>{k.dead}</td><td class=\"history\">{history}</td><td>{e(k.version)}</td>"
+                    f"<td>{e(k.menu_version)}</td></tr>")
+    body = "\n".join(rows) or '<tr><td colspan="9" class="muted">尚无已登记的自助机 (no kiosks enrolled)</td></tr>'
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
 <title>自助机运行状态 · Fleet</title><style>{STYLE}</style></head>
@@ -68,7 +70,7 @@ def render(store: Store, now: float | None = None) -> str:
 </div>
 <table>
 <thead><tr><th>自助机 Kiosk</th><th>状态 State</th><th>需处理 Attention</th><th>最后心跳 Last seen</th>
-<th>队列 Queue</th><th>死信 Dead</th><th>版本 Version</th><th>菜单 Menu</th></tr></thead>
+<th>队列 Queue</th><th>死信 Dead</th><th>近24小时 Last 24 h</th><th>版本 Version</th><th>菜单 Menu</th></tr></thead>
 <tbody>
 {body}
 </tbody></table>

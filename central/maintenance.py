@@ -1,9 +1,10 @@
 """Housekeeping of the reference platform, off the request path.
 
 ``central serve`` runs :func:`run` in a background thread shortly after start and then every
-``--maintenance-every`` (default 1 h); ``central maintenance`` runs it once.  Today it forgets
+``--maintenance-every`` (default 1 h); ``central maintenance`` runs it once.  It forgets
 idempotency keys older than the key retention (``storage.KEY_RETENTION_DAYS``, see
-docs/platform.md "Retention").  Logs carry counts only.
+docs/platform.md "Retention") and heartbeat history older than its retention
+(``storage.HEARTBEAT_RETENTION_DAYS``).  Logs carry counts only.
 """
 from __future__ import annotations
 
@@ -11,23 +12,25 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from central.storage import KEY_RETENTION_DAYS, Store
+from central.storage import HEARTBEAT_RETENTION_DAYS, KEY_RETENTION_DAYS, Store
 
 log = logging.getLogger("central.maintenance")
 
 DAY_S = 86400.0
-LABELS = {"idempotency_keys": "idempotency key(s)"}
+LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sample(s)"}
 
 
 @dataclass
 class Retention:
     keys_s: float = KEY_RETENTION_DAYS * DAY_S
+    heartbeats_s: float = HEARTBEAT_RETENTION_DAYS * DAY_S
 
 
 def run(store: Store, retention: Retention | None = None, now: float | None = None) -> dict[str, int]:
     """One round of housekeeping; returns what was removed, by kind."""
     retention = retention or Retention()
-    done = {"idempotency_keys": store.purge_keys(retention.keys_s, now=now)}
+    done = {"idempotency_keys": store.purge_keys(retention.keys_s, now=now),
+            "heartbeats": store.purge_heartbeats(retention.heartbeats_s, now=now)}
     if any(done.values()):
         log.info("maintenance: removed %s", ", ".join(f"{n} {LABELS[kind]}" for kind, n in done.items() if n))
     return done

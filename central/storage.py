@@ -73,12 +73,16 @@ CREATE TABLE IF NOT EXISTS verifications (
 CREATE TABLE IF NOT EXISTS menu (
     slot INTEGER PRIMARY KEY, etag TEXT NOT NULL, content BLOB NOT NULL, content_type TEXT NOT NULL,
     published_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    kiosk_id TEXT NOT NULL, received_at REAL NOT NULL, queue_depth INTEGER NOT NULL, dead INTEGER NOT NULL,
+    faults INTEGER NOT NULL, uptime_s REAL NOT NULL, PRIMARY KEY (kiosk_id, received_at));
 """
 
 PROCESSING_LEASE_S = 60.0  # a "processing" key older than this was left by a crash: take it over
 # Idempotency keys are forgotten this long after their last use (docs/platform.md, "Retention"):
 # twice the 90 days a kiosk keeps its delivered items' tombstones (offline_queue.outbox.TOMBSTONE_DAYS).
 KEY_RETENTION_DAYS = 180
+HEARTBEAT_RETENTION_DAYS = 3  # heartbeat history (samples, see central.app); the latest beat is kept apart
 
 
 class Dialect:
@@ -468,3 +472,17 @@ class Store:
             if last is None:
                 return purged
             after = last
+
+    def purge_heartbeats(self, older_than_s: float, now: float | None = None, kiosks_per_commit: int = 200) -> int:
+        """Drop heartbeat history samples older than ``older_than_s``; returns how many.  Kiosk by
+        kiosk along the primary key (no extra index), a short non-durable transaction per
+        ``kiosks_per_commit`` kiosks.  Maintenance only."""
+        cutoff = (time.time() if now is None else now) - older_than_s
+        kiosks = [r["kiosk_id"] for r in self.all("SELECT kiosk_id FROM kiosks ORDER BY kiosk_id")]
+        purged = 0
+        for start in range(0, len(kiosks), kiosks_per_commit):
+            with self.write(durable=False):
+                for kiosk_id in kiosks[start:start + kiosks_per_commit]:
+                    purged += self.execute("DELETE FROM heartbeats WHERE kiosk_id = ? AND received_at < ?",
+                                           (kiosk_id, cutoff)).rowcount
+        return purged
