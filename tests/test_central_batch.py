@@ -16,8 +16,8 @@ from tests.test_central_intake import application, post
 
 
 @pytest.fixture
-def platform(tmp_path):
-    with run_server(tmp_path / "central.db") as running:
+def platform(central_db):  # SQLite and PostgreSQL
+    with run_server(central_db.db, pepper_path=central_db.pepper) as running:
         yield running
 
 
