@@ -128,7 +128,10 @@ class TempPostgres:
         import os
         import tempfile
         self.bindir = postgres_bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="central-pg-"))
+        # As root the server runs as `postgres`, which must reach the directory: under /tmp, not
+        # under a $TMPDIR that may be root's own.
+        as_root = os.geteuid() == 0 and os.path.isdir("/tmp")
+        self.root = Path(tempfile.mkdtemp(prefix="central-pg-", dir="/tmp" if as_root else None))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self._as_postgres: list[str] = []
