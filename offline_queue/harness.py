@@ -15,7 +15,7 @@ Finally the driver drains the queue in-process and writes a report;
 application and rating exactly once, each rating attached to its own
 application, nothing unknown, nothing left in the queue.
 
-    python -m offline_queue.harness --data-dir D --url URL --token T \\
+    python -m offline_queue.harness --data-dir D --url URL --token=T \\
         --faults-file F --kills 200 --report report.json
 """
 from __future__ import annotations

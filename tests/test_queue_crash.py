@@ -28,7 +28,7 @@ def platform_process(tmp_path):
 def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(platform_process, tmp_path):
     report_path = tmp_path / "report.json"
     subprocess.run([sys.executable, "-m", "offline_queue.harness", "--data-dir", str(tmp_path / "kiosk"),
-                    "--url", platform_process.url, "--token", platform_process.token,
+                    "--url", platform_process.url, f"--token={platform_process.token}",  # may start with "-"
                     "--faults-file", str(platform_process.faults), "--kills", str(KILLS),
                     "--seed", str(int.from_bytes(os.urandom(2), "big")), "--report", str(report_path)],
                    cwd=ROOT, check=True, timeout=110)
