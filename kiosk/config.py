@@ -12,6 +12,7 @@ there (and to ``kiosk.example.toml``).
 """
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -51,8 +52,11 @@ DEVICE_COMMON = {
 SCHEMA: dict[str, Any] = {
     "kiosk": {
         "id": _f(str, "dev-kiosk-001", help="kiosk identity reported to the platform"),
-        "centre_name": _f(str, "福田区华富街道党群服务中心"),
-        "centre_name_en": _f(str, "Huafu Subdistrict Service Centre, Futian"),
+        "centre_name": _f(str, "福田区华富街道党群服务中心", help="简体中文 screens and receipts"),
+        "centre_name_zh_tw": _f(str, "福田區華富街道黨群服務中心",
+                                help="繁體中文 screens and receipts (empty: centre_name)"),
+        "centre_name_en": _f(str, "Huafu Subdistrict Service Centre, Futian",
+                             help="English screens and receipts (empty: centre_name)"),
         "region": _f(str, "440304", help="region code; menu bundles must match it"),
         "data_dir": _f(str, "var", help="state: logs, queue, journals, menus"),
         "profile": _f(str, "dev", choices=("dev", "production")),
@@ -154,6 +158,10 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+# The centre's name in each UI language (kiosk.i18n.LANGUAGES) -> its [kiosk] key.
+CENTRE_NAME_KEYS = {"zh_CN": "centre_name", "zh_TW": "centre_name_zh_tw", "en": "centre_name_en"}
+
+
 class Section:
     """Read-only attribute access to one validated table."""
 
@@ -199,6 +207,22 @@ class Config:
     def is_production(self) -> bool:
         return self.root.kiosk.profile == "production"
 
+    def centre_name_for(self, language: str) -> str:
+        """The centre's name on a screen or receipt in ``language`` (zh_CN, zh_TW, en).
+
+        An empty per-language name falls back to ``centre_name``.  A file that names its
+        own centre (``centre_name``) but not ``centre_name_zh_tw`` / ``centre_name_en``
+        gets that fallback too, rather than the embedded sample centre's translations:
+        the right centre in Simplified characters beats the wrong centre in Traditional.
+        """
+        kiosk = self.root.kiosk
+        return getattr(kiosk, CENTRE_NAME_KEYS.get(language, "centre_name")) or kiosk.centre_name
+
+    def untranslated_centre_names(self) -> list[str]:
+        """The per-language centre-name keys left empty (their screens show ``centre_name``)."""
+        kiosk = self.root.kiosk
+        return [key for key in CENTRE_NAME_KEYS.values() if key != "centre_name" and not getattr(kiosk, key)]
+
 
 def _type_name(t) -> str:
     if isinstance(t, tuple):
@@ -219,7 +243,9 @@ def _validate(source: str, schema: dict, data: dict, path: str) -> Section:
         if key not in schema:
             where = f"[{path}] " if path else ""
             known = ", ".join(sorted(schema))
-            raise ConfigError(f"{source}: {where}unknown key {key!r} (known: {known})")
+            close = difflib.get_close_matches(key.lower(), list(schema), n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{source}: {where}unknown key {key!r} (known: {known}){hint}")
     values: dict[str, Any] = {}
     for key, spec in schema.items():
         dotted = f"{path}.{key}" if path else key
@@ -243,11 +269,24 @@ def _validate(source: str, schema: dict, data: dict, path: str) -> Section:
     return Section(path or "root", values)
 
 
+def _own_centre_names(data: dict) -> None:
+    """A file that names its own centre falls back to that name in the languages it
+    does not translate it into, not to the embedded sample centre (Config.centre_name_for)."""
+    kiosk = data.get("kiosk")
+    if not isinstance(kiosk, dict):
+        return
+    name = kiosk.get("centre_name")
+    if isinstance(name, str) and name != SCHEMA["kiosk"]["centre_name"].default:
+        for key in CENTRE_NAME_KEYS.values():
+            kiosk.setdefault(key, "")
+
+
 def parse(text: str, source: str = EMBEDDED, base_dir: Path | None = None) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    _own_centre_names(data)
     root = _validate(source, SCHEMA, data, "")
     return Config(source=source, base_dir=base_dir or PROJECT_ROOT, root=root)
 

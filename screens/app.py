@@ -94,6 +94,9 @@ def run(config: Config, tour_dir: str | None = None) -> int:
     logs.setup(config.data_dir / "logs", level=config.logging.level,
                max_bytes=config.logging.max_bytes, backups=config.logging.backups)
     configure_kivy(config)
+    for key in config.untranslated_centre_names():
+        log.warning("config: [kiosk] %s is not set: those screens show centre_name %r", key,
+                    config.kiosk.centre_name)
     from screens.shell import KioskApp
 
     app = KioskApp(config, tour_dir=tour_dir)

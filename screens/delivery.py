@@ -26,6 +26,18 @@ METHOD_WORDS = {
 }
 
 
+def pickup_centre_name(service, centre: str | None, language: str) -> str:
+    """A chosen pickup centre in ``language``.  ``Session.delivery["centre"]`` keeps the
+    centre's 简体 name from the menu (what the platform and the counter staff match on);
+    every screen and receipt shows the menu's own name in the resident's language."""
+    if not centre:
+        return ""
+    for entry in getattr(service, "pickup_centres", None) or []:
+        if entry.get("zh_CN") == centre:
+            return local(entry, language)
+    return centre
+
+
 class DeliveryScreen(FlowScreen):
     help_text = N_("请选择您想怎样拿到办理结果：现场打印、邮寄到家，或到就近的服务大厅领取。")
     method = StringProperty("")

@@ -184,8 +184,8 @@ class KioskApp(App):
 
     @property
     def centre_display_name(self) -> str:
-        k = self.kiosk_config.kiosk
-        return k.centre_name_en if self.language == "en" else k.centre_name
+        """The centre's name in the UI language (繁體 screens: ``centre_name_zh_tw``)."""
+        return self.kiosk_config.centre_name_for(self.language)
 
     # -- hardening ----------------------------------------------------------
     def open_settings(self, *args) -> bool:

@@ -66,3 +66,54 @@ def test_entry_points_exit_2_with_one_line(tmp_path, entry):
     assert len(lines) == 1, proc.stderr
     assert "display.width" in lines[0] and str(bad) in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+# -- the centre's name in each language -----------------------------------------------------------
+
+def test_centre_name_in_every_ui_language():
+    from kiosk import i18n
+    c = cfg.defaults()
+    assert set(cfg.CENTRE_NAME_KEYS) == set(i18n.LANGUAGES)
+    assert c.centre_name_for("zh_CN") == "福田区华富街道党群服务中心"
+    assert c.centre_name_for("zh_TW") == "福田區華富街道黨群服務中心"   # 繁體 screens: Traditional
+    assert c.centre_name_for("en") == "Huafu Subdistrict Service Centre, Futian"
+    assert c.untranslated_centre_names() == []
+
+
+def test_own_centre_without_translations_falls_back_to_its_own_name(tmp_path):
+    """A kiosk that names its own centre never shows the sample centre's translations."""
+    path = tmp_path / "kiosk.toml"
+    path.write_text('[kiosk]\ncentre_name = "南山区粤海街道党群服务中心"\n', encoding="utf-8")
+    c = cfg.load(path)
+    assert c.centre_name_for("zh_TW") == c.centre_name_for("en") == "南山区粤海街道党群服务中心"
+    assert c.untranslated_centre_names() == ["centre_name_zh_tw", "centre_name_en"]
+    path.write_text('[kiosk]\ncentre_name = "南山区粤海街道党群服务中心"\n'
+                    'centre_name_zh_tw = "南山區粵海街道黨群服務中心"\n', encoding="utf-8")
+    c = cfg.load(path)
+    assert c.centre_name_for("zh_TW") == "南山區粵海街道黨群服務中心"
+    assert c.centre_name_for("en") == "南山区粤海街道党群服务中心"
+    assert c.untranslated_centre_names() == ["centre_name_en"]
+
+
+def test_empty_translation_means_the_centre_name():
+    c = cfg.parse('[kiosk]\ncentre_name_zh_tw = ""\n')
+    assert c.centre_name_for("zh_TW") == "福田区华富街道党群服务中心"
+    assert c.centre_name_for("en") == "Huafu Subdistrict Service Centre, Futian"
+
+
+@pytest.mark.parametrize("key", ["centre_name_tw", "centre_name_zh_TW", "centre_name_zhtw"])
+def test_misspelt_centre_name_key_says_which_key_was_meant(tmp_path, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(f'[kiosk]\n{key} = "福田區華富街道黨群服務中心"\n', encoding="utf-8")
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path)
+    message = str(err.value)
+    assert str(path) in message and f"[kiosk] unknown key {key!r}" in message
+    assert "did you mean 'centre_name_zh_tw'?" in message and "\n" not in message
+
+
+def test_traditional_centre_name_has_the_right_type(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[kiosk]\ncentre_name_zh_tw = 1\n", encoding="utf-8")
+    with pytest.raises(cfg.ConfigError, match=r"kiosk.centre_name_zh_tw must be string, got int 1"):
+        cfg.load(path)
