@@ -20,25 +20,26 @@ from kivy.properties import StringProperty
 from devices.printers.receipt import ReceiptData
 from kiosk import workflow
 from kiosk.i18n import N_
-from screens.delivery import METHOD_WORDS
-from screens.flow_helpers import FlowScreen, masked_card, next_step, run_in_worker
+from screens.delivery import METHOD_WORDS, pickup_centre_name
+from screens.flow_helpers import FlowScreen, mask_address, masked_card, next_step, run_in_worker
 from screens.widgets import MessagePanel, icon, tr
 
 
 def receipt_data(app, session, service, result: workflow.SubmitResult) -> ReceiptData:
     """What the receipt printer prints for this application (masked by the printer)."""
     card = session.card
-    kiosk = app.kiosk_config.kiosk
     number = result.application_no or result.reference
+    language = session.language if session.language in ("zh_CN", "zh_TW", "en") else "zh_CN"
     return ReceiptData(
-        centre_name=kiosk.centre_name_en if session.language == "en" else kiosk.centre_name,
-        service_name=service.name(session.language), application_no=number,
+        centre_name=app.kiosk_config.centre_name_for(language),
+        service_name=service.name(language), application_no=number,
         resident_name=card.name if card is not None else "", id_number=card.id_number if card is not None else "",
         submitted_at=dt.datetime.now(), status=result.status, kind=service.kind,
         promised_days=result.receipt.get("promised_days") if service.kind == "承诺件" else None,
         delivery={"method": session.delivery.get("method", "onsite_print"),
-                  "centre": session.delivery.get("centre"), "address": session.delivery.get("address")},
-        lookup_url=number, language=session.language if session.language in ("zh_CN", "zh_TW", "en") else "zh_CN")
+                  "centre": pickup_centre_name(service, session.delivery.get("centre"), language) or None,
+                  "address": session.delivery.get("address")},
+        lookup_url=number, language=language)
 
 
 class ConfirmScreen(FlowScreen):
@@ -54,7 +55,9 @@ class ConfirmScreen(FlowScreen):
         pages = sum(len(p) for p in session.materials.values())
         method = session.delivery.get("method") or (service.delivery[0] if service.delivery else "")
         delivery = tr(METHOD_WORDS[method][0]) if method in METHOD_WORDS else ""
-        where = session.delivery.get("address") or session.delivery.get("centre") or ""
+        # the address is only a reminder here (checked whole on 领取方式): area only
+        where = (mask_address(session.delivery.get("address"))
+                 or pickup_centre_name(service, session.delivery.get("centre"), lang))
         rows = [(tr("办理事项"), service.name(lang)), (tr("申请人"), name), (tr("证件号码"), id_number),
                 (tr("已扫描材料"), tr("{materials} 份，共 {pages} 页").format(materials=len(session.materials), pages=pages)),
                 (tr("领取方式"), f"{delivery}  {where}".strip()),

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -84,9 +85,48 @@ def masked_card(app) -> tuple[str, str]:
     card = session.card if session is not None else None
     if card is None:
         return "", ""
+    return mask_name(card.name), mask_id(app, card.id_number)
+
+
+ID_NUMBER_LENGTH = 18
+
+
+def mask_id(app, number: str | None) -> str:
+    """An ID number as every screen shows it: ``kiosk.privacy.mask_id_number`` with the
+    ``[privacy]`` head and tail, so never the birth-date digits.
+
+    A number still being typed on the digit pad is masked as if it were complete: the
+    digits typed so far stay at their places (the resident sees each key land) and the
+    birth-date positions show ``*`` as soon as they are typed.  A typo there is caught
+    by the check digit (``transaction.validate_field``), so hiding them costs nothing."""
+    number = number or ""
     privacy = app.kiosk_config.privacy
-    return (mask_name(card.name),
-            mask_id_number(card.id_number, privacy.id_mask_head, privacy.id_mask_tail))
+    if 0 < len(number) < ID_NUMBER_LENGTH:
+        padded = number.ljust(ID_NUMBER_LENGTH, " ")
+        return mask_id_number(padded, privacy.id_mask_head, privacy.id_mask_tail)[:len(number)]
+    return mask_id_number(number, privacy.id_mask_head, privacy.id_mask_tail)
+
+
+# Administrative divisions at the start of a Chinese address, largest first: what is left
+# after them (road, building, room) is what a stranger must not read over a shoulder.
+_ADDRESS_AREA = re.compile(
+    r"^(?:.{1,10}?(?:省|自治区|特别行政区))?"
+    r"(?:.{1,10}?(?:市|自治州|地区|盟))?"
+    r"(?:.{1,10}?(?:区|县|旗))?"
+    r"(?:.{1,10}?(?:街道|镇|乡))?")
+
+
+def mask_address(address: str | None) -> str:
+    """The area of an address with the rest hidden: 广东省深圳市福田区华富街道****.
+    For a screen that only reminds the resident which address they gave; where they
+    check or edit it (the form field being edited, 领取方式), it is shown whole."""
+    address = (address or "").strip()
+    if not address:
+        return ""
+    area = _ADDRESS_AREA.match(address).group(0)
+    if not area or len(area) >= len(address):   # no area recognised: keep only the start
+        area = address[:max(1, len(address) // 3)]
+    return area + "****"
 
 
 class FlowScreen(KioskScreen):
@@ -275,8 +315,13 @@ def tour_views(app, prefix: str):
     for step in ("face", "form", "materials", "sign", "delivery"):
         app.show_step(step)
         yield f"{prefix}-flow-{step}"
-    session.delivery = {"method": "pickup", "centre": (service.pickup_centres or [{}])[0].get("zh_CN"),
-                        "address": None}
+    first_centre = (service.pickup_centres or [{}])[0].get("zh_CN")
+    if "pickup" in service.delivery and first_centre:   # 通办通取: the centres, in this language
+        delivery = app.manager.get_screen("delivery")
+        delivery.choose_method("pickup")
+        delivery.choose_centre(first_centre)
+        yield f"{prefix}-flow-delivery-pickup"
+    session.delivery = {"method": "pickup", "centre": first_centre, "address": None}
     app.show_step("confirm")
     yield f"{prefix}-flow-confirm"
     session.application = {"status": "submitted", "application_no": "440304202611220000123",

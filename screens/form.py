@@ -15,8 +15,12 @@ resident can use with one finger:
   name is prefilled so it never needs typing.
 
 Fields whose value comes from the card (name, ID number) are filled in and can
-still be corrected.  Problems are shown under each field in the resident's
-language (``kiosk.transaction.MESSAGES``), all at once when 下一步 is pressed.
+still be corrected.  Other people stand behind the resident in a hall: ID numbers
+are shown masked (as on the confirm screen and the receipt), phone numbers and
+addresses whole only while their field is being edited
+(:meth:`FormScreen.shown_value`).  Problems are shown under each field in the
+resident's language (``kiosk.transaction.MESSAGES``), all at once when 下一步 is
+pressed.
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ from kivy.uix.label import Label
 
 from kiosk import transaction as tx
 from kiosk.i18n import N_
-from screens.flow_helpers import Choice, DigitPad, FlowScreen, next_step
+from kiosk.privacy import mask_phone
+from screens.flow_helpers import Choice, DigitPad, FlowScreen, mask_address, mask_id, next_step
 from screens.widgets import local, tr
 
 CANDIDATES_SHOWN = 8
@@ -203,11 +208,28 @@ class FormScreen(FlowScreen):
         return next(s for s in self.specs if s["id"] == field_id)
 
     def _show_value(self, spec: dict) -> None:
+        self.rows[spec["id"]].ids.value.text = self.shown_value(spec)
+
+    def shown_value(self, spec: dict) -> str:
+        """The field's value as the hall may see it (people stand behind the resident).
+
+        ID numbers are always masked like on the confirm screen and the receipt, also
+        while typed (``flow_helpers.mask_id``).  A phone number or an address is shown
+        whole only while its field is being edited, so the resident can check what they
+        type; otherwise as a reminder (138****5678, 广东省深圳市福田区华富街道****)."""
         value = str(self.values.get(spec["id"], ""))
-        if spec.get("type") == "select":
+        kind = spec.get("type")
+        editing = spec["id"] == self.active_field
+        if kind == "select":
             labels = {str(o.get("value")): local(o.get("label"), self.app.language) for o in spec.get("options", [])}
-            value = labels.get(value, "")
-        self.rows[spec["id"]].ids.value.text = value
+            return labels.get(value, "")
+        if kind == "id-number":
+            return mask_id(self.app, value)
+        if kind == "phone" and not editing:
+            return mask_phone(value)
+        if kind == "address" and not editing:
+            return mask_address(value)
+        return value
 
     def set_value(self, field_id: str, value: str) -> None:
         self.values[field_id] = value
@@ -217,8 +239,9 @@ class FormScreen(FlowScreen):
     def select_field(self, field_id: str) -> None:
         """Show the input that suits this field's type under/next to the form."""
         self.active_field = field_id
-        for fid, row in self.rows.items():
-            row.ids.value.active = fid == field_id
+        for spec in self.specs:
+            self.rows[spec["id"]].ids.value.active = spec["id"] == field_id
+            self._show_value(spec)   # only the field being edited shows a phone or address whole
         editor = self.ids.editor
         editor.clear_widgets()
         if not field_id:
