@@ -7,8 +7,10 @@ still opens its 办事指南 so the resident learns what to bring to a counter.
 """
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
@@ -39,6 +41,47 @@ class ServiceRow(RecycleDataViewBehavior, ButtonBehavior, BoxLayout):
     detail = StringProperty("")
     available = BooleanProperty(True)
     reason = StringProperty("")
+    link = StringProperty("")   # 办事指南 › or 暂停办理: from the data, like every text of a row
+
+    def __init__(self, **kwargs):
+        self._rv, self._index = None, -1
+        self._fit_trigger = Clock.create_trigger(self.fit, 0)
+        super().__init__(**kwargs)
+
+    def on_kv_post(self, _base):
+        # the name wraps to the row's width: whenever either changes, the height may too
+        self.ids.content.bind(height=self._fit_trigger)
+        self.ids.title.bind(width=self._fit_trigger)
+
+    def refresh_view_attrs(self, rv, index, data):
+        # weakly: an idle row waits in Kivy's module-level view cache, and must not keep
+        # the list (and its screen) it last showed alive
+        self._rv, self._index = weakref.ref(rv), index
+        self._fit_trigger()
+        return super().refresh_view_attrs(rv, index, data)
+
+    def fit(self, *_args) -> None:
+        """Make this row's entry in the RecycleView data as tall as its wrapped text."""
+        rv, index = self._rv() if self._rv is not None else None, self._index
+        if rv is None or not 0 <= index < len(rv.data):
+            return
+        # Lay the row out now, from its current data: a recycled view may still have the
+        # widths of the service it showed before (暂停办理 is narrower than 办事指南 ›), and
+        # measuring with those made two views take turns at one row's height for ever.
+        ids = self.ids
+        for label in (ids.link, ids.kind, ids.title, ids.detail):
+            label.texture_update()
+        self.do_layout()
+        content = ids.content
+        content.do_layout()
+        ids.detail_row.do_layout()
+        for label in (ids.title, ids.detail):
+            label.texture_update()
+        content.do_layout()
+        wanted = max(theme.row_h, content.minimum_height + self.padding[1] + self.padding[3]
+                     + theme.gap * 0.5)   # the card is drawn gap/4 inside the row, top and bottom
+        if abs(rv.data[index].get("height", 0) - wanted) > 1:
+            rv.data[index] = dict(rv.data[index], height=wanted)
 
     def on_release(self):
         screen = self.parent
@@ -56,7 +99,12 @@ class CategoryScreen(KioskScreen):
 
     def on_kv_post(self, _base):
         self.app.bind(language=lambda *_: self.refresh())
-        theme.bind(row_h=lambda *_: self.refresh())
+        # a method, which the global theme holds weakly: a lambda kept every category screen
+        # ever built alive and refreshing, taking rows from RecycleView's shared view cache
+        theme.bind(row_h=self._row_height_changed)
+
+    def _row_height_changed(self, *_args) -> None:
+        self.refresh()
 
     def prepare(self, category_id: str = "", **_params) -> None:
         self.category_id = category_id or self.category_id
@@ -88,7 +136,8 @@ class CategoryScreen(KioskScreen):
                 "detail": tr("服务对象：{audience}").format(audience=audience),
                 "available": ok,
                 "reason": reason,
-                "height": theme.row_h * (1.25 if not ok else 1),
+                "link": tr("办事指南") + " ›" if ok else tr("暂停办理"),
+                "height": theme.row_h,   # ServiceRow.fit grows it to the wrapped text
             })
         self.ids.services.data = rows
         self.ids.services.refresh_from_data()

@@ -108,7 +108,9 @@ class KioskApp(App):
         Window.clearcolor = theme.background
         theme.bind(background=lambda _t, colour: setattr(Window, "clearcolor", colour))
         Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
-        Window.fbind("on_touch_down", self._on_any_touch)
+        # bind, not fbind: the Window (global) holds the method weakly, so an app that has
+        # stopped (the UI tests run several in one process) does not live on through it
+        Window.bind(on_touch_down=self._on_any_touch)
 
         self.root_layout = KioskRoot()
         column = BoxLayout(orientation="vertical")

@@ -84,6 +84,15 @@ class Theme(EventDispatcher):
     disabled = ColorProperty()
     overlay = ColorProperty()
 
+    # The same sizes again, for the class rules of the base widgets (<KLabel>, <KButton>,
+    # <Choice>, ...) only.  Kivy keeps a class rule's binding when an instance rule sets
+    # the same property, and whichever fires last wins: an instance's `font_size:
+    # theme.fs_small` lost to <KLabel>'s theme.fs_body on every 长辈模式 switch.  These
+    # are set before the fs_* sizes, so a widget's own choice always fires last.
+    default_fs_small = NumericProperty(0)
+    default_fs_body = NumericProperty(0)
+    default_fs_large = NumericProperty(0)
+    default_fs_title = NumericProperty(0)
     fs_small = NumericProperty(0)
     fs_body = NumericProperty(0)
     fs_large = NumericProperty(0)
@@ -114,6 +123,9 @@ class Theme(EventDispatcher):
         for key, value in PALETTES["elder" if self.elder else "standard"].items():
             setattr(self, key, hex_colour(value))
         factor = self.type_factor()
+        for key, px in TYPE_SIZES.items():   # class-rule defaults first (see default_fs_body)
+            if hasattr(self, "default_" + key):
+                setattr(self, "default_" + key, round(px * factor))
         for key, px in TYPE_SIZES.items():
             setattr(self, key, round(px * factor))
         # Spacing grows less than type in elder mode so content still fits.

@@ -16,6 +16,7 @@ from kivy.uix.screenmanager import NoTransition
 
 from kiosk import i18n
 from screens.flow_helpers import tour_views
+from screens.layout_check import cut_labels, spilled_boxes
 from screens.theme import theme
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Tour:
         self.directory = directory
         self.steps = iter(self._plan())
         self.written: list[Path] = []
+        self.problems = 0   # labels not shown whole (screens.layout_check)
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -46,7 +48,8 @@ class Tour:
         try:
             label = next(self.steps)
         except StopIteration:
-            log.info("tour: %d screenshots in %s", len(self.written), self.directory)
+            log.info("tour: %d screenshots in %s, %d labels not shown whole",
+                     len(self.written), self.directory, self.problems)
             self.app.stop()
             return
         except Exception:
@@ -60,45 +63,54 @@ class Tour:
         path = self.directory / f"{len(self.written) + 1:03d}-{label}.png"
         self.app.root_layout.export_to_png(str(path))
         self.written.append(path)
+        for problem in cut_labels(self.app.root_layout) + spilled_boxes(self.app.root_layout):
+            self.problems += 1
+            log.warning("tour: %s: %s", path.name, problem)
         self._next()
 
     def _plan(self):
-        """Yields a label after arranging each view to photograph."""
-        app = self.app
-        menu = app.menu
-        categories = menu.categories if menu is not None else []
-        services = [s for c in categories for s in c.services]
-        guide_service = max(services, key=lambda s: len(s.guide.get("materials", [])), default=None)
-        blocked = next((s for s in services if not app.availability(s)[0]), None)
-        for orientation, size in ORIENTATIONS:
-            Window.size = size
-            for language in i18n.LANGUAGES:
-                for elder in (False, True):
-                    app.go_home("back")
-                    app.set_language(language)
-                    theme.elder = elder
-                    prefix = f"{orientation}-{language}{'-elder' if elder else ''}"
-                    yield f"{prefix}-home"
-                    for category in categories:
-                        app.begin_session()
-                        app.show("category", category_id=category.id)
-                        yield f"{prefix}-category-{category.id}"
-                    if guide_service is not None:
-                        app.show("guide", service_id=guide_service.id)
-                        yield f"{prefix}-guide-{guide_service.id}"
-                    if blocked is not None:
-                        app.show("guide", service_id=blocked.id)
-                        yield f"{prefix}-guide-unavailable-{blocked.id}"
-                    app.show("identify", service_id=None)
-                    yield f"{prefix}-identify"
-                    app.core.bus.publish("idcard.error", "id_reader", code="read_failed",
-                                         message="tour: simulated read failure")
-                    yield f"{prefix}-identify-error"
-                    app.show_countdown(app.kiosk_config.session.countdown_s)
-                    yield f"{prefix}-countdown"
-                    app.close_overlay()
-                    app.show_help()
-                    yield f"{prefix}-help"
-                    app.close_overlay()
-                    yield from tour_views(app, prefix)   # the transaction flow screens
-        app.go_home("back")
+        return views(self.app)
+
+
+def views(app, orientations=ORIENTATIONS, languages=i18n.LANGUAGES, elder_modes=(False, True)):
+    """Arrange each view in turn and yield its label (the caller photographs or checks it).
+
+    The tour walks all of them; the UI tests walk a part (``tests/test_ui_resident_views.py``).
+    """
+    menu = app.menu
+    categories = menu.categories if menu is not None else []
+    services = [s for c in categories for s in c.services]
+    guide_service = max(services, key=lambda s: len(s.guide.get("materials", [])), default=None)
+    blocked = next((s for s in services if not app.availability(s)[0]), None)
+    for orientation, size in orientations:
+        Window.size = size
+        for language in languages:
+            for elder in elder_modes:
+                app.go_home("back")
+                app.set_language(language)
+                theme.elder = elder
+                prefix = f"{orientation}-{language}{'-elder' if elder else ''}"
+                yield f"{prefix}-home"
+                for category in categories:
+                    app.begin_session()
+                    app.show("category", category_id=category.id)
+                    yield f"{prefix}-category-{category.id}"
+                if guide_service is not None:
+                    app.show("guide", service_id=guide_service.id)
+                    yield f"{prefix}-guide-{guide_service.id}"
+                if blocked is not None:
+                    app.show("guide", service_id=blocked.id)
+                    yield f"{prefix}-guide-unavailable-{blocked.id}"
+                app.show("identify", service_id=None)
+                yield f"{prefix}-identify"
+                app.core.bus.publish("idcard.error", "id_reader", code="read_failed",
+                                     message="tour: simulated read failure")
+                yield f"{prefix}-identify-error"
+                app.show_countdown(app.kiosk_config.session.countdown_s)
+                yield f"{prefix}-countdown"
+                app.close_overlay()
+                app.show_help()
+                yield f"{prefix}-help"
+                app.close_overlay()
+                yield from tour_views(app, prefix)   # the transaction flow screens
+    app.go_home("back")

@@ -23,7 +23,7 @@ from kivy.uix.label import Label
 
 from kiosk import i18n
 from kiosk import menu as menu_model
-from screens.theme import IMAGE_DIR
+from screens.theme import IMAGE_DIR, theme
 
 
 def tr(message: str, *_rebind_on) -> str:
@@ -81,15 +81,32 @@ class HeaderBar(BoxLayout):
     """Centre name, clock, language switch, 长辈模式, 帮助 and 结束 (during a session).
 
     One row in landscape; in portrait (``portrait``, from the window) the controls take a
-    second row, so the centre name has the full width."""
+    second row, so the centre name has the full width.  The name is never cut short: at
+    ``fs_large`` when it fits on one line, otherwise one size smaller (``fs_body``) on as
+    many lines as it needs, and the header grows (``name_size``, :meth:`fit_name`)."""
     portrait = BooleanProperty(False)
     clock_text = StringProperty("")
     date_text = StringProperty("")
+    name_size = NumericProperty(0)
 
     def __init__(self, **kwargs):
+        self._fit_name_trigger = Clock.create_trigger(self.fit_name, 0)
         super().__init__(**kwargs)
         self._update_clock()
         Clock.schedule_interval(self._update_clock, 1.0)
+        theme.bind(fs_large=self._fit_name_trigger, fs_body=self._fit_name_trigger,
+                   font=self._fit_name_trigger)
+
+    def on_kv_post(self, _base):
+        self.ids.centre_name.bind(text=self._fit_name_trigger, width=self._fit_name_trigger)
+        self.fit_name()
+
+    def fit_name(self, *_args) -> None:
+        from kivy.core.text import Label as CoreLabel
+        label = self.ids.centre_name
+        one_line = CoreLabel(text=label.text, font_name=label.font_name, font_size=theme.fs_large,
+                             bold=True).get_extents(label.text)[0]
+        self.name_size = theme.fs_large if one_line <= label.width else theme.fs_body
 
     def _update_clock(self, *_args) -> None:
         now = time.localtime()
