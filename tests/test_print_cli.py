@@ -65,3 +65,11 @@ def test_license_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("kioskctl: document not printed: [bad_document]") and err.count("\n") == 1
     assert main(["--config", cfg, "print", "license", str(tmp_path / "missing.json"), "--out", "x.pdf"]) == 2
+
+
+def test_test_receipt_names_the_centre_in_the_receipts_language(make_config, tmp_path):
+    from devices.printers.cli import sample_receipt
+    config = make_config(f'[kiosk]\ndata_dir = "{tmp_path / "var"}"\ncentre_name = "莲花街道党群服务中心"\n'
+                         'centre_name_zh_tw = "蓮花街道黨群服務中心"\ncentre_name_en = "Lianhua Service Centre"\n')
+    assert [sample_receipt(lang, config).centre_name for lang in ("zh_CN", "zh_TW", "en")] == [
+        "莲花街道党群服务中心", "蓮花街道黨群服務中心", "Lianhua Service Centre"]

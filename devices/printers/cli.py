@@ -70,7 +70,7 @@ def _status(args) -> int:
 def sample_receipt(language: str = "zh_CN", config=None):
     from devices.printers.receipt import ReceiptData
 
-    centre = (config.kiosk.centre_name_en if language == "en" else config.kiosk.centre_name) if config else "服务中心"
+    centre = config.centre_name_for(language) if config else "服务中心"
     service = {"zh_CN": "敬老优待证办理", "zh_TW": "敬老優待證辦理", "en": "Senior citizen card"}[language]
     return ReceiptData(centre_name=centre, service_name=service, application_no="TEST-0000-0001",
                        resident_name="张小三", id_number="11010519491231002X", submitted_at=datetime.now(),
