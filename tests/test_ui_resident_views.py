@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import gc
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from kiosk import config as cfg
+from tests.test_ui_app import pump, tap, walk
+from tests.test_ui_app import pump_until as until
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -102,35 +103,6 @@ def fresh(app):
 
 
 # -- driving ------------------------------------------------------------------------------------
-def pump(frames: int = 1) -> None:
-    from kivy.base import EventLoop
-    for _ in range(frames):
-        EventLoop.idle()
-
-
-def until(condition, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        pump()
-
-
-def tap(widget) -> None:
-    from kivy.tests.common import UnitTestTouch
-    x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    pump()
-    touch.touch_up()
-    pump(3)
-
-
-def walk(widget):
-    yield widget
-    for child in widget.children:
-        yield from walk(child)
-
-
 def shown_texts(app) -> list[str]:
     """The text of every label on the glass (also inside scrolled lists)."""
     from kivy.uix.label import Label
