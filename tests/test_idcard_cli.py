@@ -36,8 +36,11 @@ def simulate():
     procs = []
 
     def start(*args):
+        # Ctrl-C in a terminal reaches a process whose SIGINT is at its default; a test run started
+        # as a background job (no job control) would otherwise hand the simulator SIGINT ignored.
         proc = subprocess.Popen([KIOSKCTL, "idcard", "simulate", *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=_env())
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=_env(),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         procs.append(proc)
         port = proc.stdout.readline().strip()
         assert port.startswith("/dev/"), proc.stderr.read() if proc.poll() is not None else port
