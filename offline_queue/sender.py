@@ -172,12 +172,14 @@ class Sender:
             return [head]
         return self.outbox.run_of(head, self.batch_items, horizon)
 
-    def _send(self, item: Item) -> None:
-        try:
-            payload = self.outbox.request_payload(item)
-        except (QueueKeyError, QueueItemError, OSError, ValueError) as exc:
-            self._dead(item, f"cannot read the stored item: {exc}")
-            return
+    def _send(self, item: Item, payload: dict | None = None) -> None:
+        """One item; ``payload`` when the caller has already decrypted it."""
+        if payload is None:
+            try:
+                payload = self.outbox.request_payload(item)
+            except (QueueKeyError, QueueItemError, OSError, ValueError) as exc:
+                self._dead(item, f"cannot read the stored item: {exc}")
+                return
         self.outbox.mark_sending(item.id)
         try:
             response = self.client.submit(item.kind, payload, item.id)
@@ -219,8 +221,11 @@ class Sender:
             if batch and size > BATCH_MAX_BYTES:
                 break
             batch.append((item, payload))
-        if len(batch) < 2:
-            self._send(run[0])
+        if len(batch) < 2:  # alone after all (too big, or the next one unreadable)
+            if batch:
+                self._send(*batch[0])
+            else:
+                self._send(run[0])
             return
         with self.outbox.bookkeeping():
             for item, _ in batch:
