@@ -186,7 +186,7 @@ def bootstrap(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_production_bootstrap_installs_only_the_runtime_lock_and_packages():
     out = bootstrap("--kiosk", "--dry-run")
     assert out.returncode == 0, out.stderr
-    lines = {line.split(": ", 1)[1].split(":")[0]: line.split(": ", 2)[2] for line in out.stdout.splitlines()}
+    lines = dict(re.findall(r"^bootstrap \(kiosk\): ([^:]+): (.*)$", out.stdout, re.MULTILINE))
     assert "requirements/kiosk.txt" in lines["Python packages"]
     debian = set(lines["Debian packages"].split())
     assert {"libzbar0", "cups", "libusb-1.0-0"} <= debian
