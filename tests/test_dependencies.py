@@ -197,38 +197,50 @@ def test_production_bootstrap_installs_only_the_runtime_lock_and_packages():
     assert dev.returncode == 0 and "requirements/dev.txt" in dev.stdout and "postgresql" in dev.stdout
 
 
-@pytest.mark.skipif(not shutil.which("dpkg-query"), reason="not a Debian machine")
-def test_bootstrap_stamp_keys_on_the_lock(tmp_path):
-    """--check (what kioskctl install asks) is true only for a .venv made from today's lock."""
-    app = tmp_path / "app"
+@pytest.fixture
+def app(tmp_path):
+    """A copy of what the bootstrap reads, where a kiosk keeps it; .venv faked."""
+    app = tmp_path / "opt" / "kiosk"
     shutil.copytree(ROOT / "requirements", app / "requirements")
     shutil.copytree(ROOT / "scripts", app / "scripts")
     shutil.copy(ROOT / "pyproject.toml", app)
-    if "missing now: none" not in bootstrap("--kiosk", "--dry-run", cwd=app).stdout:
-        pytest.skip("this machine lacks the kiosk's Debian packages")
+    (app / ".venv" / "bin").mkdir(parents=True)
+    (app / ".venv" / "bin" / "kiosk").touch()
+    if not shutil.which("dpkg-query") or "missing now: none" not in bootstrap("--kiosk", "--dry-run", cwd=app).stdout:
+        pytest.skip("this machine lacks the kiosk's Debian packages (--check also asks for them)")
+    return app
+
+
+def stamp_as_made_for_the_kiosk(app: Path) -> None:
+    """What a finished `bootstrap.sh --kiosk` leaves: its profile and the digest of its inputs."""
     req = app / "requirements"
-    parts = [req / "kiosk.txt", req / "apt-kiosk.txt", req / "apt-build.txt", app / "pyproject.toml"]
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in parts)).hexdigest()[:16]
-    (app / ".venv").mkdir()
+    inputs = [req / "kiosk.txt", req / "apt-kiosk.txt", req / "apt-build.txt", app / "pyproject.toml"]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)).hexdigest()[:16]
     (app / ".venv" / f".bootstrap-kiosk-{digest}").touch()
+
+
+def test_bootstrap_stamp_keys_on_the_lock(app):
+    """--check (what kioskctl install asks) is true only for a .venv made from today's lock."""
+    assert bootstrap("--kiosk", "--check", cwd=app).returncode == 1
+    stamp_as_made_for_the_kiosk(app)
     assert bootstrap("--kiosk", "--check", cwd=app).returncode == 0
     assert bootstrap("--check", cwd=app).returncode == 1, "a kiosk .venv passed for the dev profile"
-    with (req / "kiosk.txt").open("a") as lock:
+    with (app / "requirements" / "kiosk.txt").open("a") as lock:
         lock.write("# edited\n")
     assert bootstrap("--kiosk", "--check", cwd=app).returncode == 1, "a changed lock did not ask for a re-install"
 
 
-def test_kioskctl_install_plans_the_runtime_only_venv(tmp_path):
-    app = tmp_path / "opt" / "kiosk"
-    (app / ".venv" / "bin").mkdir(parents=True)
-    (app / ".venv" / "bin" / "kiosk").touch()
-    installer = Installer(root=tmp_path, app_dir=app, run=lambda _c: None, user_ids=lambda _n: (0, 0),
-                          member_of=lambda _u: set(),
-                          which=lambda c: f"/usr/bin/{c}", runtime_env_ready=lambda _app: False)
-    summaries = [s.summary for s in installer.plan()]
-    assert any(f"{app}/scripts/bootstrap.sh --kiosk" in s and "requirements/kiosk.txt" in s for s in summaries)
-    assert not any("dev.txt" in s or "make bootstrap" in s for s in summaries)
+def test_kioskctl_install_rebuilds_a_venv_not_made_from_the_runtime_lock(tmp_path, app):
+    def plan():
+        installer = Installer(root=tmp_path / "root", app_dir=app, run=lambda _c: None,
+                              user_ids=lambda _n: (0, 0), member_of=lambda _u: set(),
+                              which=lambda c: f"/usr/bin/{c}")
+        return [s.summary for s in installer.plan()]
 
-    ready = Installer(root=tmp_path, app_dir=app, run=lambda _c: None, user_ids=lambda _n: (0, 0),
-                      member_of=lambda _u: set(), which=lambda c: f"/usr/bin/{c}", runtime_env_ready=lambda _app: True)
-    assert not any("bootstrap.sh" in s.summary for s in ready.plan())
+    (app / ".venv" / ".bootstrap-dev-0123456789abcdef").touch()   # a dev/test bootstrap's .venv
+    steps = plan()
+    assert steps[-1].startswith(f"run {app}/scripts/bootstrap.sh --kiosk ") and "requirements/kiosk.txt" in steps[-1]
+    assert not any("dev.txt" in s or "make bootstrap" in s for s in steps)
+
+    stamp_as_made_for_the_kiosk(app)
+    assert not any("bootstrap.sh" in s for s in plan())
