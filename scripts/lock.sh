@@ -41,6 +41,7 @@ compile() {
     --python-version "$PYTHON_VERSION" --python-platform "$PLATFORM" \
     --custom-compile-command "make lock" \
     --output-file "$OUT/$lock" "$@" ${LOCK_ARGS:-} pyproject.toml "$tool/build-system.in"
+  sed -i "s|-r $tool/build-system.in|pyproject.toml [build-system]|" "$OUT/$lock"   # no temp path in the lock
 }
 compile dev.txt --extra central --extra dev
 compile central.txt --extra central --constraint "$OUT/dev.txt"
