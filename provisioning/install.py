@@ -79,8 +79,10 @@ class Installer:
     """Plans and applies the install under ``root`` (``/`` on a real kiosk).
 
     ``run`` executes a command list; ``user_ids`` maps a user name to
-    (uid, gid) or None; ``member_of`` gives a user's supplementary groups -- all injectable so tests can install into a temp
-    directory without touching the machine's users or services.
+    (uid, gid) or None; ``member_of`` gives a user's supplementary groups;
+    ``runtime_env_ready`` says whether the app's .venv is the production one --
+    all injectable so tests can install into a temp directory without touching
+    the machine's users, services or packages.
     """
 
     def __init__(self, root: Path = Path("/"), app_dir: Path = cfg.PROJECT_ROOT,
