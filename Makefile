@@ -1,14 +1,19 @@
 # The two commands of the README: `make run` and `make test`.  Both bootstrap
-# what is missing (system packages, .venv, Python dependencies) first.
+# what is missing (system packages, .venv, Python packages from the hash-pinned
+# requirements/dev.txt) first.  `make lock` regenerates requirements/*.txt from
+# pyproject.toml; a production kiosk runs `scripts/bootstrap.sh --kiosk` instead.
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 XVFB  := xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX"
 
-.PHONY: bootstrap run test bench tour clean
+.PHONY: bootstrap lock run test bench tour clean
 
 bootstrap:
 	@scripts/bootstrap.sh
+
+lock:
+	@scripts/lock.sh
 
 run: bootstrap
 	@scripts/run.sh

@@ -2,6 +2,8 @@
 
 What it sets up (docs/provisioning.md explains the choices):
   * packages: cage (Wayland kiosk compositor) + Xwayland, logrotate;
+  * the app's .venv rebuilt from the runtime lock (requirements/kiosk.txt)
+    alone by ``scripts/bootstrap.sh --kiosk``: no dev tools, no platform;
   * an unprivileged system user ``kiosk`` in the dialout/video/lp groups;
   * /etc/kiosk/kiosk.toml (production profile; an existing file is kept),
     /var/lib/kiosk (state, secrets 0700), /var/log/kiosk;
@@ -77,21 +79,25 @@ class Installer:
     """Plans and applies the install under ``root`` (``/`` on a real kiosk).
 
     ``run`` executes a command list; ``user_ids`` maps a user name to
-    (uid, gid) or None; ``member_of`` gives a user's supplementary groups -- all injectable so tests can install into a temp
-    directory without touching the machine's users or services.
+    (uid, gid) or None; ``member_of`` gives a user's supplementary groups;
+    ``runtime_env_ready`` says whether the app's .venv is the production one --
+    all injectable so tests can install into a temp directory without touching
+    the machine's users, services or packages.
     """
 
     def __init__(self, root: Path = Path("/"), app_dir: Path = cfg.PROJECT_ROOT,
                  run: Callable[[list[str]], None] | None = None,
                  user_ids: Callable[[str], tuple[int, int] | None] | None = None,
                  which: Callable[[str], str | None] = shutil.which,
-                 member_of: Callable[[str], set[str]] | None = None):
+                 member_of: Callable[[str], set[str]] | None = None,
+                 runtime_env_ready: Callable[[Path], bool] | None = None):
         self.root = Path(root)
         self.app_dir = Path(app_dir).resolve()
         self.run = run or _run
         self.user_ids = user_ids or _user_ids
         self.which = which
         self.member_of = member_of or _member_of
+        self.runtime_env_ready = runtime_env_ready or _runtime_env_ready
         self.files_changed = False
 
     def path(self, absolute: Path) -> Path:
@@ -101,7 +107,7 @@ class Installer:
     def plan(self) -> list[Step]:
         entry_point = self.app_dir / ".venv" / "bin" / "kiosk"
         if not entry_point.exists():
-            raise InstallError(f"{entry_point} not found: run `make bootstrap` in {self.app_dir} first")
+            raise InstallError(f"{entry_point} not found: run `sudo scripts/bootstrap.sh --kiosk` in {self.app_dir} first")
         if self.app_dir.is_relative_to("/home") or self.app_dir.is_relative_to("/root"):
             raise InstallError(f"the app is in {self.app_dir}, which the service cannot see (ProtectHome); "
                                "put the checkout in /opt/kiosk")
@@ -114,7 +120,16 @@ class Installer:
         steps += self._directory_steps()
         steps += self._file_steps()
         steps += self._service_steps(bool(steps))
+        steps += self._runtime_env_steps()
         return steps
+
+    def _runtime_env_steps(self) -> list[Step]:
+        """Last, because it rebuilds the .venv this very command runs from."""
+        if self.runtime_env_ready(self.app_dir):
+            return []
+        command = [str(self.app_dir / "scripts" / "bootstrap.sh"), "--kiosk"]
+        return [Step(f"run {shlex.join(command)} (.venv from requirements/kiosk.txt only, hash-checked; "
+                     "the kiosk's Debian runtime packages)", lambda c=command: self.run(c))]
 
     def _user_steps(self) -> list[Step]:
         steps = []
@@ -211,6 +226,12 @@ def _describe(exc: BaseException) -> str:
 
 def _run(command: list[str]) -> None:
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _runtime_env_ready(app_dir: Path) -> bool:
+    """The bootstrap's own answer: .venv made for production from today's lock."""
+    check = [str(app_dir / "scripts" / "bootstrap.sh"), "--kiosk", "--check"]
+    return subprocess.run(check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
 
 def _user_ids(name: str) -> tuple[int, int] | None:

@@ -25,6 +25,7 @@ class Machine:
         self.commands: list[list[str]] = []
         self.users: dict[str, tuple[int, int]] = {}
         self.groups: set[str] = set()
+        self.venv_ready = False
 
     def run(self, command):
         self.commands.append(command)
@@ -32,6 +33,8 @@ class Machine:
             self.users[command[-1]] = (os.getuid(), os.getgid())
         if command[0] == "usermod":
             self.groups |= set(command[3].split(","))
+        if command[0].endswith("scripts/bootstrap.sh"):
+            self.venv_ready = True
 
     def user_ids(self, name):
         return self.users.get(name)
@@ -41,7 +44,7 @@ class Machine:
 
     def installer(self, root, which=None):
         return Installer(root=root, run=self.run, user_ids=self.user_ids, member_of=self.member_of,
-                         which=which or (lambda _cmd: None))
+                         which=which or (lambda _cmd: None), runtime_env_ready=lambda _app: self.venv_ready)
 
 
 def test_dry_run_lists_every_change_and_changes_nothing(tmp_path, capsys):
@@ -80,6 +83,7 @@ def test_apply_into_a_root_then_nothing_left_to_do(tmp_path):
     names = [c[0] + " " + c[1] for c in machine.commands]
     assert names.index("useradd --system") < names.index("usermod --append") < names.index("systemctl daemon-reload")
     assert ["systemctl", "enable", "kiosk.service"] in machine.commands
+    assert machine.commands[-1] == [f"{cfg.PROJECT_ROOT}/scripts/bootstrap.sh", "--kiosk"]
 
     machine.commands.clear()
     again = machine.installer(tmp_path, which=lambda c: f"/usr/bin/{c}")
