@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from devices.base import Device, DeviceError, State
-from kiosk.events import EventBus
+from devices.events import EventBus
 
 
 SAMPLES = Path(__file__).resolve().parent.parent / "assets" / "samples"

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devices.paths import PROJECT_ROOT
+
 PRODUCTION_PATH = Path("/etc/kiosk/kiosk.toml")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent  # assets/ and the dev var/ live here
 EMBEDDED = "<embedded defaults>"
 REQUIRED = object()
 

@@ -11,7 +11,7 @@ import json
 import time
 
 from kiosk import config as kiosk_config
-from kiosk.cli import CommandError
+from devices.commands import CommandError
 from offline_queue.outbox import Outbox, QueueItemError
 
 

@@ -17,7 +17,7 @@ from central.testing import run_server
 from kiosk import config as cfg
 from kiosk.config import ConfigError
 from kiosk.core import KioskCore
-from kiosk.events import EventBus
+from devices.events import EventBus
 from kiosk.menu_bundle import canonical_payload, public_raw, sign_payload
 from kiosk.menu_store import MenuStore
 from kiosk.platform import PlatformClient

@@ -8,7 +8,7 @@ from devices.printers.common import PrinterError
 from devices.printers.escpos_conn import NetworkConnection, SerialConnection
 from devices.printers.receipt import ReceiptPrinter
 from devices.printers.simulator import SimulatedPrinter
-from kiosk.events import EventBus
+from devices.events import EventBus
 from tests.test_print_receipt import sample
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kiosk.events import EventBus
+from devices.events import EventBus
 from kiosk.platform import AuthError, FinalError, RetryableError
 from offline_queue.backoff import full_jitter, retry_delay
 from offline_queue.crypto import Sealer

@@ -11,7 +11,7 @@ import pytest
 from devices.base import wait_for
 from devices.camera import DocumentScene, SimulatedCamera, render_page
 from devices.document import DocumentScanner, NoPageFound, a4_size, detect_page, enhance_text, scan_still
-from kiosk.events import EventBus
+from devices.events import EventBus
 
 PERSPECTIVES = [
     DocumentScene.DEFAULT_CORNERS,

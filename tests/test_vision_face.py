@@ -10,7 +10,7 @@ import pytest
 from devices.base import wait_for
 from devices.camera import FaceScene, SimulatedCamera
 from devices.face import FaceAnalyzer, FaceCapture, Liveness, Observation
-from kiosk.events import EventBus
+from devices.events import EventBus
 
 
 @pytest.fixture(scope="module")

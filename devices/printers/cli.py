@@ -5,8 +5,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from kiosk import config as cfg
-from kiosk.events import EventBus
+from devices.commands import CommandError
+from devices.events import EventBus
 
 ROLES = ("receipt_printer", "licence_printer")
 
@@ -34,12 +34,6 @@ def register(sub) -> None:
     journal.set_defaults(func=_journal)
 
 
-def _error(message: str, status: int = 1):
-    from kiosk.cli import CommandError
-
-    return CommandError(message, status)
-
-
 def _open(config, role: str):
     from devices import registry
     from devices.base import wait_for
@@ -50,7 +44,7 @@ def _open(config, role: str):
 
 
 def _status(args) -> int:
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     usable = True
     for role in ROLES:
         device, wait_for = _open(config, role)
@@ -84,7 +78,7 @@ def _test_receipt(args) -> int:
     from devices.printers.receipt import build_receipt
     from devices.printers.simulator import render_png
 
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     section = config.devices.receipt_printer
     data = sample_receipt(args.language, config)
     width = args.width or section.paper_width_mm
@@ -98,7 +92,7 @@ def _test_receipt(args) -> int:
         wait_for(lambda: device.status.code != "not_opened", 5.0)
         result = device.print_receipt(data)
     except PrinterError as exc:
-        raise _error(f"receipt not printed: [{exc.code}] {exc}") from None
+        raise CommandError(f"receipt not printed: [{exc.code}] {exc}") from None
     finally:
         device.close()
     print("printed" + (f" (warning: {', '.join(result.warnings)})" if result.warnings else ""))
@@ -109,11 +103,11 @@ def _licence(args) -> int:
     from devices.printers.common import PrinterError
     from devices.printers.licence import render_pdf
 
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     try:
         doc = json.loads(Path(args.document).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise _error(f"cannot read document {args.document}: {exc}", 2) from None
+        raise CommandError(f"cannot read document {args.document}: {exc}", 2) from None
     section = config.devices.licence_printer
     try:
         if args.out:
@@ -123,7 +117,7 @@ def _licence(args) -> int:
             print(f"PDF written to {args.out}")
             return 0
         if not args.token:
-            raise _error("give --out FILE.pdf to render, or --token TOKEN to print through the journal", 2)
+            raise CommandError("give --out FILE.pdf to render, or --token TOKEN to print through the journal", 2)
         device, wait_for = _open(config, "licence_printer")
         try:
             wait_for(lambda: device.status.code != "not_opened", 5.0)
@@ -131,7 +125,7 @@ def _licence(args) -> int:
         finally:
             device.close()
     except PrinterError as exc:
-        raise _error(f"document not printed: [{exc.code}] {exc}") from None
+        raise CommandError(f"document not printed: [{exc.code}] {exc}") from None
     print("already printed under this token (nothing printed)" if result.already_printed
           else f"printed: {result.job_ref}")
     return 0
@@ -140,7 +134,7 @@ def _licence(args) -> int:
 def _journal(args) -> int:
     from devices.printers.journal import PrintJournal
 
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     path = config.data_dir / "print_journal.sqlite3"
     if not path.exists():
         print("no print journal yet")

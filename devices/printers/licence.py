@@ -24,12 +24,12 @@ from devices.printers.cups_backend import CupsBackend, FileBackend
 from devices.printers.fonts import outline_glyphs, pdf_fonts
 from devices.printers.journal import COMPLETED, PrintJournal
 from devices.printers.receipt import sanitize
-from kiosk.config import PROJECT_ROOT
-from kiosk.events import EventBus
+from devices.paths import ASSETS
+from devices.events import EventBus
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = PROJECT_ROOT / "assets" / "templates"
+TEMPLATE_DIR = ASSETS / "templates"
 MM = 72 / 25.4
 MIN_SIZE_PT = 7.0
 

@@ -20,7 +20,7 @@ from devices.base import Device, State
 from devices.printers import status as escpos_status
 from devices.printers.common import WARNING_CODES, PrinterError, PrintResult
 from devices.printers.escpos_conn import Connection, open_connection
-from kiosk.events import EventBus
+from devices.events import EventBus
 from kiosk.privacy import mask_id_number, mask_name
 
 log = logging.getLogger(__name__)
