@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import enum
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from devices.backoff import full_jitter
 from devices.events import EventBus
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,7 @@ class Device:
             except Exception as exc:  # any failure to open is a status, never a crash
                 self.set_status(State.DISCONNECTED, _describe(exc), getattr(exc, "code", "open_failed"))
                 attempt += 1
-                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
-                self._stop.wait(max(delay, 0.05))
+                self._stop.wait(max(full_jitter(attempt + 1, self.backoff_base, self.backoff_cap), 0.05))
                 continue
             attempt = 0
             if self.status.state == State.DISCONNECTED:

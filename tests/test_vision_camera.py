@@ -7,7 +7,8 @@ import pytest
 
 from devices import registry
 from devices.base import DeviceError, State, wait_for
-from devices.camera import Camera, DocumentScene, FaceScene, SimulatedCamera, open_source
+from devices.camera import Camera, SimulatedCamera, open_source
+from devices.camera_scenes import DocumentScene, FaceScene
 from devices.events import EventBus
 
 
