@@ -121,6 +121,7 @@ SCHEMA: dict[str, Any] = {
             "offset_y_mm": _f(NUMBER, 0.0),
             "cups_server": _f(str, "", help="host:port of cupsd (empty: the local default)"),
             "preprinted_stock": _f(bool, True, help="stock has the form printed: print field values only"),
+            "retention_min": _f(NUMBER, 10.0, help="file driver: minutes a licence PDF is kept, then deleted"),
         },
     },
     "platform": {

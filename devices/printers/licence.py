@@ -279,10 +279,14 @@ class LicencePrinter(Device):
                                    "under another token; a technician must check the printer output first")
             pdf = self.render(doc, print_token)               # a bad document fails before any intent
             self._check_ready()
+            if entry is not None and self._earlier_attempt_printed(entry):
+                self._refresh_quietly()
+                self.publish("printer.printed", kind="licence", document_id=document_id)
+                return PrintResult(ok=True, job_ref=entry.job_ref, detail="printed by the earlier attempt's job")
             self.journal.record_intent(print_token, document_id, sanitize(doc.get("title"))[:80])
             self.set_status(State.BUSY, "printing document", "printing")
             try:
-                job_ref = self.backend.submit(pdf, sanitize(doc.get("title")) or document_id, document_id, print_token)
+                job_ref = self.backend.submit(pdf, document_id, print_token)
                 self.journal.mark_sent(print_token, job_ref)
                 warnings = self.backend.wait(job_ref, self.job_timeout)
             except PrinterError as exc:
@@ -299,6 +303,29 @@ class LicencePrinter(Device):
         self.publish("printer.printed", kind="licence", document_id=document_id)
         return PrintResult(ok=True, warnings=warnings, job_ref=job_ref, bytes_sent=len(pdf),
                            reprint=entry is not None)
+
+    def _earlier_attempt_printed(self, entry) -> bool:
+        """Settle the backend job of an unfinished attempt before a retry (issue 12.3 b).
+
+        A timed-out job may still be queued or printing: without this the retry
+        would add a second job and two copies would come out.  True when that
+        job did print (the journal is completed); False when it can no longer
+        print and the retry may submit; PrinterError("timeout") while it is
+        still printing.
+        """
+        job_ref = entry.job_ref or self.backend.find_job(entry.document_id, entry.print_token)
+        if not job_ref:
+            return False
+        try:
+            outcome = self.backend.settle(job_ref, self.job_timeout)
+        except PrinterError:
+            self._refresh_quietly()
+            raise
+        if outcome != "completed":
+            return False
+        self.journal.mark_sent(entry.print_token, job_ref)
+        self.journal.complete(entry.print_token, "printed by the earlier attempt's job")
+        return True
 
     def _check_ready(self) -> None:
         state, reason, code = self.backend.status()
@@ -317,7 +344,7 @@ def create(role: str, section, config, bus: EventBus) -> LicencePrinter:
     if section.driver == "cups":
         backend, draw_stock = CupsBackend(section.queue, section.cups_server), not section.preprinted_stock
     else:
-        backend, draw_stock = FileBackend(config.data_dir / "prints"), True
+        backend, draw_stock = FileBackend(config.data_dir / "prints", section.retention_min * 60), True
     return LicencePrinter(role, bus, backend, config.data_dir / "print_journal.sqlite3",
                           config.data_dir / "cache" / "fonts", (section.offset_x_mm, section.offset_y_mm),
                           draw_stock)
