@@ -112,6 +112,7 @@ SCHEMA: dict[str, Any] = {
             "paper_width_mm": _f(int, 80, choices=(58, 80)),
             "encoding": _f(str, "gb18030", choices=("gb18030", "gbk", "utf-8")),
             "baud": _f(int, 9600, help="serial connection speed"),
+            "profile": _f(str, "default", help="python-escpos capability profile, e.g. TM-T88V, POS-5890"),
         },
         "licence_printer": {
             **DEVICE_COMMON,

@@ -62,12 +62,13 @@ def _status(args) -> int:
 
 
 def sample_receipt(language: str = "zh_CN", config=None):
-    from devices.printers.receipt import ReceiptData
+    """A test receipt for a made-up resident, masked as the kiosk core masks a real one."""
+    from devices.printers.receipt_layout import ReceiptData
 
     centre = config.centre_name_for(language) if config else "服务中心"
     service = {"zh_CN": "敬老优待证办理", "zh_TW": "敬老優待證辦理", "en": "Senior citizen card"}[language]
     return ReceiptData(centre_name=centre, service_name=service, application_no="TEST-0000-0001",
-                       resident_name="张小三", id_number="11010519491231002X", submitted_at=datetime.now(),
+                       resident_name="张*三", id_number="110105********002X", submitted_at=datetime.now(),
                        status="submitted", kind="承诺件", promised_days=5,
                        delivery={"method": "pickup", "centre": centre, "address": None},
                        lookup_url="https://zwfw.example.gov.cn/q?no=TEST-0000-0001", language=language)
@@ -75,7 +76,7 @@ def sample_receipt(language: str = "zh_CN", config=None):
 
 def _test_receipt(args) -> int:
     from devices.printers.common import PrinterError
-    from devices.printers.receipt import build_receipt
+    from devices.printers.receipt_layout import build_receipt
     from devices.printers.simulator import render_png
 
     config = args.context.load_config(args.config)
@@ -83,7 +84,7 @@ def _test_receipt(args) -> int:
     data = sample_receipt(args.language, config)
     width = args.width or section.paper_width_mm
     if args.out:
-        payload = build_receipt(data, width, section.encoding, (config.privacy.id_mask_head, config.privacy.id_mask_tail))
+        payload = build_receipt(data, width, section.encoding, section.profile)
         Path(args.out).write_bytes(render_png(payload, width, section.encoding))
         print(f"preview written to {args.out}")
         return 0

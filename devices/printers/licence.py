@@ -23,7 +23,7 @@ from devices.printers.common import PrinterError, PrintResult
 from devices.printers.cups_backend import CupsBackend, FileBackend
 from devices.printers.fonts import outline_glyphs, pdf_fonts
 from devices.printers.journal import COMPLETED, PrintJournal
-from devices.printers.receipt import sanitize
+from devices.printers.printable import printable
 from devices.paths import ASSETS
 from devices.events import EventBus
 
@@ -48,7 +48,7 @@ def _values(doc: dict, template: dict) -> dict[str, str]:
     given = doc.get("fields") or {}
     values, missing = {}, []
     for spec in template["fields"]:
-        value = sanitize(given.get(spec["key"], spec.get("default", "")))
+        value = printable(given.get(spec["key"], spec.get("default", "")))
         if not value and spec.get("required"):
             missing.append(spec["key"])
         values[spec["key"]] = value
@@ -76,7 +76,7 @@ def render_pdf(doc: dict, print_token: str = "", *, draw_stock: bool = True, off
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(page_w, page_h), pageCompression=1, invariant=1,
                         initialFontName=font, initialFontSize=10)
-    pdf.setTitle(sanitize(doc.get("title")) or template["title"])
+    pdf.setTitle(printable(doc.get("title")) or template["title"])
     pdf.setCreator("civic-kiosk")
 
     def at(x_mm: float, y_mm: float) -> tuple[float, float]:
@@ -129,7 +129,7 @@ def render_pdf(doc: dict, print_token: str = "", *, draw_stock: bool = True, off
                  spec.get("bold", False))
 
     qr_spec = template.get("qr")
-    qr_content = sanitize(doc.get(qr_spec["key"])) if qr_spec else ""
+    qr_content = printable(doc.get(qr_spec["key"])) if qr_spec else ""
     if qr_content:
         _draw_qr(pdf, qr_content, *at(qr_spec["x_mm"], qr_spec["y_mm"] + qr_spec["size_mm"]), qr_spec["size_mm"] * MM)
     if serial_text:
@@ -283,7 +283,7 @@ class LicencePrinter(Device):
                 self._refresh_quietly()
                 self.publish("printer.printed", kind="licence", document_id=document_id)
                 return PrintResult(ok=True, job_ref=entry.job_ref, detail="printed by the earlier attempt's job")
-            self.journal.record_intent(print_token, document_id, sanitize(doc.get("title"))[:80])
+            self.journal.record_intent(print_token, document_id, printable(doc.get("title"))[:80])
             self.set_status(State.BUSY, "printing document", "printing")
             try:
                 job_ref = self.backend.submit(pdf, document_id, print_token)
