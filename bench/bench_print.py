@@ -14,10 +14,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from devices.paths import PROJECT_ROOT
 from devices.printers.licence import render_pdf
 from devices.printers.receipt_layout import ReceiptData, build_receipt
 from devices.printers.simulator import render_png
-from devices.paths import PROJECT_ROOT
 
 SAMPLE_DOC = PROJECT_ROOT / "assets" / "templates" / "samples" / "business_licence_individual.json"
 FONT_CACHE = PROJECT_ROOT / "var" / "bench-cache" / "fonts"

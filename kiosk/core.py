@@ -12,8 +12,8 @@ from pathlib import Path
 
 from devices import registry
 from devices.base import Device
-from kiosk.config import Config
 from devices.events import EventBus
+from kiosk.config import Config
 from kiosk.menu import Menu
 from kiosk.menu_store import MenuStore
 from kiosk.platform import PlatformClient

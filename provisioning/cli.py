@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk import config as kiosk_config
 from devices.commands import CommandError
+from kiosk import config as kiosk_config
 
 KIOSK_USER = "kiosk"
 

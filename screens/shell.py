@@ -29,10 +29,10 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
+from devices.events import Event
 from kiosk import i18n
 from kiosk import menu as menu_model
 from kiosk.config import Config
-from devices.events import Event
 from kiosk.session import IdleTimer
 from screens import app as app_module
 from screens.theme import register_fonts, theme

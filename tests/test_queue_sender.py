@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from devices.backoff import full_jitter
 from devices.events import EventBus
 from kiosk.platform import AuthError, FinalError, RetryableError
-from devices.backoff import full_jitter
 from offline_queue.backoff import retry_delay
 from offline_queue.crypto import Sealer
 from offline_queue.outbox import Outbox

@@ -10,8 +10,8 @@ import pytest
 from devices.base import wait_for
 from devices.camera import SimulatedCamera
 from devices.camera_scenes import FaceScene
-from devices.face import FaceAnalyzer, FaceCapture, Liveness, Observation
 from devices.events import EventBus
+from devices.face import FaceAnalyzer, FaceCapture, Liveness, Observation
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from devices import registry
 from devices.base import State, wait_for
 from devices.camera import SimulatedCamera
 from devices.camera_scenes import PictureScene
+from devices.events import EventBus
 from devices.qr import (CameraQrScanner, HidScanner, SimulatedSerialScanner, decode_frame, decode_image,
                         hid_events, repair_zbar_text)
 from kiosk import cli
-from devices.events import EventBus
 
 CHINESE = ["粤", "政务服务", "粤B12345 政务服务 pickup=8812", "福田区华富街道 https://zw.example.cn/q?id=42&n=张三",
            "䶮", "ASCII only 123"]

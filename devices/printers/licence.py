@@ -19,13 +19,13 @@ import threading
 from pathlib import Path
 
 from devices.base import Device, State
+from devices.events import EventBus
+from devices.paths import ASSETS
 from devices.printers.common import PrinterError, PrintResult
 from devices.printers.cups_backend import CupsBackend, FileBackend
 from devices.printers.fonts import outline_glyphs, pdf_fonts
 from devices.printers.journal import COMPLETED, PrintJournal
 from devices.printers.printable import printable
-from devices.paths import ASSETS
-from devices.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -279,10 +279,11 @@ class LicencePrinter(Device):
                                    "under another token; a technician must check the printer output first")
             pdf = self.render(doc, print_token)               # a bad document fails before any intent
             self._check_ready()
-            if entry is not None and self._earlier_attempt_printed(entry):
+            earlier_job = self._earlier_job_that_printed(entry) if entry is not None else ""
+            if earlier_job:
                 self._refresh_quietly()
                 self.publish("printer.printed", kind="licence", document_id=document_id)
-                return PrintResult(ok=True, job_ref=entry.job_ref, detail="printed by the earlier attempt's job")
+                return PrintResult(ok=True, job_ref=earlier_job, detail="printed by the earlier attempt's job")
             self.journal.record_intent(print_token, document_id, printable(doc.get("title"))[:80])
             self.set_status(State.BUSY, "printing document", "printing")
             try:
@@ -304,28 +305,28 @@ class LicencePrinter(Device):
         return PrintResult(ok=True, warnings=warnings, job_ref=job_ref, bytes_sent=len(pdf),
                            reprint=entry is not None)
 
-    def _earlier_attempt_printed(self, entry) -> bool:
+    def _earlier_job_that_printed(self, entry) -> str:
         """Settle the backend job of an unfinished attempt before a retry (issue 12.3 b).
 
         A timed-out job may still be queued or printing: without this the retry
-        would add a second job and two copies would come out.  True when that
-        job did print (the journal is completed); False when it can no longer
-        print and the retry may submit; PrinterError("timeout") while it is
-        still printing.
+        would add a second job and two copies would come out.  Returns that
+        job's reference when it did print (the journal is then completed), ""
+        when it can no longer print and the retry may submit; raises
+        PrinterError("timeout") while it is still printing.
         """
         job_ref = entry.job_ref or self.backend.find_job(entry.document_id, entry.print_token)
         if not job_ref:
-            return False
+            return ""
         try:
             outcome = self.backend.settle(job_ref, self.job_timeout)
         except PrinterError:
             self._refresh_quietly()
             raise
         if outcome != "completed":
-            return False
+            return ""
         self.journal.mark_sent(entry.print_token, job_ref)
         self.journal.complete(entry.print_token, "printed by the earlier attempt's job")
-        return True
+        return job_ref
 
     def _check_ready(self) -> None:
         state, reason, code = self.backend.status()
