@@ -20,7 +20,7 @@ import pytest
 
 from devices.base import State
 from devices.printers.common import PrinterError
-from devices.printers.cups_backend import CUPSD_PRIVACY, CupsBackend, map_reasons
+from devices.printers.cups_backend import CUPSD_PRIVACY, CupsBackend, job_name, map_reasons
 from devices.printers.journal import FAILED
 from devices.printers.licence import LicencePrinter
 from tests.test_print_licence import FONT_CACHE, sample
@@ -93,6 +93,7 @@ JobRetryLimit 0
   Allow all
 </Location>
 <Policy default>
+  JobPrivateValues none
   <Limit All>
     Order deny,allow
     Allow all
@@ -261,3 +262,20 @@ def test_cupsd_keeps_no_job_files_after_printing(cupsd, tmp_path):
         time.sleep(0.1)
     assert not list((root / "spool").glob("d*")), "cupsd kept the job's document file"
     assert device.backend.keeps_job_files() is False
+
+
+def test_after_a_crash_before_the_job_id_was_journalled_the_job_is_found_by_its_name(cupsd, tmp_path):
+    """Submitted, then killed before mark_sent: the retry finds the job by name instead of adding a copy."""
+    server, root = cupsd
+    device = licence_printer(server, tmp_path)
+    doc = sample()
+    pdf = tmp_path / "earlier.pdf"
+    pdf.write_bytes(device.render(doc, "tok-cups-7"))
+    conn = device.backend._connection()
+    device.journal.record_intent("tok-cups-7", doc["document_id"], "licence")      # no job id journalled
+    earlier = conn.printFile("kiosk_a4", str(pdf), job_name(doc["document_id"], "tok-cups-7"), {})
+    assert _queue_drained(server)                                   # it printed before the crash
+    result = device.print_document(doc, "tok-cups-7")
+    assert result.ok and result.job_ref == str(earlier)
+    assert len(list((root / "out").glob("job-*.pdf"))) == 1
+    assert device.journal.get("tok-cups-7").finished

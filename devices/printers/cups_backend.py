@@ -273,7 +273,12 @@ class CupsBackend:
             pass        # already finished or gone: nothing left to stop
 
     def find_job(self, document_id: str, print_token: str) -> str:
-        """The newest job submitted for this token (a crash may have lost its id), or ""."""
+        """The newest job submitted for this token (a crash may have lost its id), or "".
+
+        cupsd shows job names only where its policy lets this client read them
+        (``JobPrivateValues none``; job names hold no personal data): elsewhere
+        nothing is found and the retry prints under the same token, as before.
+        """
         name = job_name(document_id, print_token)
         jobs = self._connection().getJobs(which_jobs="all", requested_attributes=["job-id", "job-name"])
         matching = [job_id for job_id, attrs in jobs.items() if attrs.get("job-name") == name]
