@@ -3,8 +3,10 @@
 Subcommands live next to the code they drive; each module listed in
 ``COMMANDS`` exposes ``register(subparsers)`` which adds its parser(s) and
 sets ``func(args) -> int`` on them.  Errors that a technician can act on are
-raised as :class:`CommandError` (or ConfigError) and printed as one line on
-stderr; the exit status is the command's return value.
+raised as :class:`~devices.commands.CommandError` (or ConfigError) and printed
+as one line on stderr; the exit status is the command's return value.  Each
+command gets ``args.context`` (config loader, ID masking rule) so device
+commands need not import the kiosk.
 """
 from __future__ import annotations
 

@@ -201,3 +201,18 @@ def test_file_printer_through_python_escpos(tmp_path):
     finally:
         link.close()
     assert capture.read_bytes() == b"\x1b@hello\n"
+
+
+def test_configured_profile_decides_native_or_raster_qr(make_config):
+    from devices import registry
+
+    config = make_config('[devices.receipt_printer]\ndriver = "simulated"\npaper_width_mm = 58\nprofile = "POS-5890"\n')
+    device = registry.build("receipt_printer", config, EventBus())
+    device.open()
+    try:
+        assert wait_for(lambda: device.status.state == State.READY, 5), device.status
+        assert device.print_receipt(sample()).ok
+        lines = device.simulator.interpreter.job(-1)
+        assert any(line.raster for line in lines) and not any(line.qr for line in lines)
+    finally:
+        device.close()

@@ -90,8 +90,14 @@ class UsbLink(PrinterLink):
 
         if not Usb.is_usable():
             raise DeviceError("USB by VID:PID needs pyusb (pip install pyusb) and libusb-1.0", "disconnected")
-        super().__init__(Usb(vendor_id, product_id, usb_args=usb_args, timeout=timeout_ms, in_ep=in_ep,
-                             out_ep=out_ep), f"usb {vendor_id:04x}:{product_id:04x}")
+        import usb.core
+
+        printer = Usb(vendor_id, product_id, usb_args=usb_args, timeout=timeout_ms, in_ep=in_ep, out_ep=out_ep)
+        try:
+            super().__init__(printer, f"usb {vendor_id:04x}:{product_id:04x}")
+        except usb.core.NoBackendError as exc:
+            raise DeviceError("USB by VID:PID needs libusb-1.0 (apt-get install libusb-1.0-0)",
+                              "disconnected") from exc
 
     def read(self, size: int, timeout: float) -> bytes:
         import usb.core
