@@ -14,10 +14,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from devices.paths import PROJECT_ROOT
 from devices.printers.licence import render_pdf
-from devices.printers.receipt import ReceiptData, build_receipt
+from devices.printers.receipt_layout import ReceiptData, build_receipt
 from devices.printers.simulator import render_png
-from kiosk.config import PROJECT_ROOT
 
 SAMPLE_DOC = PROJECT_ROOT / "assets" / "templates" / "samples" / "business_licence_individual.json"
 FONT_CACHE = PROJECT_ROOT / "var" / "bench-cache" / "fonts"
@@ -35,9 +35,9 @@ def _median_ms(fn, repeats: int) -> float:
 def run(quick: bool = False) -> list[dict]:
     repeats = 20 if quick else 200
     data = ReceiptData(centre_name="福田区华富街道党群服务中心", service_name="敬老优待证办理（申领、补领、换领）",
-                       application_no="FT20261122-000123", resident_name="张小三", id_number="11010519491231002X",
+                       application_no="FT20261122-000123", resident_name="张*三", id_number="110105********002X",
                        submitted_at=datetime(2026, 11, 22, 10, 30), status="queued", kind="承诺件", promised_days=5,
-                       delivery={"method": "courier", "centre": None, "address": "深圳市福田区华富街道某某路1号"},
+                       delivery={"method": "courier", "centre": None, "address": "深圳市福田区华富街道****"},
                        lookup_url="https://zwfw.example.gov.cn/q?no=FT20261122-000123", language="zh_CN")
     receipt_ms = _median_ms(lambda: build_receipt(data, 80), repeats)
     payload = build_receipt(data, 80)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import qrcode
 
-from devices.camera import DocumentScene, FaceScene, PictureScene
+from devices.camera_scenes import DocumentScene, FaceScene, PictureScene
 from devices.document import detect_page, warp_a4
 from devices.face import FaceAnalyzer
 from devices.qr import CAMERA_SYMBOLOGIES, decode_frame

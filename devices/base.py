@@ -4,7 +4,7 @@ An adapter owns its connection (serial port, camera, printer) the way
 OctoPrint's comm layer owns the printer port: nobody else touches it, and it
 reports what it is doing through a :class:`DeviceStatus`.  Work happens on the
 adapter's own worker thread; results and status changes are published on the
-:class:`~kiosk.events.EventBus` from that thread (the UI re-posts them to its
+:class:`~devices.events.EventBus` from that thread (the UI re-posts them to its
 main thread).  A missing or failing device never raises into the app: its
 status says why, in words a technician understands, and a supervisor loop
 reconnects with exponential backoff after an unplug.
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import enum
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.events import EventBus
+from devices.backoff import full_jitter
+from devices.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,7 @@ class Device:
             except Exception as exc:  # any failure to open is a status, never a crash
                 self.set_status(State.DISCONNECTED, _describe(exc), getattr(exc, "code", "open_failed"))
                 attempt += 1
-                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
-                self._stop.wait(max(delay, 0.05))
+                self._stop.wait(max(full_jitter(attempt + 1, self.backoff_base, self.backoff_cap), 0.05))
                 continue
             attempt = 0
             if self.status.state == State.DISCONNECTED:

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from devices.base import Device, DeviceError, State
-from kiosk.events import EventBus
+from devices.events import EventBus
 
 
 DEFAULT_MAX_WIDTH = 960

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kiosk.cli import CommandError
+from devices.commands import CommandError
 
 
 def register(sub) -> None:

@@ -3,8 +3,10 @@
 Subcommands live next to the code they drive; each module listed in
 ``COMMANDS`` exposes ``register(subparsers)`` which adds its parser(s) and
 sets ``func(args) -> int`` on them.  Errors that a technician can act on are
-raised as :class:`CommandError` (or ConfigError) and printed as one line on
-stderr; the exit status is the command's return value.
+raised as :class:`~devices.commands.CommandError` (or ConfigError) and printed
+as one line on stderr; the exit status is the command's return value.  Each
+command gets ``args.context`` (config loader, ID masking rule) so device
+commands need not import the kiosk.
 """
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ import argparse
 import importlib
 import sys
 
+from devices.commands import CommandContext, CommandError
 from kiosk import __version__
+from kiosk import config as cfg
 from kiosk.config import ConfigError
+from kiosk.privacy import mask_id_number
 
 COMMANDS = [
     "kiosk.cli_config",           # config check|show
@@ -24,14 +29,6 @@ COMMANDS = [
     "kiosk.menu_cli",             # menu lint|keygen|sign|verify
     "provisioning.cli",           # enroll, detect, selftest, install
 ]
-
-
-class CommandError(Exception):
-    """A failure to report as one line (exit status in ``status``)."""
-
-    def __init__(self, message: str, status: int = 1):
-        super().__init__(message)
-        self.status = status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    args.context = CommandContext(cfg.load, mask_id_number)
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devices.paths import PROJECT_ROOT
+
 PRODUCTION_PATH = Path("/etc/kiosk/kiosk.toml")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent  # assets/ and the dev var/ live here
 EMBEDDED = "<embedded defaults>"
 REQUIRED = object()
 
@@ -111,6 +112,7 @@ SCHEMA: dict[str, Any] = {
             "paper_width_mm": _f(int, 80, choices=(58, 80)),
             "encoding": _f(str, "gb18030", choices=("gb18030", "gbk", "utf-8")),
             "baud": _f(int, 9600, help="serial connection speed"),
+            "profile": _f(str, "default", help="python-escpos capability profile, e.g. TM-T88V, POS-5890"),
         },
         "licence_printer": {
             **DEVICE_COMMON,
@@ -120,6 +122,7 @@ SCHEMA: dict[str, Any] = {
             "offset_y_mm": _f(NUMBER, 0.0),
             "cups_server": _f(str, "", help="host:port of cupsd (empty: the local default)"),
             "preprinted_stock": _f(bool, True, help="stock has the form printed: print field values only"),
+            "retention_min": _f(NUMBER, 10.0, help="file driver: minutes a licence PDF is kept, then deleted"),
         },
     },
     "platform": {

@@ -1,7 +1,7 @@
 """KioskCore: the one object the screens talk to.
 
 Data flows one way: devices and the platform publish into the core (through
-the :class:`~kiosk.events.EventBus`), the core keeps state, and the screens
+the :class:`~devices.events.EventBus`), the core keeps state, and the screens
 read it and call its methods.  Screens never touch hardware or the network.
 Nothing here imports Kivy, so the CLIs and tests drive the same code.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from devices import registry
 from devices.base import Device
+from devices.events import EventBus
 from kiosk.config import Config
-from kiosk.events import EventBus
 from kiosk.menu import Menu
 from kiosk.menu_store import MenuStore
 from kiosk.platform import PlatformClient

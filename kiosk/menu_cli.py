@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from devices.commands import CommandError
 from kiosk import config as cfg
-from kiosk.cli import CommandError
 from kiosk.menu_bundle import (BundleError, canonical_payload, generate_keypair, key_id, load_private_key,
                                parse_public_key, pinned_keys, public_raw, sign_payload, verify_bundle)
 from kiosk.menu_lint import lint_file

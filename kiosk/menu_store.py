@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from devices.events import Event, EventBus
 from kiosk.config import Config, ConfigError
-from kiosk.events import Event, EventBus
 from kiosk.menu import Menu
 from kiosk.menu_bundle import BundleError, VerifiedBundle, pinned_keys, verify_bundle
 from kiosk.platform import FinalError, PlatformError, RetryableError

@@ -64,7 +64,7 @@ def _card_fields(card: Any) -> dict[str, Any]:
     if card is None:
         return {}
     if hasattr(card, "to_public_dict"):
-        return card.to_public_dict(masked=False)
+        return card.to_public_dict()
     return {k: v for k, v in dict(card).items() if not isinstance(v, (bytes, bytearray))}
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 
+from devices.commands import CommandError
 from kiosk import config as kiosk_config
-from kiosk.cli import CommandError
 from offline_queue.outbox import Outbox, QueueItemError
 
 

@@ -80,6 +80,6 @@ def print_sheet(printer, kiosk_id: str = "", timeout: float = 120.0) -> str:
     Returns the job reference; raises the backend's PrinterError."""
     pdf = calibration_sheet(printer.offset_mm, kiosk_id)
     token = f"calibration-{uuid.uuid4().hex}"
-    job = printer.backend.submit(pdf, "Calibration sheet", "calibration", token)
+    job = printer.backend.submit(pdf, "calibration", token)
     printer.backend.wait(job, timeout)
     return job

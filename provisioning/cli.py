@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from devices.commands import CommandError
 from kiosk import config as kiosk_config
-from kiosk.cli import CommandError
 
 KIOSK_USER = "kiosk"
 
@@ -131,7 +131,7 @@ def cmd_detect(args) -> int:
 
 def cmd_selftest(args) -> int:
     from devices import registry
-    from kiosk.events import EventBus
+    from devices.events import EventBus
     from kiosk.platform import PlatformClient
     from offline_queue.outbox import Outbox
     from provisioning.selftest import SelfTest, failed, format_table

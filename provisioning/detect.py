@@ -56,12 +56,12 @@ def serial_ports() -> list[str]:
 
 
 def probe_printer(port: str, timeout: float = 0.3) -> Finding | None:
-    from devices.printers.escpos_conn import SerialConnection
+    from devices.printers.escpos_link import SerialLink
     from devices.printers.status import StatusUnavailable, query
 
     for baud in PRINTER_BAUDS:
         try:
-            conn = SerialConnection(port, baud)
+            conn = SerialLink(port, baud)
         except OSError:
             return None
         try:

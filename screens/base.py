@@ -4,7 +4,7 @@ from __future__ import annotations
 from kivy.app import App
 from kivy.uix.screenmanager import Screen
 
-from kiosk.events import Event
+from devices.events import Event
 from kiosk.i18n import N_
 
 

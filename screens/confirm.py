@@ -17,7 +17,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
-from devices.printers.receipt import ReceiptData
+from devices.printers.receipt_layout import ReceiptData
 from kiosk import workflow
 from kiosk.i18n import N_
 from screens.delivery import METHOD_WORDS, pickup_centre_name
@@ -26,19 +26,19 @@ from screens.widgets import MessagePanel, icon, tr
 
 
 def receipt_data(app, session, service, result: workflow.SubmitResult) -> ReceiptData:
-    """What the receipt printer prints for this application (masked by the printer)."""
-    card = session.card
+    """What the receipt printer prints for this application, masked here: the printer prints it as given."""
+    resident_name, id_number = masked_card(app)
     number = result.application_no or result.reference
     language = session.language if session.language in ("zh_CN", "zh_TW", "en") else "zh_CN"
     return ReceiptData(
         centre_name=app.kiosk_config.centre_name_for(language),
         service_name=service.name(language), application_no=number,
-        resident_name=card.name if card is not None else "", id_number=card.id_number if card is not None else "",
+        resident_name=resident_name, id_number=id_number,
         submitted_at=dt.datetime.now(), status=result.status, kind=service.kind,
         promised_days=result.receipt.get("promised_days") if service.kind == "承诺件" else None,
         delivery={"method": session.delivery.get("method", "onsite_print"),
                   "centre": pickup_centre_name(service, session.delivery.get("centre"), language) or None,
-                  "address": session.delivery.get("address")},
+                  "address": mask_address(session.delivery.get("address"))},
         lookup_url=number, language=language)
 
 

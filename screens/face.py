@@ -98,7 +98,7 @@ class FaceScreen(FlowScreen):
         self.status = "verifying"
 
         def check() -> dict:
-            return platform.verify_identity(card.to_public_dict(masked=False), card.photo_wlt or None,
+            return platform.verify_identity(card.to_public_dict(), card.photo_wlt or None,
                                             session.face_image)
         run_in_worker(check, self.verified, lambda _exc: self.fail("network"), name="identity-verify")
 

@@ -1,6 +1,6 @@
 """The kiosk App: one window, a header, lazily built screens, idle handling.
 
-Threads: devices and the platform publish on the :class:`~kiosk.events.EventBus`
+Threads: devices and the platform publish on the :class:`~devices.events.EventBus`
 from their own threads.  The app subscribes once and re-posts every event to
 the Kivy main thread with ``Clock.schedule_once``; screens receive them in
 ``on_bus_event`` and never touch hardware themselves.
@@ -29,10 +29,10 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
+from devices.events import Event
 from kiosk import i18n
 from kiosk import menu as menu_model
 from kiosk.config import Config
-from kiosk.events import Event
 from kiosk.session import IdleTimer
 from screens import app as app_module
 from screens.theme import register_fonts, theme

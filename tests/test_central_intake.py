@@ -236,7 +236,7 @@ def test_fleet_lists_what_needs_attention_first(platform, client):
 
 
 def test_identity_reference_matcher(client):
-    from devices.camera import FaceScene
+    from devices.camera_scenes import FaceScene
     scene = FaceScene()
     card = {"id_number": ID_NUMBER, "name": "王秀英"}
 

@@ -10,11 +10,11 @@ import pytest
 
 from devices import registry
 from devices.base import State, wait_for
+from devices.events import EventBus
 from devices.idcard.adapter import IdCardReader, create_simulated
 from devices.idcard.card import load_card_file
 from devices.idcard.simulator import SamSimulator
-from kiosk.config import PROJECT_ROOT
-from kiosk.events import EventBus
+from devices.paths import PROJECT_ROOT
 
 CARD_DIR = PROJECT_ROOT / "assets" / "cards"
 
@@ -131,7 +131,7 @@ def test_silent_sam_is_disconnected(device, bus):
 
 
 @pytest.mark.parametrize("setup, code", [
-    (lambda s: s.place_card({**load_card_file(CARD_DIR / "resident_elderly.json").to_public_dict(masked=False),
+    (lambda s: s.place_card({**load_card_file(CARD_DIR / "resident_elderly.json").to_public_dict(),
                              "id_number": "440304194905120027"}), "bad_check_digit"),
     (lambda s: s.place_card(CARD_DIR / "resident_expired.json"), "expired"),
     (lambda s: s.inject_status("read", 0x40), "unsupported_card"),

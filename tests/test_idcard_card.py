@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from devices.idcard import fuzzing
 from devices.idcard.card import (ETHNICITIES, LONG_TERM, TEXT_LEN, CardDataError, IdCard, card_from_dict,
                                  check_digit, encode_card, id_number_valid, load_card_file, parse_card)
-from kiosk.config import PROJECT_ROOT
+from devices.paths import PROJECT_ROOT
+from kiosk.privacy import mask_id_number
 
 CARD_DIR = PROJECT_ROOT / "assets" / "cards"
 SAMPLE_FILES = sorted(glob.glob(str(CARD_DIR / "*.json")))
@@ -135,13 +136,14 @@ def test_expiry():
 
 def test_public_dict_shape_masking_and_nulls():
     card = load_card_file(CARD_DIR / "resident_elderly.json")
-    public = card.to_public_dict()
+    public = card.to_public_dict(mask_id_number)
     assert list(public) == PUBLIC_KEYS
     assert public["id_number"] == "440304********0026"
     assert public["birth_date"] == "1949-05-12" and public["valid_to"] == "长期"
     assert public["english_name"] is None and public["nationality"] is None
-    assert card.to_public_dict(masked=False)["id_number"] == "440304194905120026"
-    assert "19490512" not in json.dumps(card.to_public_dict(head=10, tail=8))   # birth date never shown
+    assert card.to_public_dict()["id_number"] == "440304194905120026"
+    masked_wide = card.to_public_dict(lambda number: mask_id_number(number, 10, 8))
+    assert "19490512" not in json.dumps(masked_wide)   # birth date never shown
     foreign = next(c for c in SAMPLES if c.card_type == "foreign_2023").to_public_dict()
     assert foreign["ethnicity"] is None and foreign["address"] is None and foreign["nationality"] == "ESP"
 

@@ -10,7 +10,7 @@ from devices.idcard import protocol as p
 from devices.idcard.card import CardDataError, load_card_file
 from devices.idcard.reader import SamReader
 from devices.idcard.simulator import SamSimulator
-from kiosk.config import PROJECT_ROOT
+from devices.paths import PROJECT_ROOT
 
 CARD_DIR = PROJECT_ROOT / "assets" / "cards"
 ELDERLY = CARD_DIR / "resident_elderly.json"
@@ -112,7 +112,7 @@ def test_silent_sam_times_out_with_no_reply_code(sim, reader):
 
 
 def test_bad_check_digit_card_is_rejected(sim, reader):
-    data = {**load_card_file(ELDERLY).to_public_dict(masked=False), "id_number": "440304194905120027"}
+    data = {**load_card_file(ELDERLY).to_public_dict(), "id_number": "440304194905120027"}
     sim.place_card(data)
     with pytest.raises(CardDataError) as info:
         reader.read_card()

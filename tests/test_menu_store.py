@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from devices.events import EventBus
 from central.admin import publish_menu
 from central.testing import run_server
 from kiosk import config as cfg
 from kiosk.config import ConfigError
 from kiosk.core import KioskCore
-from kiosk.events import EventBus
 from kiosk.menu_bundle import canonical_payload, public_raw, sign_payload
 from kiosk.menu_store import MenuStore
 from kiosk.platform import PlatformClient

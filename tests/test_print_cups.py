@@ -20,7 +20,7 @@ import pytest
 
 from devices.base import State
 from devices.printers.common import PrinterError
-from devices.printers.cups_backend import CupsBackend, map_reasons
+from devices.printers.cups_backend import CUPSD_PRIVACY, CupsBackend, job_name, map_reasons
 from devices.printers.journal import FAILED
 from devices.printers.licence import LicencePrinter
 from tests.test_print_licence import FONT_CACHE, sample
@@ -54,6 +54,9 @@ if [ "$mode" = paper_out ]; then
     sleep 60
     exit 1
 fi
+if [ "$mode" = stall ]; then          # a printer that takes its time: prints once released
+    while [ ! -e {control}/release ]; do sleep 0.1; done
+fi
 echo "STATE: -media-empty-error" >&2
 cat "${{6:--}}" > {out}/job-$1.pdf
 exit 0
@@ -85,11 +88,12 @@ Browsing No
 DefaultAuthType None
 WebInterface No
 JobRetryLimit 0
-<Location />
+{CUPSD_PRIVACY}<Location />
   Order allow,deny
   Allow all
 </Location>
 <Policy default>
+  JobPrivateValues none
   <Limit All>
     Order deny,allow
     Allow all
@@ -190,3 +194,88 @@ def test_unreachable_cups_server_is_disconnected(tmp_path):
     with pytest.raises(PrinterError) as err:
         backend.check()
     assert err.value.code == "disconnected"
+
+
+def _queue_drained(server: str, timeout: float = 30.0) -> bool:
+    import cups
+
+    host, _, port = server.rpartition(":")
+    cups.setServer(host)
+    cups.setPort(int(port))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not cups.Connection(host=host, port=int(port)).getJobs(which_jobs="not-completed"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_timed_out_job_is_not_submitted_again_on_the_retry(cupsd, tmp_path):
+    """Issue 12.3 (b): CUPS timed out, the job stays queued; the retry must not add a second copy."""
+    server, root = cupsd
+    (root / "control" / "mode").write_text("stall")
+    device = licence_printer(server, tmp_path)
+    device.job_timeout = 1.5
+    with pytest.raises(PrinterError) as err:
+        device.print_document(sample(), "tok-cups-4")
+    assert err.value.code == "timeout"
+    assert device.journal.get("tok-cups-4").job_ref            # the journal keeps the job it waits for
+    (root / "control" / "release").touch()                      # the printer catches up
+    device.job_timeout = 30
+    result = device.print_document(sample(), "tok-cups-4")     # the resident presses "retry"
+    assert result.ok
+    assert _queue_drained(server)
+    assert len(list((root / "out").glob("job-*.pdf"))) == 1     # one licence, not two
+    assert device.journal.get("tok-cups-4").finished
+    assert device.print_document(sample(), "tok-cups-4").already_printed
+
+
+def test_a_timed_out_job_still_waiting_is_cancelled_before_the_retry_submits(cupsd, tmp_path):
+    """The earlier attempt's job never started (held in the queue): cancel it, then print once."""
+    import cups
+
+    server, root = cupsd
+    device = licence_printer(server, tmp_path)
+    doc = sample()
+    pdf = tmp_path / "earlier.pdf"
+    pdf.write_bytes(device.render(doc, "tok-cups-5"))
+    conn = device.backend._connection()
+    earlier = conn.printFile("kiosk_a4", str(pdf), "licence", {"job-hold-until": "indefinite"})
+    device.journal.record_intent("tok-cups-5", doc["document_id"], "licence")
+    device.journal.mark_sent("tok-cups-5", str(earlier))      # as a timed-out attempt left it
+    result = device.print_document(doc, "tok-cups-5")
+    assert result.ok
+    assert _queue_drained(server)
+    assert len(list((root / "out").glob("job-*.pdf"))) == 1
+    state = conn.getJobAttributes(earlier, requested_attributes=["job-state"])["job-state"]
+    assert state == cups.IPP_JOB_CANCELED                       # the earlier job never printed
+
+
+def test_cupsd_keeps_no_job_files_after_printing(cupsd, tmp_path):
+    """Issue 12.9: a spooled licence PDF (the resident's name in clear) must not stay in cupsd's spool."""
+    server, root = cupsd
+    device = licence_printer(server, tmp_path)
+    assert device.print_document(sample(), "tok-cups-6").ok
+    assert _queue_drained(server)
+    deadline = time.monotonic() + 5
+    while list((root / "spool").glob("d*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list((root / "spool").glob("d*")), "cupsd kept the job's document file"
+    assert device.backend.keeps_job_files() is False
+
+
+def test_after_a_crash_before_the_job_id_was_journalled_the_job_is_found_by_its_name(cupsd, tmp_path):
+    """Submitted, then killed before mark_sent: the retry finds the job by name instead of adding a copy."""
+    server, root = cupsd
+    device = licence_printer(server, tmp_path)
+    doc = sample()
+    pdf = tmp_path / "earlier.pdf"
+    pdf.write_bytes(device.render(doc, "tok-cups-7"))
+    conn = device.backend._connection()
+    device.journal.record_intent("tok-cups-7", doc["document_id"], "licence")      # no job id journalled
+    earlier = conn.printFile("kiosk_a4", str(pdf), job_name(doc["document_id"], "tok-cups-7"), {})
+    assert _queue_drained(server)                                   # it printed before the crash
+    result = device.print_document(doc, "tok-cups-7")
+    assert result.ok and result.job_ref == str(earlier)
+    assert len(list((root / "out").glob("job-*.pdf"))) == 1
+    assert device.journal.get("tok-cups-7").finished

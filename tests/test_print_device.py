@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from devices.base import State, wait_for
+from devices.events import EventBus
 from devices.printers.common import PrinterError
-from devices.printers.escpos_conn import NetworkConnection, SerialConnection
+from devices.printers.escpos_link import FileLink, NetworkLink, SerialLink
 from devices.printers.receipt import ReceiptPrinter
 from devices.printers.simulator import SimulatedPrinter
-from kiosk.events import EventBus
 from tests.test_print_receipt import sample
 
 
@@ -17,7 +17,7 @@ def rig():
     """(printer device, simulator) on loopback TCP, connected and READY."""
     sim = SimulatedPrinter()
     host, port = sim.serve_tcp()
-    device = ReceiptPrinter("receipt_printer", EventBus(), lambda: NetworkConnection(host, port),
+    device = ReceiptPrinter("receipt_printer", EventBus(), lambda: NetworkLink(host, port),
                             reply_timeout=0.2)
     device.poll_interval = 0.05
     device.backoff_base = 0.02
@@ -105,7 +105,7 @@ def test_unplugged_then_plugged_back(rig):
 def test_serial_printer_on_a_pty():
     sim = SimulatedPrinter(width_mm=58)
     path = sim.serve_pty()
-    device = ReceiptPrinter("receipt_printer", EventBus(), lambda: SerialConnection(path, 9600),
+    device = ReceiptPrinter("receipt_printer", EventBus(), lambda: SerialLink(path, 9600),
                             width_mm=58, reply_timeout=0.3)
     device.open()
     try:
@@ -156,9 +156,63 @@ def test_capture_file_has_no_status_channel_so_paper_state_is_unknown(make_confi
 
 def test_unconfigured_connection_says_which_key():
     from devices.base import DeviceError
-    from devices.printers.escpos_conn import open_connection
+    from devices.printers.escpos_link import open_link
 
     with pytest.raises(DeviceError, match="devices.receipt_printer.connection"):
-        open_connection("serial", "")
+        open_link("serial", "")
     with pytest.raises(OSError, match="/dev/ttyNOPE"):
-        open_connection("serial", "/dev/ttyNOPE")
+        open_link("serial", "/dev/ttyNOPE")
+
+
+def test_usb_printer_through_python_escpos_and_pyusb():
+    """python-escpos's Usb class and pyusb's core against the simulator as a USB device
+    (a pyusb backend: libusb, usblp and udev are not exercised)."""
+    from devices.printers.escpos_link import UsbLink
+    from devices.printers.usb_simulator import SimulatedUsbPrinter
+
+    sim = SimulatedPrinter()
+    usb_printer = SimulatedUsbPrinter(sim, 0x0416, 0x5011)
+    device = ReceiptPrinter("receipt_printer", EventBus(), lambda: UsbLink(0x0416, 0x5011, backend=usb_printer),
+                            reply_timeout=0.2)
+    device.poll_interval = 0.05
+    device.backoff_base = 0.02
+    device.open()
+    try:
+        assert wait_for(lambda: device.status.state == State.READY, 5), device.status
+        assert device.print_receipt(sample()).ok
+        assert "FT-2026-000123" in sim.text() and not sim.interpreter.unknown
+        sim.paper_out = True                             # DLE EOT answered over the bulk IN endpoint
+        assert wait_for(lambda: device.status.code == "paper_out", 3)
+        sim.paper_out = False
+        usb_printer.plugged = False                      # cable pulled
+        assert wait_for(lambda: device.status.state == State.DISCONNECTED, 3)
+        usb_printer.plugged = True
+        assert wait_for(lambda: device.status.state == State.READY, 5), device.status
+    finally:
+        device.close()
+
+
+def test_file_printer_through_python_escpos(tmp_path):
+    capture = tmp_path / "receipt.bin"
+    link = FileLink(str(capture))
+    try:
+        assert not link.bidirectional and link.read(1, 0.1) == b""
+        link.write(b"\x1b@hello\n")
+    finally:
+        link.close()
+    assert capture.read_bytes() == b"\x1b@hello\n"
+
+
+def test_configured_profile_decides_native_or_raster_qr(make_config):
+    from devices import registry
+
+    config = make_config('[devices.receipt_printer]\ndriver = "simulated"\npaper_width_mm = 58\nprofile = "POS-5890"\n')
+    device = registry.build("receipt_printer", config, EventBus())
+    device.open()
+    try:
+        assert wait_for(lambda: device.status.state == State.READY, 5), device.status
+        assert device.print_receipt(sample()).ok
+        lines = device.simulator.interpreter.job(-1)
+        assert any(line.raster for line in lines) and not any(line.qr for line in lines)
+    finally:
+        device.close()

@@ -3,11 +3,13 @@ including a real crash (SIGKILL) between intent and completion."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
 
 
 def printer(data_dir: Path) -> LicencePrinter:
-    return LicencePrinter("licence_printer", None, FileBackend(data_dir / "prints"),
+    return LicencePrinter("licence_printer", None, FileBackend(data_dir / "prints", retention_s=600),
                           data_dir / "print_journal.sqlite3", FONT_CACHE)
 
 
@@ -131,7 +133,7 @@ CRASHER = textwrap.dedent("""
         def wait(self, job_ref, timeout):
             print("WAITING", flush=True); time.sleep(60)
 
-    device = LicencePrinter("licence_printer", None, CrashingBackend(data_dir / "prints"),
+    device = LicencePrinter("licence_printer", None, CrashingBackend(data_dir / "prints", 600),
                             data_dir / "print_journal.sqlite3", font_cache)
     device.print_document(json.loads(Path(doc_path).read_text()), "token-crash")
 """)
@@ -179,3 +181,29 @@ def test_crash_after_the_job_was_handed_over_is_settled_without_a_second_copy(tm
     assert device.recover() == []                          # the file backend says it is complete
     assert device.print_document(sample(), "token-crash").already_printed
     assert len(list((tmp_path / "prints").glob("*.pdf"))) == 1
+
+
+def test_file_driver_deletes_licence_pdfs_after_the_retention(make_config, tmp_path):
+    """Issue 12.9: the default driver kept every licence (the resident's name in clear) forever."""
+    from devices.printers import licence
+
+    config = make_config(f'[kiosk]\ndata_dir = "{tmp_path}"\n[devices.licence_printer]\ndriver = "file"\n'
+                         "retention_min = 5\n")
+    device = licence.create("licence_printer", config.devices.licence_printer, config, None)
+    device.font_cache = FONT_CACHE
+    try:
+        result = device.print_document(sample(), "token-retention")
+        pdf = Path(result.job_ref)
+        assert pdf.exists() and pdf.stat().st_mode & 0o077 == 0          # readable by the kiosk user only
+        assert device.backend.status()[0] == State.READY and pdf.exists()   # younger than 5 minutes: kept
+        four_minutes_ago = time.time() - 4 * 60
+        os.utime(pdf, (four_minutes_ago, four_minutes_ago))
+        device.backend.status()
+        assert pdf.exists()
+        six_minutes_ago = time.time() - 6 * 60
+        os.utime(pdf, (six_minutes_ago, six_minutes_ago))
+        device.backend.status()                                     # the printer's status poll purges
+        assert not pdf.exists() and not list((tmp_path / "prints").iterdir())
+        assert device.print_document(sample(), "token-retention").already_printed   # the journal still knows
+    finally:
+        device.journal.close()

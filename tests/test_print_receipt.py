@@ -1,4 +1,4 @@
-"""Receipt bytes: encoding, Chinese mode, width, sanitising, masking, layouts, status decoding."""
+"""Receipt bytes: encoding, Chinese mode, width, printer safety, layouts, profiles, status decoding."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +7,9 @@ import pytest
 
 from devices.base import State
 from devices.printers import status as st
-from devices.printers.receipt import COLUMNS, ReceiptData, build_receipt, sanitize
+from devices.printers.paper import COLUMNS
+from devices.printers.printable import printable
+from devices.printers.receipt_layout import ReceiptData, build_receipt
 from devices.printers.simulator import Interpreter, render_png
 
 FULL_WIDTH = "，。：；！？（）【】《》“”‘’、—…"
@@ -15,7 +17,7 @@ FULL_WIDTH = "，。：；！？（）【】《》“”‘’、—…"
 
 def sample(**over) -> ReceiptData:
     data = dict(centre_name="福田区华富街道党群服务中心", service_name="敬老优待证办理", application_no="FT-2026-000123",
-                resident_name="张小三", id_number="11010519491231002X", submitted_at=datetime(2026, 11, 22, 10, 30),
+                resident_name="张*三", id_number="110105********002X", submitted_at=datetime(2026, 11, 22, 10, 30),
                 status="submitted", kind="即办件", delivery={"method": "onsite_print"},
                 lookup_url="https://zwfw.example.gov.cn/q?no=FT-2026-000123", language="zh_CN")
     data.update(over)
@@ -40,13 +42,14 @@ def test_chinese_mode_and_explicit_encoding_keep_full_width_punctuation(encoding
 
 
 def test_resident_text_cannot_smuggle_control_bytes():
-    evil = "张\x1b@\x1dV\x00三\x10\x04\x01\r\n\u202e"
-    payload = build_receipt(sample(resident_name=evil, service_name="事项\x1bE\x01\x07", application_no="A\x00B"))
+    evil = "张\x1b@\x1dV\x00*三\x10\x04\x01\r\n\u202e"
+    payload = build_receipt(sample(resident_name=evil, service_name="事项\x1bE\x01\x07", application_no="A\x00B",
+                                   delivery={"method": "courier", "address": "深圳市\x1dV\x00****"}))
     interp = interpret(payload)
-    assert sanitize(evil) == "张@V三"
+    assert printable(evil) == "张@V*三"
     assert b"\x07" not in payload and b"\x10" not in payload and b"A\x00B" not in payload
     assert payload.count(b"\x1dV") == 1 and payload.count(b"\x1b@") == 1    # one init, one cut
-    assert "AB" in interp.text() and "张**三" in interp.text()
+    assert "AB" in interp.text() and "张@V*三" in interp.text() and "深圳市V****" in interp.text()
 
 
 @pytest.mark.parametrize("width", [58, 80])
@@ -62,16 +65,33 @@ def test_lines_fit_the_paper_and_centring_is_set(width, language):
         assert cells <= COLUMNS[width], line
 
 
-def test_masking_and_layout_texts():
+def test_prints_what_the_core_gives_and_layout_texts():
     zh = interpret(build_receipt(sample(status="queued", kind="承诺件", promised_days=5))).text()
-    assert "张*三" in zh and "110105********002X" in zh and "19491231" not in zh
+    assert "张*三" in zh and "110105********002X" in zh     # as given: the core masked them
     assert "已保存，联网后自动提交" in zh and "承诺件（5个工作日内办结）" in zh
     tw = interpret(build_receipt(sample(language="zh_TW", delivery={"method": "pickup", "centre": "华富中心"}))).text()
     assert "辦事回執" in tw and "華富中心".replace("華", "华") in tw and "已提交" in tw
-    en = interpret(build_receipt(sample(language="en", delivery={"method": "courier", "address": "深圳市福田区华富路1号"}))).text()
-    assert "Service Receipt" in en and "深圳市福田区****" in en and "华富路" not in en
-    masked = interpret(build_receipt(sample(), id_mask=(3, 2))).text()
-    assert "110*************2X" in masked
+    en = interpret(build_receipt(sample(language="en", delivery={"method": "courier", "address": "深圳市福田区****"}))).text()
+    assert "Service Receipt" in en and "By courier: 深圳市福田区****" in en
+
+
+def test_texts_come_from_the_cores_translate_when_given():
+    shouted = interpret(build_receipt(sample(language="en", translate=lambda msgid: f"<{msgid}>"))).text()
+    assert "<办事回执>" in shouted and "<申请人><：>张*三" in shouted
+
+
+def test_a_profile_without_native_qr_prints_a_raster_image_of_the_code():
+    import zxingcpp
+    from PIL import Image
+    import io
+
+    payload = build_receipt(sample(), 58, profile="POS-5890")
+    assert b"\x1d(k" not in payload and b"\x1dv0" in payload      # no native QR command: a GS v 0 raster
+    job = interpret(payload, 58).job(-1)
+    assert [line.raster[:2] for line in job if line.raster] and not any(line.qr for line in job)
+    assert not any(line.cut for line in job)                       # the profile has no cutter: feed only
+    page = Image.open(io.BytesIO(render_png(payload, 58)))
+    assert [r.text for r in zxingcpp.read_barcodes(page)] == ["https://zwfw.example.gov.cn/q?no=FT-2026-000123"]
 
 
 def test_receipt_has_qr_and_cut():
@@ -130,7 +150,7 @@ def test_silence_and_garbage_are_unknown_never_plenty_of_paper():
 
 
 def test_wrapping_keeps_closing_punctuation_off_line_starts_and_english_words_whole():
-    from devices.printers.receipt import EscPosWriter
+    from devices.printers.escpos_writer import EscPosWriter
 
     writer = EscPosWriter(32, "gb18030")
     assert writer.wrap("一二三四五。六", 10) == ["一二三四", "五。六"]

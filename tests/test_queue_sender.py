@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from kiosk.events import EventBus
+from devices.backoff import full_jitter
+from devices.events import EventBus
 from kiosk.platform import AuthError, FinalError, RetryableError
-from offline_queue.backoff import full_jitter, retry_delay
+from offline_queue.backoff import retry_delay
 from offline_queue.crypto import Sealer
 from offline_queue.outbox import Outbox
 from offline_queue.sender import Sender

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from devices.base import wait_for
-from devices.camera import DocumentScene, SimulatedCamera, render_page
+from devices.camera import SimulatedCamera
+from devices.camera_scenes import DocumentScene, render_page
 from devices.document import DocumentScanner, NoPageFound, a4_size, detect_page, enhance_text, scan_still
-from kiosk.events import EventBus
+from devices.events import EventBus
 
 PERSPECTIVES = [
     DocumentScene.DEFAULT_CORNERS,

@@ -1,16 +1,17 @@
 """Face capture: quality gates, blink / head-turn liveness, best frame, events."""
 from __future__ import annotations
 
-import time
+import threading
 
 import cv2
 import numpy as np
 import pytest
 
 from devices.base import wait_for
-from devices.camera import FaceScene, SimulatedCamera
+from devices.camera import SimulatedCamera
+from devices.camera_scenes import FaceScene
+from devices.events import EventBus
 from devices.face import FaceAnalyzer, FaceCapture, Liveness, Observation
-from kiosk.events import EventBus
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,22 @@ def test_turn_head_state_machine():
     assert live.passed
 
 
-def _run_capture(scene, timeout_s, during=None):
+class WatchedAnalyzer(FaceAnalyzer):
+    """The real analyser, telling the test which eye state it has just analysed
+    (so a test moves the scene on when the capture has seen it, not after a guess of a sleep)."""
+
+    def __init__(self):
+        super().__init__()
+        self.saw_open_eyes, self.saw_closed_eyes = threading.Event(), threading.Event()
+
+    def analyse(self, frame, **kwargs):
+        obs, scale = super().analyse(frame, **kwargs)
+        if obs.faces:
+            (self.saw_open_eyes if obs.eyes else self.saw_closed_eyes).set()
+        return obs, scale
+
+
+def _run_capture(scene, timeout_s, during=None, analyzer=None):
     bus = EventBus()
     prompts, results = [], []
     bus.subscribe("face.prompt", lambda e: prompts.append(e.data["code"]))
@@ -99,7 +115,7 @@ def _run_capture(scene, timeout_s, during=None):
     cam.open()
     try:
         assert wait_for(lambda: cam.latest()[1] is not None, 5)
-        capture = FaceCapture(cam, timeout_s=timeout_s)
+        capture = FaceCapture(cam, timeout_s=timeout_s, analyzer=analyzer)
         capture.start()
         if during:
             during(prompts)
@@ -111,16 +127,17 @@ def _run_capture(scene, timeout_s, during=None):
 
 
 def test_live_person_blinks_and_gets_a_jpeg():
-    scene = FaceScene()
+    scene, analyzer = FaceScene(), WatchedAnalyzer()
 
     def blink(prompts):
         assert wait_for(lambda: "blink" in prompts, 5)
-        time.sleep(0.3)
+        analyzer.saw_open_eyes.clear()                 # the challenge has started: open eyes first...
+        assert analyzer.saw_open_eyes.wait(5)
         scene.eyes_closed = True
-        time.sleep(0.35)
+        assert analyzer.saw_closed_eyes.wait(5)        # ...then shut, seen by the capture
         scene.eyes_closed = False
 
-    prompts, results = _run_capture(scene, 8.0, blink)
+    prompts, results = _run_capture(scene, 8.0, blink, analyzer)
     assert results and results[0][0] == "done", (prompts, results)
     data = results[0][1]
     assert 0.0 < data["quality"] <= 1.0

@@ -12,11 +12,12 @@ import zxingcpp
 
 from devices import registry
 from devices.base import State, wait_for
-from devices.camera import PictureScene, SimulatedCamera
+from devices.camera import SimulatedCamera
+from devices.camera_scenes import PictureScene
+from devices.events import EventBus
 from devices.qr import (CameraQrScanner, HidScanner, SimulatedSerialScanner, decode_frame, decode_image,
                         hid_events, repair_zbar_text)
 from kiosk import cli
-from kiosk.events import EventBus
 
 CHINESE = ["粤", "政务服务", "粤B12345 政务服务 pickup=8812", "福田区华富街道 https://zw.example.cn/q?id=42&n=张三",
            "䶮", "ASCII only 123"]
@@ -150,7 +151,7 @@ def test_cli_scan_decode(tmp_path, capsys):
 
 
 def test_cli_doc_scan(tmp_path, capsys):
-    from devices.camera import DocumentScene
+    from devices.camera_scenes import DocumentScene
 
     photo, empty, out = tmp_path / "photo.jpg", tmp_path / "empty.jpg", tmp_path / "page.jpg"
     scene = DocumentScene()

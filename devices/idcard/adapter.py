@@ -22,18 +22,17 @@ from typing import Callable
 import serial
 
 from devices.base import Device, DeviceError, State
+from devices.events import EventBus
 from devices.idcard import protocol as p
 from devices.idcard.card import CardDataError, IdCard
 from devices.idcard.photo import PhotoDecodeError, WltDecoder
 from devices.idcard.reader import DEFAULT_TIMEOUT, SamReader
 from devices.idcard.simulator import SamSimulator
-from kiosk.config import PROJECT_ROOT
-from kiosk.events import EventBus
-from kiosk.logs import redactor
+from devices.paths import ASSETS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLE_CARD = PROJECT_ROOT / "assets" / "cards" / "resident_elderly.json"
+DEFAULT_SAMPLE_CARD = ASSETS / "cards" / "resident_elderly.json"
 SAM_FAULTS = frozenset({0x60, 0x66})   # self-test failed, SAM not authorised
 MAX_GARBLED_POLLS = 3        # consecutive bad replies to find-card before we reopen the port
 
@@ -146,8 +145,8 @@ class IdCardReader(Device):
         if card.expired(self._today()):
             self._publish_error("expired", "the card's validity period has ended")
             return
-        # From now on logs mask this resident's name and address; the session wipe clears it.
-        redactor.protect(card.name, card.english_name, card.address)
+        # No redaction here: the session the card opens registers the name with the log
+        # redactor and its wipe clears it; a card read outside a session leaves nothing behind.
         self.publish("idcard.read", card=card, photo=self._decode_photo(card))
 
     def _decode_photo(self, card: IdCard) -> bytes | None:

@@ -14,10 +14,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from devices.idcard.protocol import IdCardError
-from kiosk.privacy import mask_id_number
 
 TEXT_LEN = 256
 PHOTO_LEN = 1024
@@ -120,8 +119,12 @@ class IdCard:
     def expired(self, today: dt.date) -> bool:
         return isinstance(self.valid_to, dt.date) and self.valid_to < today
 
-    def to_public_dict(self, masked: bool = True, head: int = 6, tail: int = 4) -> dict[str, Any]:
-        """The CLI/JSON shape: every key present, absent ones None, dates ISO."""
+    def to_public_dict(self, mask_id: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """The CLI/JSON shape: every key present, absent ones None, dates ISO.
+
+        ``mask_id`` is the kiosk's masking rule (kiosk.privacy), passed in because
+        the rule belongs to the kiosk; without it the ID number is given whole.
+        """
         return {
             "card_type": self.card_type,
             "name": self.name,
@@ -130,7 +133,7 @@ class IdCard:
             "ethnicity": self.ethnicity,
             "birth_date": self.birth_date.isoformat(),
             "address": self.address,
-            "id_number": mask_id_number(self.id_number, head, tail) if masked else self.id_number,
+            "id_number": mask_id(self.id_number) if mask_id else self.id_number,
             "issuer": self.issuer,
             "valid_from": self.valid_from.isoformat(),
             "valid_to": self.valid_to if self.valid_to == LONG_TERM else self.valid_to.isoformat(),

@@ -15,7 +15,7 @@ import time
 
 import serial
 
-from kiosk.cli import CommandError
+from devices.commands import CommandError
 
 
 def register(sub) -> None:
@@ -59,17 +59,14 @@ def cmd_read(args) -> int:
         reader.close()
     if card is None:
         raise CommandError(f"no card on the reader within {args.timeout:g} s")
-    from kiosk import config as kiosk_config
-
-    head, tail = _mask_setting(kiosk_config, args)
-    print(json.dumps(card.to_public_dict(masked=not args.unmasked, head=head, tail=tail), ensure_ascii=False))
+    print(json.dumps(card.to_public_dict(None if args.unmasked else _kiosk_masking(args)), ensure_ascii=False))
     return 0
 
 
-def _mask_setting(kiosk_config, args) -> tuple[int, int]:
+def _kiosk_masking(args):
     """The kiosk's configured masking, so the CLI shows what receipts show."""
-    config = kiosk_config.load(args.config)
-    return config.privacy.id_mask_head, config.privacy.id_mask_tail
+    privacy = args.context.load_config(args.config).privacy
+    return lambda number: args.context.mask_id_number(number, privacy.id_mask_head, privacy.id_mask_tail)
 
 
 def cmd_simulate(args) -> int:

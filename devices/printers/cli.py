@@ -5,8 +5,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from kiosk import config as cfg
-from kiosk.events import EventBus
+from devices.commands import CommandError
+from devices.events import EventBus
 
 ROLES = ("receipt_printer", "licence_printer")
 
@@ -34,12 +34,6 @@ def register(sub) -> None:
     journal.set_defaults(func=_journal)
 
 
-def _error(message: str, status: int = 1):
-    from kiosk.cli import CommandError
-
-    return CommandError(message, status)
-
-
 def _open(config, role: str):
     from devices import registry
     from devices.base import wait_for
@@ -50,7 +44,7 @@ def _open(config, role: str):
 
 
 def _status(args) -> int:
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     usable = True
     for role in ROLES:
         device, wait_for = _open(config, role)
@@ -68,12 +62,13 @@ def _status(args) -> int:
 
 
 def sample_receipt(language: str = "zh_CN", config=None):
-    from devices.printers.receipt import ReceiptData
+    """A test receipt for a made-up resident, masked as the kiosk core masks a real one."""
+    from devices.printers.receipt_layout import ReceiptData
 
     centre = config.centre_name_for(language) if config else "服务中心"
     service = {"zh_CN": "敬老优待证办理", "zh_TW": "敬老優待證辦理", "en": "Senior citizen card"}[language]
     return ReceiptData(centre_name=centre, service_name=service, application_no="TEST-0000-0001",
-                       resident_name="张小三", id_number="11010519491231002X", submitted_at=datetime.now(),
+                       resident_name="张*三", id_number="110105********002X", submitted_at=datetime.now(),
                        status="submitted", kind="承诺件", promised_days=5,
                        delivery={"method": "pickup", "centre": centre, "address": None},
                        lookup_url="https://zwfw.example.gov.cn/q?no=TEST-0000-0001", language=language)
@@ -81,15 +76,15 @@ def sample_receipt(language: str = "zh_CN", config=None):
 
 def _test_receipt(args) -> int:
     from devices.printers.common import PrinterError
-    from devices.printers.receipt import build_receipt
+    from devices.printers.receipt_layout import build_receipt
     from devices.printers.simulator import render_png
 
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     section = config.devices.receipt_printer
     data = sample_receipt(args.language, config)
     width = args.width or section.paper_width_mm
     if args.out:
-        payload = build_receipt(data, width, section.encoding, (config.privacy.id_mask_head, config.privacy.id_mask_tail))
+        payload = build_receipt(data, width, section.encoding, section.profile)
         Path(args.out).write_bytes(render_png(payload, width, section.encoding))
         print(f"preview written to {args.out}")
         return 0
@@ -98,7 +93,7 @@ def _test_receipt(args) -> int:
         wait_for(lambda: device.status.code != "not_opened", 5.0)
         result = device.print_receipt(data)
     except PrinterError as exc:
-        raise _error(f"receipt not printed: [{exc.code}] {exc}") from None
+        raise CommandError(f"receipt not printed: [{exc.code}] {exc}") from None
     finally:
         device.close()
     print("printed" + (f" (warning: {', '.join(result.warnings)})" if result.warnings else ""))
@@ -109,11 +104,11 @@ def _licence(args) -> int:
     from devices.printers.common import PrinterError
     from devices.printers.licence import render_pdf
 
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     try:
         doc = json.loads(Path(args.document).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise _error(f"cannot read document {args.document}: {exc}", 2) from None
+        raise CommandError(f"cannot read document {args.document}: {exc}", 2) from None
     section = config.devices.licence_printer
     try:
         if args.out:
@@ -123,7 +118,7 @@ def _licence(args) -> int:
             print(f"PDF written to {args.out}")
             return 0
         if not args.token:
-            raise _error("give --out FILE.pdf to render, or --token TOKEN to print through the journal", 2)
+            raise CommandError("give --out FILE.pdf to render, or --token TOKEN to print through the journal", 2)
         device, wait_for = _open(config, "licence_printer")
         try:
             wait_for(lambda: device.status.code != "not_opened", 5.0)
@@ -131,7 +126,7 @@ def _licence(args) -> int:
         finally:
             device.close()
     except PrinterError as exc:
-        raise _error(f"document not printed: [{exc.code}] {exc}") from None
+        raise CommandError(f"document not printed: [{exc.code}] {exc}") from None
     print("already printed under this token (nothing printed)" if result.already_printed
           else f"printed: {result.job_ref}")
     return 0
@@ -140,7 +135,7 @@ def _licence(args) -> int:
 def _journal(args) -> int:
     from devices.printers.journal import PrintJournal
 
-    config = cfg.load(args.config)
+    config = args.context.load_config(args.config)
     path = config.data_dir / "print_journal.sqlite3"
     if not path.exists():
         print("no print journal yet")

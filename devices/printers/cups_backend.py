@@ -7,11 +7,20 @@ A job that stops on a fault (paper out, cover open) is cancelled at once so
 it cannot come out by surprise after the paper is refilled; the journal then
 records it as failed and the same print token may print it again.
 
+Exactly once across timeouts: a job that timed out may still print, so before
+a retry submits again :meth:`CupsBackend.settle` finds the earlier attempt's job
+(by the id the journal kept, or by its job name after a crash) and waits for
+it if it is printing or cancels it if it has not started.  Job names carry the
+document id and a digest of the print token, never the resident's data.
+
 Files: the PDF is written atomically into data_dir/prints -- the embedded
 default for development and for kiosks that hand documents out electronically.
+A licence carries the resident's name, so a PDF is deleted ``retention_s``
+after it was written.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
@@ -38,6 +47,12 @@ REASON_CODES = {
 }
 WARNING_ONLY = {"paper_near_end", "toner_low"}
 
+# What the kiosk's cupsd.conf must say: a spooled licence (the resident's name in
+# clear) is deleted once printed; the job's attributes (a job name free of
+# personal data, its state) stay a day, so a retry or a restart can still tell a
+# job that printed from one that did not.
+CUPSD_PRIVACY = "PreserveJobFiles No\nPreserveJobHistory 86400\n"
+
 
 def map_reasons(reasons) -> tuple[list[str], list[str]]:
     """printer-state-reasons -> (fault codes, warning codes).
@@ -62,27 +77,47 @@ def map_reasons(reasons) -> tuple[list[str], list[str]]:
     return faults, warnings
 
 
+def job_name(document_id: str, print_token: str) -> str:
+    """What the backend calls a job: findable again by its token, and free of personal data."""
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", document_id)[:64]
+    return f"licence-{safe_id}-{hashlib.sha256(print_token.encode()).hexdigest()[:16]}"
+
+
 class FileBackend:
-    """PDFs into a directory; a file that exists is a completed job."""
+    """PDFs into a directory; a file that exists is a completed job, deleted ``retention_s`` after writing."""
 
     name = "file"
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, retention_s: float):
         self.directory = Path(directory)
+        self.retention_s = retention_s
 
     def check(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not os.access(self.directory, os.W_OK):
             raise PrinterError("offline", f"print directory {self.directory} is not writable")
+        self.purge_expired()
+
+    def purge_expired(self, now: float | None = None) -> list[Path]:
+        """Delete PDFs (and left-over partial writes) older than the retention; returns what went."""
+        cutoff = (time.time() if now is None else now) - self.retention_s
+        gone = []
+        for path in [*self.directory.glob("*.pdf"), *self.directory.glob("*.part")]:
+            try:
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    gone.append(path)
+            except FileNotFoundError:
+                continue            # purged by another poll meanwhile
+        return gone
 
     def status(self) -> tuple[State, str, str]:
         self.check()
         return State.READY, "", ""
 
-    def submit(self, pdf: bytes, title: str, document_id: str, print_token: str) -> str:
+    def submit(self, pdf: bytes, document_id: str, print_token: str) -> str:
         self.check()
-        safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", document_id)[:64]
-        path = self.directory / f"{datetime.now():%Y%m%d-%H%M%S}-{safe_id}-{print_token[:8]}.pdf"
+        path = self.directory / f"{datetime.now():%Y%m%d-%H%M%S}-{job_name(document_id, print_token)}.pdf"
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".part")
         with os.fdopen(fd, "wb") as out:
             out.write(pdf)
@@ -99,6 +134,14 @@ class FileBackend:
     def job_state(self, job_ref: str) -> str:
         return "completed" if job_ref and Path(job_ref).exists() else "unknown"
 
+    def find_job(self, document_id: str, print_token: str) -> str:
+        found = sorted(self.directory.glob(f"*-{job_name(document_id, print_token)}.pdf"))
+        return str(found[-1]) if found else ""
+
+    def settle(self, job_ref: str, timeout: float) -> str:
+        """A written file is a printed job; there is nothing to wait for or cancel."""
+        return "completed" if Path(job_ref).exists() else "failed"
+
 
 class CupsBackend:
     """One CUPS queue; ``server`` is "host:port" or "" for the local default."""
@@ -111,6 +154,7 @@ class CupsBackend:
             raise PrinterError("not_configured", "devices.licence_printer.queue is empty (driver = cups)")
         self.queue, self.server = queue, server
         self._stale: dict[int, set[str]] = {}    # job id -> fault reasons left over from earlier jobs
+        self._keeps_job_files: bool | None = None  # read once per connect: an admin request, not a poll
 
     def _connection(self):
         try:
@@ -140,6 +184,17 @@ class CupsBackend:
 
     def check(self) -> None:
         self._printer(self._connection())
+        self._keeps_job_files = self.keeps_job_files()
+
+    def keeps_job_files(self) -> bool | None:
+        """Whether cupsd keeps printed documents in its spool (None: its settings are not readable here)."""
+        import cups
+
+        try:
+            settings = self._connection().adminGetServerSettings()
+        except (cups.IPPError, RuntimeError):
+            return None
+        return str(settings.get("PreserveJobFiles", "86400")).lower() not in ("no", "off", "false", "0")
 
     def status(self) -> tuple[State, str, str]:
         attrs = self._printer(self._connection())
@@ -156,9 +211,12 @@ class CupsBackend:
             return State.FAULT, f"queue {self.queue} is stopped or rejecting jobs {message}".strip(), "offline"
         if warnings:
             return State.WARNING, f"queue {self.queue}: {', '.join(warnings)}", warnings[0]
+        if self._keeps_job_files:
+            return (State.WARNING, "cupsd keeps printed licences in its spool: set " + CUPSD_PRIVACY.replace("\n", " ")
+                    + "in cupsd.conf", "keeps_job_files")
         return State.READY, "", ""
 
-    def submit(self, pdf: bytes, title: str, document_id: str, print_token: str) -> str:
+    def submit(self, pdf: bytes, document_id: str, print_token: str) -> str:
         import cups
 
         conn = self._connection()
@@ -167,7 +225,8 @@ class CupsBackend:
             tmp.write(pdf)
             tmp.flush()
             try:
-                job_id = conn.printFile(self.queue, tmp.name, title, {"document-format": "application/pdf"})
+                job_id = conn.printFile(self.queue, tmp.name, job_name(document_id, print_token),
+                                        {"document-format": "application/pdf"})
             except cups.IPPError as exc:
                 raise PrinterError("offline", f"CUPS refused the job: {exc.args[-1]}") from exc
         self._stale[job_id] = stale
@@ -212,6 +271,49 @@ class CupsBackend:
             conn.cancelJob(job_id, purge_job=False)
         except cups.IPPError:
             pass        # already finished or gone: nothing left to stop
+
+    def find_job(self, document_id: str, print_token: str) -> str:
+        """The newest job submitted for this token (a crash may have lost its id), or "".
+
+        cupsd shows job names only where its policy lets this client read them
+        (``JobPrivateValues none``; job names hold no personal data): elsewhere
+        nothing is found and the retry prints under the same token, as before.
+        """
+        name = job_name(document_id, print_token)
+        jobs = self._connection().getJobs(which_jobs="all", requested_attributes=["job-id", "job-name"])
+        matching = [job_id for job_id, attrs in jobs.items() if attrs.get("job-name") == name]
+        return str(max(matching)) if matching else ""
+
+    def settle(self, job_ref: str, timeout: float) -> str:
+        """Bring an earlier attempt's job to an end before a retry: "completed" if it printed,
+        "failed" once it cannot print any more.
+
+        A job that has not started (pending, held, stopped) is cancelled, since the
+        retry prints the same document; one that is printing is waited for, and
+        still printing after ``timeout`` raises PrinterError("timeout") so nothing
+        is submitted next to it.  A job cupsd no longer knows is "failed": the
+        retry prints under the same token, as after a crash.
+        """
+        import cups
+
+        conn = self._connection()
+        job_id = int(job_ref)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                state = conn.getJobAttributes(job_id, requested_attributes=["job-state"]).get("job-state")
+            except cups.IPPError:
+                return "failed"
+            if state == JOB_COMPLETED:
+                return "completed"
+            if state in (JOB_CANCELED, JOB_ABORTED):
+                return "failed"
+            if state in (JOB_PENDING, JOB_HELD, JOB_STOPPED):
+                self._cancel(conn, job_id)
+            elif time.monotonic() > deadline:
+                raise PrinterError("timeout", f"CUPS job {job_id} of the earlier attempt is still printing after "
+                                              f"{timeout:.0f} s; not submitting a second copy")
+            time.sleep(self.poll_interval)
 
     def job_state(self, job_ref: str) -> str:
         import cups

@@ -18,11 +18,11 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from kiosk.config import PROJECT_ROOT
+from devices.paths import ASSETS
 
 log = logging.getLogger(__name__)
 
-ASSET_FONTS = PROJECT_ROOT / "assets" / "fonts"
+ASSET_FONTS = ASSETS / "fonts"
 SYSTEM_TTC = {False: Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
               True: Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")}
 TTC_FACE = {"SC": 2, "TC": 3}   # face order in the Noto CJK collections: JP KR SC TC HK

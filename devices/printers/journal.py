@@ -85,7 +85,11 @@ class PrintJournal:
         return [e for e in self.unfinished() if e.document_id == document_id]
 
     def record_intent(self, print_token: str, document_id: str, title: str = "") -> JournalEntry:
-        """Durably note that this token is about to be sent (attempts + 1)."""
+        """Durably note that this token is about to be sent (attempts + 1).
+
+        The caller settles an earlier attempt's backend job first (the licence
+        printer does): this forgets its job reference.
+        """
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -95,9 +99,9 @@ class PrintJournal:
                     raise ValueError(f"print token already completed for document {existing.document_id}")
                 if existing and existing.document_id != document_id:
                     raise ValueError("print token belongs to another document")
-                if existing:
+                if existing:   # a new attempt: its outcome is news for the platform again
                     self._db.execute("UPDATE print_jobs SET state=?, attempts=attempts+1, job_ref='', detail='', "
-                                     "updated_at=? WHERE print_token=?", (INTENT, now, print_token))
+                                     "reported=0, updated_at=? WHERE print_token=?", (INTENT, now, print_token))
                 else:
                     self._db.execute("INSERT INTO print_jobs (print_token, document_id, title, state, attempts, "
                                      "created_at, updated_at) VALUES (?,?,?,?,1,?,?)",
@@ -109,6 +113,8 @@ class PrintJournal:
         return self.get(print_token)
 
     def _set(self, print_token: str, state: str, **values) -> None:
+        if state in (COMPLETED, FAILED):
+            values["reported"] = 0       # a settled outcome the platform has not heard yet
         sets = ", ".join(f"{k}=?" for k in values)
         with self._lock:
             self._db.execute(f"UPDATE print_jobs SET state=?, updated_at=?{', ' + sets if sets else ''} "

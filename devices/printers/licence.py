@@ -19,17 +19,17 @@ import threading
 from pathlib import Path
 
 from devices.base import Device, State
+from devices.events import EventBus
+from devices.paths import ASSETS
 from devices.printers.common import PrinterError, PrintResult
 from devices.printers.cups_backend import CupsBackend, FileBackend
 from devices.printers.fonts import outline_glyphs, pdf_fonts
 from devices.printers.journal import COMPLETED, PrintJournal
-from devices.printers.receipt import sanitize
-from kiosk.config import PROJECT_ROOT
-from kiosk.events import EventBus
+from devices.printers.printable import printable
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = PROJECT_ROOT / "assets" / "templates"
+TEMPLATE_DIR = ASSETS / "templates"
 MM = 72 / 25.4
 MIN_SIZE_PT = 7.0
 
@@ -48,7 +48,7 @@ def _values(doc: dict, template: dict) -> dict[str, str]:
     given = doc.get("fields") or {}
     values, missing = {}, []
     for spec in template["fields"]:
-        value = sanitize(given.get(spec["key"], spec.get("default", "")))
+        value = printable(given.get(spec["key"], spec.get("default", "")))
         if not value and spec.get("required"):
             missing.append(spec["key"])
         values[spec["key"]] = value
@@ -76,7 +76,7 @@ def render_pdf(doc: dict, print_token: str = "", *, draw_stock: bool = True, off
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(page_w, page_h), pageCompression=1, invariant=1,
                         initialFontName=font, initialFontSize=10)
-    pdf.setTitle(sanitize(doc.get("title")) or template["title"])
+    pdf.setTitle(printable(doc.get("title")) or template["title"])
     pdf.setCreator("civic-kiosk")
 
     def at(x_mm: float, y_mm: float) -> tuple[float, float]:
@@ -129,7 +129,7 @@ def render_pdf(doc: dict, print_token: str = "", *, draw_stock: bool = True, off
                  spec.get("bold", False))
 
     qr_spec = template.get("qr")
-    qr_content = sanitize(doc.get(qr_spec["key"])) if qr_spec else ""
+    qr_content = printable(doc.get(qr_spec["key"])) if qr_spec else ""
     if qr_content:
         _draw_qr(pdf, qr_content, *at(qr_spec["x_mm"], qr_spec["y_mm"] + qr_spec["size_mm"]), qr_spec["size_mm"] * MM)
     if serial_text:
@@ -279,10 +279,15 @@ class LicencePrinter(Device):
                                    "under another token; a technician must check the printer output first")
             pdf = self.render(doc, print_token)               # a bad document fails before any intent
             self._check_ready()
-            self.journal.record_intent(print_token, document_id, sanitize(doc.get("title"))[:80])
+            earlier_job = self._earlier_job_that_printed(entry) if entry is not None else ""
+            if earlier_job:
+                self._refresh_quietly()
+                self.publish("printer.printed", kind="licence", document_id=document_id)
+                return PrintResult(ok=True, job_ref=earlier_job, detail="printed by the earlier attempt's job")
+            self.journal.record_intent(print_token, document_id, printable(doc.get("title"))[:80])
             self.set_status(State.BUSY, "printing document", "printing")
             try:
-                job_ref = self.backend.submit(pdf, sanitize(doc.get("title")) or document_id, document_id, print_token)
+                job_ref = self.backend.submit(pdf, document_id, print_token)
                 self.journal.mark_sent(print_token, job_ref)
                 warnings = self.backend.wait(job_ref, self.job_timeout)
             except PrinterError as exc:
@@ -299,6 +304,29 @@ class LicencePrinter(Device):
         self.publish("printer.printed", kind="licence", document_id=document_id)
         return PrintResult(ok=True, warnings=warnings, job_ref=job_ref, bytes_sent=len(pdf),
                            reprint=entry is not None)
+
+    def _earlier_job_that_printed(self, entry) -> str:
+        """Settle the backend job of an unfinished attempt before a retry (issue 12.3 b).
+
+        A timed-out job may still be queued or printing: without this the retry
+        would add a second job and two copies would come out.  Returns that
+        job's reference when it did print (the journal is then completed), ""
+        when it can no longer print and the retry may submit; raises
+        PrinterError("timeout") while it is still printing.
+        """
+        job_ref = entry.job_ref or self.backend.find_job(entry.document_id, entry.print_token)
+        if not job_ref:
+            return ""
+        try:
+            outcome = self.backend.settle(job_ref, self.job_timeout)
+        except PrinterError:
+            self._refresh_quietly()
+            raise
+        if outcome != "completed":
+            return ""
+        self.journal.mark_sent(entry.print_token, job_ref)
+        self.journal.complete(entry.print_token, "printed by the earlier attempt's job")
+        return job_ref
 
     def _check_ready(self) -> None:
         state, reason, code = self.backend.status()
@@ -317,7 +345,7 @@ def create(role: str, section, config, bus: EventBus) -> LicencePrinter:
     if section.driver == "cups":
         backend, draw_stock = CupsBackend(section.queue, section.cups_server), not section.preprinted_stock
     else:
-        backend, draw_stock = FileBackend(config.data_dir / "prints"), True
+        backend, draw_stock = FileBackend(config.data_dir / "prints", section.retention_min * 60), True
     return LicencePrinter(role, bus, backend, config.data_dir / "print_journal.sqlite3",
                           config.data_dir / "cache" / "fonts", (section.offset_x_mm, section.offset_y_mm),
                           draw_stock)

@@ -3,7 +3,8 @@
 It listens on loopback TCP (like a JetDirect printer on port 9100) or on a
 pseudo-terminal (like a serial printer), answers DLE EOT n in real time with
 real status bytes, and interprets everything else the way a printer does:
-text in its Chinese mode, alignment, bold, double size, QR codes, cuts.
+text in its Chinese mode, alignment, bold, double size, QR codes (native
+``GS ( k`` or a ``GS v 0`` raster image), feeds and cuts.
 Faults are injected by flipping attributes (``paper_near_end``,
 ``paper_out``, ``cover_open``, ``offline``, ``cutter_error``, ``no_reply``),
 ``paper_out_after_lines(n)`` runs the roll out mid-receipt, and ``unplug()``
@@ -20,10 +21,8 @@ import threading
 import tty
 from dataclasses import dataclass, field
 
-from devices.printers.receipt import COLUMNS
+from devices.printers.paper import CELL, COLUMNS, DOT_WIDTH
 
-DOT_WIDTH = {58: 384, 80: 576}
-CELL = 12                  # font A: 12 x 24 dots
 LINE_HEIGHT = 30           # ESC 3 30 as the receipt sets it
 
 
@@ -32,6 +31,7 @@ class Line:
     align: int = 0
     runs: list = field(default_factory=list)      # (text, bold, double)
     qr: tuple | None = None                       # (content, module size)
+    raster: tuple | None = None                   # (width in bytes, height in dots, bits) of GS v 0
     cut: bool = False
 
     @property
@@ -97,6 +97,8 @@ class Interpreter:
                     self.align = min(n & 0x03, 2) if n < 48 else min(n - 48, 2)
                 elif cmd == ord("E"):
                     self.bold = bool(n & 1)
+                elif cmd == ord("!"):           # print mode: bits 4 + 5 double height and width
+                    self.bold, self.double = bool(n & 0x08), n & 0x30 == 0x30
                 elif cmd == ord("d"):
                     self._end_line(force=False)
                     for _ in range(n):
@@ -125,6 +127,17 @@ class Interpreter:
                 if self.can_print():
                     self.jobs.append([])
                 return size
+            if cmd == ord("v") and len(b) >= 3 and b[2] == ord("0"):
+                if len(b) < 8:
+                    return 0
+                width_bytes, height = b[4] | b[5] << 8, b[6] | b[7] << 8
+                if len(b) < 8 + width_bytes * height:
+                    return 0
+                self._end_line(force=False)
+                self._emit(Line(self.align, raster=(width_bytes, height, bytes(b[8:8 + width_bytes * height]))))
+                return 8 + width_bytes * height
+            if cmd == ord("v"):
+                return 0 if len(b) < 3 else self._unknown(b[:3])
             if cmd == ord("(") and len(b) >= 5 and b[2] == ord("k"):
                 n = b[3] | b[4] << 8
                 if len(b) < 5 + n:
@@ -205,6 +218,10 @@ def render_lines(lines: list[Line], width_mm: int = 80) -> bytes:
             qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=line.qr[1], border=1)
             qr.add_data(line.qr[0])
             blocks.append((line, qr.make_image(fill_color="black", back_color="white").convert("L")))
+        elif line.raster:
+            width_bytes, rows, bits = line.raster      # 1 = a black dot, most significant bit leftmost
+            blocks.append((line, Image.frombytes("1", (width_bytes * 8, rows), bits).convert("L")
+                           .point(lambda v: 255 - v)))
         else:
             blocks.append((line, None))
     height = sum(img.height + 8 if img else (24 if line.cut else LINE_HEIGHT * (2 if line.double else 1))
@@ -296,7 +313,8 @@ class SimulatedPrinter:
             return None
         return value
 
-    def _handle(self, data: bytes) -> bytes:
+    def receive(self, data: bytes) -> bytes:
+        """What a transport hands over from the host; returns the real-time replies to send back."""
         with self._lock:
             self.received += data
             return self.interpreter.feed(data)
@@ -339,7 +357,7 @@ class SimulatedPrinter:
                 data = client.recv(65536)
                 if not data:
                     return
-                reply = self._handle(data)
+                reply = self.receive(data)
                 if reply:
                     client.sendall(reply)
         except OSError:
@@ -361,7 +379,7 @@ class SimulatedPrinter:
                 ready, _, _ = select.select([master], [], [], 0.2)
                 if not ready:
                     continue
-                reply = self._handle(os.read(master, 65536))
+                reply = self.receive(os.read(master, 65536))
                 if reply:
                     os.write(master, reply)
             except OSError:

@@ -3,7 +3,8 @@
 Devices, the offline queue and the platform poller publish from their own
 threads; subscribers are called on the publishing thread.  The Kivy layer
 subscribes once and re-posts every event to the main thread with
-``Clock.schedule_once`` -- the core never touches the UI.
+``Clock.schedule_once`` -- the core never touches the UI.  It lives in the
+lowest layer because devices publish on it and must not import the kiosk.
 """
 from __future__ import annotations
 
