@@ -23,6 +23,8 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, validate_default=True)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):  # private state a model derives from its fields (an index)
+            return super().__setattr__(name, value)
         raise AttributeError(f"{type(self).__name__} is read-only")
 
 
