@@ -90,7 +90,8 @@ _strict_keys = with_config(ConfigDict(extra="forbid", strict=True))
 
 @_strict_keys
 class LocalText(TypedDict):
-    """{"zh_CN": ..., "zh_TW": ..., "en": ...}; zh_CN required (~16 of them a service: checked in pydantic-core)."""
+    """A text in the UI languages; zh_CN is required (the fallback).  Declared, not a validator
+    function, so the ~16 texts of every service are checked inside pydantic-core."""
     zh_CN: Annotated[str, Field(pattern=_NOT_BLANK)]
     zh_TW: NotRequired[str]
     en: NotRequired[str]
