@@ -2,7 +2,7 @@
 
 The 500 services are the sample menu's real services repeated with distinct ids
 and names (each tagged with a Futian street), so the signature, the depth scan,
-the schema walk and the pinyin index all see a realistically sized menu.
+the schema models (pydantic) and the pinyin index all see a realistically sized menu.
 """
 from __future__ import annotations
 

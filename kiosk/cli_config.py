@@ -23,5 +23,5 @@ def _check(args) -> int:
 
 def _show(args) -> int:
     config = cfg.load(args.config)
-    print(json.dumps(config.root.as_dict(), ensure_ascii=False, indent=2))
+    print(json.dumps(config.root.model_dump(), ensure_ascii=False, indent=2))
     return 0

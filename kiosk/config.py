@@ -1,198 +1,219 @@
-"""Kiosk configuration: one TOML file, validated against a schema at start.
+"""Kiosk configuration: one TOML file, validated against typed tables at start.
 
 Where the file comes from: ``--config PATH``, else ``$KIOSK_CONFIG``, else
 ``/etc/kiosk/kiosk.toml`` when it exists, else the embedded defaults (a
 windowed development kiosk with simulated devices and a local reference
 platform).  Every problem -- unreadable file, bad TOML, unknown key, wrong
-type, missing value -- raises :class:`ConfigError` whose message is one line
-naming the file and the key; the entry points print it and exit with 2.
+type, a number outside its range -- raises :class:`ConfigError` whose message
+is one line naming the file and the key; the entry points print it and exit
+with 2.
 
-Each section's schema lives in ``SCHEMA`` below; owners of a section add keys
-there (and to ``kiosk.example.toml``).
+Each ``[section]`` is a :class:`Table` model below (pydantic, strict: TOML
+``1`` is not ``true``, ``"5"`` is not 5); every number carries the range it
+may take, because a negative timeout or ``inf`` would quietly disable a
+safeguard (``elder_timeout_factor = inf``: elder sessions that never end).
 """
 from __future__ import annotations
 
 import difflib
 import os
 import tomllib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from devices.paths import PROJECT_ROOT
+from kiosk.schema import Ranged, StrictModel
 
 PRODUCTION_PATH = Path("/etc/kiosk/kiosk.toml")
 EMBEDDED = "<embedded defaults>"
-REQUIRED = object()
 
 
 class ConfigError(Exception):
     """A configuration problem, phrased as one line for a technician."""
 
 
-@dataclass(frozen=True)
-class Field:
-    type: type | tuple[type, ...]
-    default: Any = REQUIRED
-    choices: tuple | None = None
-    help: str = ""
+BAUD = Ranged(int, 1200, 921600)
+# An image dimension a camera can deliver: from QQVGA up to 8K.
+CAMERA_WIDTH, CAMERA_HEIGHT = Ranged(int, 160, 7680), Ranged(int, 120, 4320)
 
 
-def _f(type_, default=REQUIRED, choices=None, help=""):
-    return Field(type_, default, tuple(choices) if choices else None, help)
+def setting(default: Any, help: str = "") -> Any:
+    """A key with its default and the help text shown by ``kioskctl config``."""
+    return Field(default, description=help or None)
 
 
-NUMBER = (int, float)
+class Table(StrictModel):
+    """One ``[section]`` of the file."""
 
-# Device sections share ``driver`` and ``enabled``; the rest depends on the role.
-DEVICE_COMMON = {
-    "driver": _f(str, "simulated", help="adapter name, see devices.registry"),
-    "enabled": _f(bool, True),
-}
 
-SCHEMA: dict[str, Any] = {
-    "kiosk": {
-        "id": _f(str, "dev-kiosk-001", help="kiosk identity reported to the platform"),
-        "centre_name": _f(str, "福田区华富街道党群服务中心", help="简体中文 screens and receipts"),
-        "centre_name_zh_tw": _f(str, "福田區華富街道黨群服務中心",
-                                help="繁體中文 screens and receipts (empty: centre_name)"),
-        "centre_name_en": _f(str, "Huafu Subdistrict Service Centre, Futian",
-                             help="English screens and receipts (empty: centre_name)"),
-        "region": _f(str, "440304", help="region code; menu bundles must match it"),
-        "data_dir": _f(str, "var", help="state: logs, queue, journals, menus"),
-        "profile": _f(str, "dev", choices=("dev", "production")),
-    },
-    "display": {
-        "fullscreen": _f(bool, False),
-        "width": _f(int, 1920),
-        "height": _f(int, 1080),
-        "language": _f(str, "zh_CN", choices=("zh_CN", "zh_TW", "en")),
-        "elder_mode_default": _f(bool, False),
-    },
-    "session": {
-        "idle_timeout_s": _f(int, 90, help="inactivity before the countdown shows"),
-        "countdown_s": _f(int, 60, help="visible countdown before the session is wiped"),
-        "elder_timeout_factor": _f(NUMBER, 2.0),
-    },
-    "logging": {
-        "level": _f(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
-        "max_bytes": _f(int, 5_000_000),
-        "backups": _f(int, 5),
-    },
-    "devices": {
-        "id_reader": {
-            **DEVICE_COMMON,
-            "port": _f(str, ""),
-            "baud": _f(int, 115200),
-            "card": _f(str, "", help="simulator: card JSON file (empty: sample resident card)"),
-            "photo_decoder": _f(str, "", help="optional vendor WLT decoder library (.so)"),
-        },
-        "camera": {
-            **DEVICE_COMMON,
-            "source": _f(str, "", help="device index, /dev/videoN, or a video/image file"),
-            "width": _f(int, 1280),
-            "height": _f(int, 720),
-        },
-        "document_camera": {
-            **DEVICE_COMMON,
-            "source": _f(str, ""),
-            "width": _f(int, 1920),
-            "height": _f(int, 1080),
-        },
-        "qr_scanner": {
-            **DEVICE_COMMON,
-            "port": _f(str, "", help="serial: port; hid: /dev/input/by-id/...-event-kbd"),
-            "baud": _f(int, 9600, help="serial scanners (most ship at 9600)"),
-            "source": _f(str, "", help="camera driver: index, /dev/videoN or file"),
-            "backend": _f(str, "zxing", choices=("zxing", "pyzbar")),
-        },
-        "receipt_printer": {
-            **DEVICE_COMMON,
-            "connection": _f(str, "", help="usb VID:PID | serial port | host:port | file path"),
-            "paper_width_mm": _f(int, 80, choices=(58, 80)),
-            "encoding": _f(str, "gb18030", choices=("gb18030", "gbk", "utf-8")),
-            "baud": _f(int, 9600, help="serial connection speed"),
-            "profile": _f(str, "default", help="python-escpos capability profile, e.g. TM-T88V, POS-5890"),
-        },
-        "licence_printer": {
-            **DEVICE_COMMON,
-            "driver": _f(str, "file", help="cups | file (PDFs into data_dir/prints)"),
-            "queue": _f(str, "", help="CUPS queue name (driver = cups)"),
-            "offset_x_mm": _f(NUMBER, 0.0),
-            "offset_y_mm": _f(NUMBER, 0.0),
-            "cups_server": _f(str, "", help="host:port of cupsd (empty: the local default)"),
-            "preprinted_stock": _f(bool, True, help="stock has the form printed: print field values only"),
-            "retention_min": _f(NUMBER, 10.0, help="file driver: minutes a licence PDF is kept, then deleted"),
-        },
-    },
-    "platform": {
-        "url": _f(str, "", help="empty: start the local reference platform on loopback"),
-        "token_file": _f(str, "", help="per-kiosk bearer token, written at enrolment"),
-        "ca_bundle": _f(str, "", help="CA bundle for TLS verification (empty: system CAs)"),
-        "timeout_s": _f(NUMBER, 10.0),
-        "local_port": _f(int, 8765, help="port of the embedded reference platform"),
-    },
-    "queue": {
-        "backoff_base_s": _f(NUMBER, 1.0),
-        "backoff_cap_s": _f(NUMBER, 300.0),
-        "min_free_mb": _f(int, 200),
-        "key_file": _f(str, "", help="AES key for data at rest (empty: data_dir/secrets/queue.key)"),
-    },
-    "menu": {
-        "path": _f(str, "assets/menus/sample.json"),
-        "pubkeys": _f(list, ["KGnqQOzr78x4nYbs/Bjno27dF9QcFLcMsAyOkKw6XQg="],
-                      help="pinned Ed25519 public keys (base64), at most two; default: the DEV ONLY key"),
-        "poll_interval_s": _f(int, 300),
-        "bundle": _f(str, "assets/menus/sample.bundle", help="signed menu shipped with the software, used until one is installed"),
-        "max_bundle_bytes": _f(int, 4_194_304, help="larger bundles are rejected unread"),
-    },
-    "privacy": {
-        "id_mask_head": _f(int, 6, help="ID number digits shown at the start"),
-        "id_mask_tail": _f(int, 4, help="ID number digits shown at the end"),
-    },
-    "maintenance": {
-        "pin_hash": _f(str, "", help="scrypt hash of the technician PIN"),
-    },
-    "heartbeat": {
-        "enabled": _f(bool, True),
-        "interval_s": _f(int, 60, help="seconds between health reports to the platform"),
-        "jitter": _f(NUMBER, 0.2, help="each interval varies by this fraction, so a fleet does not beat in step"),
-    },
-}
+class DeviceTable(Table):
+    """Device sections share ``driver`` and ``enabled``; the rest depends on the role."""
+    driver: str = setting("simulated", "adapter name, see devices.registry")
+    enabled: bool = True
+
+
+class KioskTable(Table):
+    id: str = setting("dev-kiosk-001", "kiosk identity reported to the platform")
+    centre_name: str = setting("福田区华富街道党群服务中心", "简体中文 screens and receipts")
+    centre_name_zh_tw: str = setting("福田區華富街道黨群服務中心", "繁體中文 screens and receipts (empty: centre_name)")
+    centre_name_en: str = setting("Huafu Subdistrict Service Centre, Futian",
+                                  "English screens and receipts (empty: centre_name)")
+    region: str = setting("440304", "region code; menu bundles must match it")
+    data_dir: str = setting("var", "state: logs, queue, journals, menus")
+    profile: Literal["dev", "production"] = "dev"
+
+
+class DisplayTable(Table):
+    fullscreen: bool = False
+    width: Ranged(int, 200, 8192) = 1920
+    height: Ranged(int, 200, 8192) = 1080
+    language: Literal["zh_CN", "zh_TW", "en"] = "zh_CN"
+    elder_mode_default: bool = False
+
+
+class SessionTable(Table):
+    idle_timeout_s: Ranged(int, 1, 3600) = setting(90, "inactivity before the countdown shows")
+    countdown_s: Ranged(int, 1, 600) = setting(60, "visible countdown before the session is wiped")
+    elder_timeout_factor: Ranged(float, 1, 5) = setting(2.0, "长辈模式 timeouts are this many times longer")
+
+
+class LoggingTable(Table):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_bytes: Ranged(int, 10_000, 1_000_000_000) = 5_000_000
+    backups: Ranged(int, 0, 100) = 5
+
+
+class IdReaderTable(DeviceTable):
+    port: str = ""
+    baud: BAUD = 115200
+    card: str = setting("", "simulator: card JSON file (empty: sample resident card)")
+    photo_decoder: str = setting("", "optional vendor WLT decoder library (.so)")
+
+
+class CameraTable(DeviceTable):
+    source: str = setting("", "device index, /dev/videoN, or a video/image file")
+    width: CAMERA_WIDTH = 1280
+    height: CAMERA_HEIGHT = 720
+
+
+class DocumentCameraTable(DeviceTable):
+    source: str = ""
+    width: CAMERA_WIDTH = 1920
+    height: CAMERA_HEIGHT = 1080
+
+
+class QrScannerTable(DeviceTable):
+    port: str = setting("", "serial: port; hid: /dev/input/by-id/...-event-kbd")
+    baud: BAUD = setting(9600, "serial scanners (most ship at 9600)")
+    source: str = setting("", "camera driver: index, /dev/videoN or file")
+    backend: Literal["zxing", "pyzbar"] = "zxing"
+
+
+class ReceiptPrinterTable(DeviceTable):
+    connection: str = setting("", "usb VID:PID | serial port | host:port | file path")
+    paper_width_mm: Literal[58, 80] = 80
+    encoding: Literal["gb18030", "gbk", "utf-8"] = "gb18030"
+    baud: BAUD = setting(9600, "serial connection speed")
+    profile: str = setting("default", "python-escpos capability profile, e.g. TM-T88V, POS-5890")
+
+
+class LicencePrinterTable(DeviceTable):
+    driver: str = setting("file", "cups | file (PDFs into data_dir/prints)")
+    queue: str = setting("", "CUPS queue name (driver = cups)")
+    offset_x_mm: Ranged(float, -20, 20) = setting(0.0, "calibration for pre-printed stock")
+    offset_y_mm: Ranged(float, -20, 20) = 0.0
+    cups_server: str = setting("", "host:port of cupsd (empty: the local default)")
+    preprinted_stock: bool = setting(True, "stock has the form printed: print field values only")
+    retention_min: Ranged(float, 0, 1440) = setting(10.0, "file driver: minutes a licence PDF is kept, then deleted")
+
+
+class DevicesTable(Table):
+    id_reader: IdReaderTable = IdReaderTable()
+    camera: CameraTable = CameraTable()
+    document_camera: DocumentCameraTable = DocumentCameraTable()
+    qr_scanner: QrScannerTable = QrScannerTable()
+    receipt_printer: ReceiptPrinterTable = ReceiptPrinterTable()
+    licence_printer: LicencePrinterTable = LicencePrinterTable()
+
+
+class PlatformTable(Table):
+    url: str = setting("", "empty: start the local reference platform on loopback")
+    token_file: str = setting("", "per-kiosk bearer token, written at enrolment")
+    ca_bundle: str = setting("", "CA bundle for TLS verification (empty: system CAs)")
+    timeout_s: Ranged(float, 0.5, 120) = 10.0
+    local_port: Ranged(int, 1, 65535) = setting(8765, "port of the embedded reference platform")
+
+
+class QueueTable(Table):
+    backoff_base_s: Ranged(float, 0.01, 3600) = 1.0
+    backoff_cap_s: Ranged(float, 0.1, 86400) = 300.0
+    min_free_mb: Ranged(int, 0, 1_000_000) = 200
+    key_file: str = setting("", "AES key for data at rest (empty: data_dir/secrets/queue.key)")
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> "QueueTable":
+        if self.backoff_cap_s < self.backoff_base_s:
+            raise PydanticCustomError(
+                "cross_key", "queue.backoff_cap_s = {cap} is below queue.backoff_base_s = {base}",
+                {"cap": self.backoff_cap_s, "base": self.backoff_base_s})
+        return self
+
+
+class MenuTable(Table):
+    path: str = "assets/menus/sample.json"
+    pubkeys: list[str] = setting(["KGnqQOzr78x4nYbs/Bjno27dF9QcFLcMsAyOkKw6XQg="],
+                                 "pinned Ed25519 public keys (base64), at most two; default: the DEV ONLY key")
+    poll_interval_s: Ranged(int, 10, 86400) = 300
+    bundle: str = setting("assets/menus/sample.bundle",
+                          "signed menu shipped with the software, used until one is installed")
+    max_bundle_bytes: Ranged(int, 1024, 64 * 1024 * 1024) = setting(4_194_304, "larger bundles are rejected unread")
+
+
+class PrivacyTable(Table):
+    """Never more of an ID number on a screen or receipt than the defaults show (PIPL)."""
+    id_mask_head: Ranged(int, 0, 6) = setting(6, "ID number digits shown at the start")
+    id_mask_tail: Ranged(int, 0, 4) = setting(4, "ID number digits shown at the end")
+
+
+class MaintenanceTable(Table):
+    pin_hash: str = setting("", "scrypt hash of the technician PIN")
+
+
+class HeartbeatTable(Table):
+    enabled: bool = True
+    interval_s: Ranged(int, 1, 3600) = setting(60, "seconds between health reports to the platform")
+    jitter: Ranged(float, 0, 0.5) = setting(0.2, "each interval varies by this fraction, so a fleet does not beat in step")
+
+
+class Settings(Table):
+    """The whole file; owners of a section add keys to its table (and to ``kiosk.example.toml``)."""
+    kiosk: KioskTable = KioskTable()
+    display: DisplayTable = DisplayTable()
+    session: SessionTable = SessionTable()
+    logging: LoggingTable = LoggingTable()
+    devices: DevicesTable = DevicesTable()
+    platform: PlatformTable = PlatformTable()
+    queue: QueueTable = QueueTable()
+    menu: MenuTable = MenuTable()
+    privacy: PrivacyTable = PrivacyTable()
+    maintenance: MaintenanceTable = MaintenanceTable()
+    heartbeat: HeartbeatTable = HeartbeatTable()
 
 
 # The centre's name in each UI language (kiosk.i18n.LANGUAGES) -> its [kiosk] key.
 CENTRE_NAME_KEYS = {"zh_CN": "centre_name", "zh_TW": "centre_name_zh_tw", "en": "centre_name_en"}
 
 
-class Section:
-    """Read-only attribute access to one validated table."""
-
-    def __init__(self, name: str, values: dict[str, Any]):
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_values", values)
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(f"config section [{self._name}] has no key {key!r}") from None
-
-    def __setattr__(self, key, value):
-        raise AttributeError("configuration is read-only")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v.as_dict() if isinstance(v, Section) else v for k, v in self._values.items()}
-
-    def __repr__(self) -> str:
-        return f"Section({self._name!r})"
-
-
 @dataclass(frozen=True)
 class Config:
     source: str          # file path, or EMBEDDED
     base_dir: Path       # relative paths resolve against this
-    root: Section
+    root: Settings
 
     def __getattr__(self, key: str) -> Any:
         return getattr(self.root, key)
@@ -227,49 +248,41 @@ class Config:
         return [key for key in CENTRE_NAME_KEYS.values() if key != "centre_name" and not getattr(kiosk, key)]
 
 
-def _type_name(t) -> str:
-    if isinstance(t, tuple):
-        return "number" if t == NUMBER else " or ".join(x.__name__ for x in t)
-    return {str: "string", int: "integer", bool: "true/false", list: "list", float: "number"}.get(t, t.__name__)
+_TYPE_WORDS = {"int_type": "integer", "float_type": "number", "string_type": "string", "bool_type": "true/false",
+               "list_type": "list"}
 
 
-def _check_type(value, field: Field) -> bool:
-    if isinstance(value, bool) and field.type is not bool and field.type != (bool,):
-        return False  # TOML true is not an integer setting
-    return isinstance(value, field.type)
+def _problem(source: str, error: dict) -> str:
+    """One pydantic error as the line a technician reads: the file, the dotted key, what is wrong."""
+    loc, value, kind = error["loc"], error.get("input"), error["type"]
+    dotted = ".".join(f"{part}" if isinstance(part, str) else f"[{part}]" for part in loc).replace(".[", "[")
+    if kind == "extra_forbidden":
+        table = _table_at(loc[:-1])
+        where = f"[{'.'.join(loc[:-1])}] " if len(loc) > 1 else ""
+        known = ", ".join(sorted(table.model_fields))
+        close = difflib.get_close_matches(str(loc[-1]).lower(), list(table.model_fields), n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{source}: {where}unknown key {loc[-1]!r} (known: {known}){hint}"
+    if kind == "model_type":
+        return f"{source}: [{dotted}] must be a table"
+    if kind in _TYPE_WORDS:
+        return f"{source}: {dotted} must be {_TYPE_WORDS[kind]}, got {type(value).__name__} {value!r}"
+    if kind == "literal_error":
+        choices = ", ".join(map(str, typing.get_args(_table_at(loc[:-1]).model_fields[loc[-1]].annotation)))
+        return f"{source}: {dotted} = {value!r} is not one of: {choices}"
+    if kind == "out_of_range":
+        return f"{source}: {dotted} = {value!r} {error['msg']}"
+    if kind == "cross_key":  # a table's own check between its keys: the message names them
+        return f"{source}: {error['msg']}"
+    return f"{source}: {dotted + ': ' if dotted else ''}{error['msg']}"
 
 
-def _validate(source: str, schema: dict, data: dict, path: str) -> Section:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: [{path}] must be a table")
-    for key in data:
-        if key not in schema:
-            where = f"[{path}] " if path else ""
-            known = ", ".join(sorted(schema))
-            close = difflib.get_close_matches(key.lower(), list(schema), n=1, cutoff=0.75)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{source}: {where}unknown key {key!r} (known: {known}){hint}")
-    values: dict[str, Any] = {}
-    for key, spec in schema.items():
-        dotted = f"{path}.{key}" if path else key
-        if isinstance(spec, dict):
-            values[key] = _validate(source, spec, data.get(key, {}), dotted)
-            continue
-        if key not in data:
-            if spec.default is REQUIRED:
-                raise ConfigError(f"{source}: missing value for {dotted}")
-            default = spec.default
-            values[key] = list(default) if isinstance(default, list) else default
-            continue
-        value = data[key]
-        if not _check_type(value, spec):
-            raise ConfigError(
-                f"{source}: {dotted} must be {_type_name(spec.type)}, got {type(value).__name__} {value!r}")
-        if spec.choices and value not in spec.choices:
-            choices = ", ".join(map(str, spec.choices))
-            raise ConfigError(f"{source}: {dotted} = {value!r} is not one of: {choices}")
-        values[key] = value
-    return Section(path or "root", values)
+def _table_at(loc: tuple) -> type[Table]:
+    """The model class of the table at ``loc`` (a tuple of section names)."""
+    table: type[Table] = Settings
+    for name in loc:
+        table = table.model_fields[name].annotation
+    return table
 
 
 def _own_centre_names(data: dict) -> None:
@@ -279,7 +292,7 @@ def _own_centre_names(data: dict) -> None:
     if not isinstance(kiosk, dict):
         return
     name = kiosk.get("centre_name")
-    if isinstance(name, str) and name != SCHEMA["kiosk"]["centre_name"].default:
+    if isinstance(name, str) and name != KioskTable.model_fields["centre_name"].default:
         for key in CENTRE_NAME_KEYS.values():
             kiosk.setdefault(key, "")
 
@@ -289,8 +302,13 @@ def parse(text: str, source: str = EMBEDDED, base_dir: Path | None = None) -> Co
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
     _own_centre_names(data)
-    root = _validate(source, SCHEMA, data, "")
+    try:
+        root = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problem(source, exc.errors(include_url=False)[0])) from None
     return Config(source=source, base_dir=base_dir or PROJECT_ROOT, root=root)
 
 

@@ -2,8 +2,11 @@
 
 Message ids are the Simplified Chinese wording a resident sees by default, so
 the ``.kv`` files read naturally; ``assets/locales/<lang>/LC_MESSAGES/kiosk.mo``
-holds 简体中文, 繁體中文 and English.  Menu content is *not* translated here:
-it arrives already localized in the service menu (``kiosk.menu.text``).
+holds 简体中文, 繁體中文 and English: the screens' chrome and the kiosk's own
+words about the menu (why a service is unavailable, :mod:`kiosk.menu_availability`).
+The menu's content (service names, guides, forms) is *not* translated here: it
+arrives already localized in the signed menu (``kiosk.menu.text``).
+``scripts/catalogues.py`` (Babel) collects new msgids and compiles the ``.mo``.
 Strings with values use ``str.format`` names: ``_("{seconds} 秒后返回首页").format(seconds=60)``.
 
 No Kivy: the Kivy layer re-reads labels when :func:`set_language` is called
@@ -51,9 +54,19 @@ def gettext(message: str, language: str | None = None) -> str:
     return catalogue(language or _current).gettext(message)
 
 
+def pgettext(context: str, message: str, language: str | None = None) -> str:
+    """Translate ``message`` as used in ``context`` (a word that reads differently there)."""
+    return catalogue(language or _current).pgettext(context, message)
+
+
 _ = gettext
 
 
 def N_(message: str) -> str:
     """Mark a string for the catalogues where it is defined; translate it where shown."""
+    return message
+
+
+def NC_(context: str, message: str) -> str:
+    """:func:`N_` for a string translated with :func:`pgettext` in ``context``."""
     return message

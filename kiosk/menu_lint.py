@@ -7,7 +7,7 @@ time limit, a name not translated into every UI language (or "traditional"
 text still in simplified characters), an id used twice,
 or a service that needs hardware its device list does not declare (the live
 availability check could then not grey it out).  Schema problems from
-:func:`kiosk.menu.validate` come first, with the same ``path: message`` form.
+:func:`kiosk.menu_schema.validate` come first, with the same ``path: message`` form.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from kiosk.menu import LANGS, Finding, validate
+from kiosk.menu_schema import LANGS, Finding, validate
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Chinese catch-alls (simplified and traditional forms).
@@ -94,8 +94,6 @@ def _lint_service(s: dict, path: str) -> list[Finding]:
     for role, why in needed:
         if role not in declared:
             out.append(Finding(f"{path}.requires_devices", f"{why} needs {role}, which is not listed"))
-    if s["effective"] > s["expires"]:
-        out.append(Finding(f"{path}.expires", "service expires before it becomes effective"))
     return out
 
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from devices.idcard.card import id_number_valid  # GB 11643 check digit, one implementation
+from kiosk.id_number import id_number_valid  # GB 11643: birth date and check digit, one implementation
 
 IDENTIFY, FACE, FORM, MATERIALS, SIGN, DELIVERY, CONFIRM, RESULT, RATING = (
     "identify", "face", "form", "materials", "sign", "delivery", "confirm", "result", "rating")

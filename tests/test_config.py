@@ -16,7 +16,7 @@ def test_embedded_defaults_are_a_dev_kiosk_with_simulated_devices():
 
 def test_example_file_is_valid_and_matches_defaults():
     example = cfg.load(cfg.PROJECT_ROOT / "kiosk.example.toml")
-    assert example.root.as_dict() == cfg.defaults().root.as_dict()
+    assert example.root == cfg.defaults().root
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -117,3 +117,57 @@ def test_traditional_centre_name_has_the_right_type(tmp_path):
     path.write_text("[kiosk]\ncentre_name_zh_tw = 1\n", encoding="utf-8")
     with pytest.raises(cfg.ConfigError, match=r"kiosk.centre_name_zh_tw must be string, got int 1"):
         cfg.load(path)
+
+
+# -- hostile and out-of-range files (issue 12.8) ---------------------------------------------------
+
+@pytest.mark.parametrize("nesting", ["x = " + "[" * 5000 + "]" * 5000, "x = " + "{a = " * 3000 + "1" + "}" * 3000])
+def test_deeply_nested_toml_is_a_one_line_config_error_exit_2(tmp_path, nesting):
+    path = tmp_path / "deep.toml"
+    path.write_text(nesting + "\n")
+    with pytest.raises(cfg.ConfigError, match="nested too deeply") as err:
+        cfg.load(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(path), "config", "check"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("text, key, allowed", [
+    ("[session]\nelder_timeout_factor = inf\n", "session.elder_timeout_factor = inf", "1.0 to 5.0"),
+    ("[session]\nelder_timeout_factor = nan\n", "session.elder_timeout_factor = nan", "1.0 to 5.0"),
+    ("[session]\nidle_timeout_s = -1\n", "session.idle_timeout_s = -1", "1 to 3600"),
+    ("[session]\ncountdown_s = 0\n", "session.countdown_s = 0", "1 to 600"),
+    ("[display]\nwidth = -1920\n", "display.width = -1920", "200 to 8192"),
+    ("[devices.camera]\nheight = 0\n", "devices.camera.height = 0", "120 to 4320"),
+    ("[platform]\ntimeout_s = -inf\n", "platform.timeout_s = -inf", "0.5 to 120.0"),
+    ("[platform]\nlocal_port = 70000\n", "platform.local_port = 70000", "1 to 65535"),
+    ("[queue]\nbackoff_cap_s = 0.0\n", "queue.backoff_cap_s = 0.0", "0.1 to 86400.0"),
+    ("[devices.id_reader]\nbaud = 0\n", "devices.id_reader.baud = 0", "1200 to 921600"),
+    ("[devices.licence_printer]\noffset_x_mm = 1e9\n", "devices.licence_printer.offset_x_mm = 1000000000.0",
+     "-20.0 to 20.0"),
+    ("[privacy]\nid_mask_head = 18\n", "privacy.id_mask_head = 18", "0 to 6"),
+    ("[heartbeat]\njitter = 2.0\n", "heartbeat.jitter = 2.0", "0.0 to 0.5"),
+    ("[logging]\nbackups = -3\n", "logging.backups = -3", "0 to 100"),
+])
+def test_every_number_is_range_checked(tmp_path, text, key, allowed):
+    path = tmp_path / "range.toml"
+    path.write_text(text)
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {key} is out of range"), message
+    assert f"allowed: {allowed}" in message and "\n" not in message
+
+
+def test_backoff_cap_below_base_is_refused(tmp_path):
+    path = tmp_path / "backoff.toml"
+    path.write_text("[queue]\nbackoff_base_s = 30.0\nbackoff_cap_s = 10.0\n")
+    with pytest.raises(cfg.ConfigError, match=r"queue.backoff_cap_s = 10.0 is below queue.backoff_base_s = 30.0"):
+        cfg.load(path)
+
+
+def test_every_default_is_inside_its_range():
+    """The shipped defaults and the example file pass the range checks they are held to."""
+    assert cfg.load(cfg.PROJECT_ROOT / "kiosk.example.toml").session.elder_timeout_factor == 2.0

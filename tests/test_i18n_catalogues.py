@@ -1,4 +1,4 @@
-"""gettext catalogues: complete, compiled from their .po, and placeholders intact."""
+"""gettext catalogues: complete, compiled from their .po by Babel, and placeholders intact."""
 from __future__ import annotations
 
 import re
@@ -6,9 +6,9 @@ import string
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from kiosk import i18n
-from tests.test_fonts_coverage import load_msgfmt
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "assets" / "locales"
@@ -19,21 +19,32 @@ SIMPLIFIED_ONLY = set("这们说请务办证码读机续击网络选择项认为
                       "复杂样种业东车长难将经给让级报处实验钟错锁")
 
 
-def load_update_po():
+def load_catalogues_script():
+    """scripts/catalogues.py is a script, not a package module: load it by path."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("update_po", ROOT / "scripts" / "update_po.py")
+    spec = importlib.util.spec_from_file_location("catalogues", ROOT / "scripts" / "catalogues.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def used_msgids(names: tuple[str, ...] = ()) -> set[str]:
-    return set(load_update_po().used_msgids(names=names))
+def key(context: str | None, msgid: str) -> str:
+    """How gettext files a message with a context: ``context\x04msgid``."""
+    return f"{context}\x04{msgid}" if context else msgid
+
+
+def used_msgids() -> set[str]:
+    return {key(context, msgid) for context, msgid in load_catalogues_script().used_messages()}
+
+
+def listed(language: str) -> dict[str, str]:
+    """Every entry of the .po, translated or not (the header left out)."""
+    with (LOCALES / language / "LC_MESSAGES" / "kiosk.po").open("rb") as f:
+        return {key(m.context, m.id): m.string for m in read_po(f) if m.id and not m.fuzzy}
 
 
 def catalogue(language: str) -> dict[str, str]:
-    po = LOCALES / language / "LC_MESSAGES" / "kiosk.po"
-    return load_msgfmt().parse_po(po.read_text(encoding="utf-8"))
+    return {msgid: text for msgid, text in listed(language).items() if text}
 
 
 def fields(text: str) -> set[str]:
@@ -42,23 +53,22 @@ def fields(text: str) -> set[str]:
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_mo_is_compiled_from_the_po(language):
-    msgfmt = load_msgfmt()
-    po = LOCALES / language / "LC_MESSAGES" / "kiosk.po"
-    mo = po.with_suffix(".mo")
-    assert mo.read_bytes() == msgfmt.build_mo(msgfmt.parse_po(po.read_text(encoding="utf-8"))), \
-        f"{mo} is stale: run python scripts/msgfmt.py"
+    """The committed .mo (what a fresh clone runs) is exactly Babel's compilation of the .po."""
+    script = load_catalogues_script()
+    mo = script.po_path(language).with_suffix(".mo")
+    assert mo.read_bytes() == script.mo_bytes(script.read_catalogue(language)), \
+        f"{mo} is stale: run python scripts/catalogues.py compile"
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_every_string_is_translated_with_the_same_placeholders(language):
     entries = catalogue(language)
-    po = LOCALES / language / "LC_MESSAGES" / "kiosk.po"
-    listed = set(load_msgfmt().parse_po(po.read_text(encoding="utf-8"), keep_untranslated=True)) - {""}
+    in_po = set(listed(language))
     used = used_msgids()
-    assert len(used) > 200 and {"维护模式", "证件信息无法核验", "办理结果"} <= used
-    missing = sorted((used | listed) - set(entries))
+    assert len(used) > 200 and {"维护模式", "证件信息无法核验", "办理结果", "device\x04打印机"} <= used
+    missing = sorted((used | in_po) - set(entries))
     assert missing == [], f"{language} lacks {len(missing)} translations, e.g. {missing[:5]}"
-    for msgid in used | listed:
+    for msgid in used | in_po:
         assert entries[msgid].strip(), f"{language}: empty translation of {msgid!r}"
         assert fields(entries[msgid]) == fields(msgid), f"{language}: placeholders differ in {msgid!r}"
 
@@ -70,10 +80,8 @@ def test_traditional_catalogue_has_no_simplified_copies():
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_catalogues_list_every_screen_string(language):
-    po = LOCALES / language / "LC_MESSAGES" / "kiosk.po"
-    listed = set(load_msgfmt().parse_po(po.read_text(encoding="utf-8"), keep_untranslated=True))
-    missing = sorted(used_msgids() - listed)
-    assert missing == [], f"run python scripts/update_po.py; {language} lacks {missing[:3]}"
+    missing = sorted(used_msgids() - set(listed(language)))
+    assert missing == [], f"run python scripts/catalogues.py update; {language} lacks {missing[:3]}"
     translated = catalogue(language)
     for msgid, text in translated.items():
         assert not msgid or fields(text) == fields(msgid), f"{language}: placeholders differ in {msgid!r}"
@@ -100,10 +108,14 @@ def test_language_switch_applies_immediately():
         i18n.set_language("fr")
 
 
-def test_parse_po_handles_multiline_escapes_and_fuzzy():
-    parse_po = load_msgfmt().parse_po
-    text = '\n'.join(['msgid "a"', 'msgstr ""', '"b\\n"', '"c\\"d"', '', '#, fuzzy', 'msgid "x"', 'msgstr "y"',
-                      '', 'msgid "untranslated"', 'msgstr ""'])
-    assert parse_po(text) == {"a": 'b\nc"d'}
-    with pytest.raises(ValueError):
-        parse_po('msgid "a"\nmsgstr b')
+def test_kv_extraction_reads_tr_calls_with_escapes():
+    import io
+    kv = 'Label:\n    text: tr("结束", app.language)\n    hint: tr("第\\"{n}\\"页", app.language)\n    other: "不收"\n'
+    found = list(load_catalogues_script().extract_kv(io.BytesIO(kv.encode()), None, None, None))
+    assert [(line, message) for line, _, message, _ in found] == [(2, "结束"), (3, '第"{n}"页')]
+
+
+def test_device_names_are_translated_in_their_context():
+    assert i18n.pgettext("device", "打印机", "zh_TW") == "印表機"
+    assert i18n.pgettext("device", "打印机", "en") == "printer"
+    assert i18n.pgettext("device", "打印机", "zh_CN") == "打印机"

@@ -176,3 +176,38 @@ def test_search_ranks_prefix_matches_first_and_ignores_empty_queries(menu):
     assert menu.search("jl")[0].name() == "敬老优待证办理"
     assert menu.search("  ") == []
     assert menu.search("zzzzzz") == []
+
+
+# -- the menu's numbers and dates are range-checked (issue 12.8) ------------------------------------------------
+
+@pytest.mark.parametrize("change, path, words", [
+    (lambda s: s.update(promised_days=400), "promised_days", "400 is out of range (allowed: 0 to 365)"),
+    (lambda s: s.update(promised_days=-5), "promised_days", "-5 is out of range (allowed: 0 to 365)"),
+    (lambda s: s["form"][4].update(max_length=10**9), "form[4].max_length", "out of range (allowed: 1 to 2000)"),
+    (lambda s: s["form"][4].update(max_length=0), "form[4].max_length", "out of range (allowed: 1 to 2000)"),
+    (lambda s: s.update(effective="2027-01-01", expires="2026-01-01"), "expires",
+     "service expires (2026-01-01) before it becomes effective (2027-01-01)"),
+])
+def test_numbers_and_deadlines_out_of_range_are_findings(change, path, words):
+    doc = sample_doc()
+    service = doc["categories"][0]["services"][2]   # unemployment registration: a form with max_length
+    change(service)
+    findings = {f.path: f.message for f in validate(doc)}
+    assert words in findings[f"$.categories[0].services[2].{path}"], findings
+    with pytest.raises(MenuError, match=r"\$\.categories\[0\]\.services\[2\]"):
+        menu_from_document(doc)
+
+
+def test_menu_version_must_be_positive():
+    doc = sample_doc()
+    doc["version"] = 0
+    assert [str(f) for f in validate(doc)] == ["$.version: 0 is out of range (allowed: 1 to 2147483647)"]
+
+
+def test_services_guides_and_forms_are_typed(menu):
+    """Services are models read by attribute; guide and form stay JSON-shaped for the planner and screens."""
+    service = menu.service("unemployment-registration")
+    assert isinstance(service.effective, dt.date) and service.promised_days == 0
+    assert service.form[4]["max_length"] == 60 and service.guide["materials"][0]["main"] is True
+    with pytest.raises(AttributeError):
+        service.kind = "承诺件"
