@@ -25,12 +25,12 @@ import json
 import logging
 import os
 import random
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+from common.files import fsync_dir, stage, write_atomic
 from kiosk.config import Config, ConfigError
 from kiosk.events import Event, EventBus
 from kiosk.menu import Menu
@@ -42,34 +42,6 @@ log = logging.getLogger(__name__)
 DEV_PUBKEY_FILE = Path(__file__).resolve().parent.parent / "assets" / "menus" / "dev" / "dev-menu.pub"
 FIRST_POLL_MAX_S = 30.0  # first check soon after start, spread over this window
 JITTER = 0.2             # each interval is ±20 %
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable_temp(directory: Path, data: bytes) -> Path:
-    """``data`` in a new fsynced temporary file in ``directory`` (same filesystem: rename is atomic)."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".incoming.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write, fsync, rename, fsync the directory: the file is either old or new, never torn."""
-    os.replace(_durable_temp(path.parent, data), path)
-    _fsync_dir(path.parent)
 
 
 class MenuStore:
@@ -202,11 +174,11 @@ class MenuStore:
     def _install_files(self, data: bytes) -> None:
         current, previous = self.dir / "current.bundle", self.dir / "previous.bundle"
         self.dir.mkdir(parents=True, exist_ok=True)
-        incoming = _durable_temp(self.dir, data)
+        incoming = stage(current, data)
         if current.exists():
             os.replace(current, previous)  # a crash here leaves previous, which load() falls back to
         os.replace(incoming, current)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     def _save_state(self, etag: str | None) -> None:
         if etag:

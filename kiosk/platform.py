@@ -18,13 +18,14 @@ from __future__ import annotations
 import base64
 import email.utils
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from common.files import write_atomic
 
 log = logging.getLogger("kiosk.platform")
 
@@ -361,10 +362,5 @@ def token_path(config) -> Path:
 def save_token(config, token: str) -> Path:
     """Write the token readable by the kiosk user only (mode 0600)."""
     path = token_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8") as handle:
-        handle.write(token)
-    tmp.replace(path)
+    write_atomic(path, token)
     return path

@@ -15,6 +15,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from common.files import fsync_dir, stage
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
@@ -47,19 +49,14 @@ def _create_key(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = stage(path, key)
     try:
         os.link(tmp, path)  # never replace a key another process created meanwhile
     except FileExistsError:
-        os.unlink(tmp)
         return load_or_create_key(path, create=False)
-    os.unlink(tmp)
+    finally:
+        os.unlink(tmp)
+    fsync_dir(path.parent)
     return key
 
 

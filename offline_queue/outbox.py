@@ -40,6 +40,7 @@ from typing import Iterable
 
 import orjson
 
+from common.files import fsync_dir
 from offline_queue.crypto import Sealer, key_path, load_or_create_key
 
 log = logging.getLogger(__name__)
@@ -235,8 +236,8 @@ class Outbox:
             os.rename(tmp, item_dir / name)
             manifest.append({"material_id": material_id, "file": name,
                              "sha256": hashlib.sha256(data).hexdigest()})
-        _fsync_dir(item_dir)
-        _fsync_dir(self.attachments_dir)
+        fsync_dir(item_dir)
+        fsync_dir(self.attachments_dir)
         return manifest
 
     # -- the sender's view -----------------------------------------------
@@ -443,11 +444,3 @@ class Outbox:
         for entry in self.attachments_dir.iterdir():
             if entry.name not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

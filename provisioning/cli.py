@@ -108,8 +108,9 @@ def cmd_enroll(args) -> int:
 
 
 def cmd_detect(args) -> int:
+    from common.files import write_atomic
     from provisioning import detect
-    from provisioning.configfile import update_file, write_atomically
+    from provisioning.configfile import update_file
     config = kiosk_config.load(args.config)
     findings, notes = detect.detect(ports=args.ports)
     proposal = detect.propose(findings)
@@ -118,7 +119,7 @@ def cmd_detect(args) -> int:
         print(f"note: {note}")
     text = detect.proposal_toml(proposal)
     out = Path(args.out) if args.out else config.data_dir / "detected-devices.toml"
-    write_atomically(out, text)
+    write_atomic(out, text, mode=0o644)
     print(f"proposed [devices] section written to {out}")
     if args.apply:
         path = _config_file(args)

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
+from common.files import commit, stage
 from kiosk import config as cfg
 from kiosk.menu_bundle import key_id
 from kiosk.platform import AuthError, FinalError, PlatformClient, PlatformError, RetryableError, token_path
 from offline_queue.crypto import KEY_BYTES, key_path
-from provisioning.configfile import stage, update_text
+from provisioning.configfile import update_text
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ def enroll(platform_url: str, code: str, config_out: Path, *, kiosk_id: str | No
             config_owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
         staged.append((stage(config_out, new_text, config_mode, config_owner), config_out))
         for tmp, final in staged:
-            tmp.replace(final)
+            commit(tmp, final)
     except OSError as exc:
         for tmp, _final in staged:
             tmp.unlink(missing_ok=True)

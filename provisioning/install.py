@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Callable
 
 from kiosk import config as cfg
-from provisioning.configfile import update_text, write_atomically
+from common.files import write_atomic
+from provisioning.configfile import update_text
 
 HERE = Path(__file__).resolve().parent
 UNIT_TEMPLATE = HERE / "systemd" / "kiosk.service"
@@ -177,7 +178,7 @@ class Installer:
 
             def write(target=target, text=text, mode=mode, who=who):
                 target.parent.mkdir(parents=True, exist_ok=True)
-                write_atomically(target, text, mode, self._owner(who))
+                write_atomic(target, text, mode, self._owner(who))
                 self.files_changed = True
             steps.append(Step(f"{verb} {path} ({who}, {mode:o}, {len(text.splitlines())} lines)", write))
         return steps

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.configfile import write_atomically
+from common.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class PinGate:
 
     def _save(self, state: dict) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.state_path, json.dumps(state), mode=0o600)
+        write_atomic(self.state_path, json.dumps(state))
 
     def locked_for(self) -> float:
         """Seconds until PIN entry opens again (0 when it is open)."""

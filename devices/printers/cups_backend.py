@@ -19,6 +19,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from common.files import write_atomic
 from devices.base import State
 from devices.printers.common import PrinterError
 
@@ -83,12 +84,7 @@ class FileBackend:
         self.check()
         safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", document_id)[:64]
         path = self.directory / f"{datetime.now():%Y%m%d-%H%M%S}-{safe_id}-{print_token[:8]}.pdf"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".part")
-        with os.fdopen(fd, "wb") as out:
-            out.write(pdf)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, pdf)
         return str(path)
 
     def wait(self, job_ref: str, timeout: float) -> list[str]:
