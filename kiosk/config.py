@@ -134,6 +134,7 @@ SCHEMA: dict[str, Any] = {
         "backoff_cap_s": _f(NUMBER, 300.0),
         "min_free_mb": _f(int, 200),
         "key_file": _f(str, "", help="AES key for data at rest (empty: data_dir/secrets/queue.key)"),
+        "dead_letter_days": _f(int, 30, help="a refused item keeps its personal data this long for a retry"),
     },
     "menu": {
         "path": _f(str, "assets/menus/sample.json"),

@@ -2,7 +2,7 @@
 
 The key lives in a file outside the database (config ``queue.key_file``,
 default ``data_dir/secrets/queue.key``) so a copied database alone reveals
-nothing.  Provisioning creates the key on production kiosks; a development
+nothing; a key file that other users may read is refused, not used.  Provisioning creates the key on production kiosks; a development
 kiosk creates one on first use.  Every ciphertext is bound to what it belongs
 to (the item id and the part's name) through the GCM associated data, so a
 payload cannot be swapped between rows without the swap being detected.
@@ -40,6 +40,10 @@ def load_or_create_key(path: Path, create: bool) -> bytes:
         return _create_key(path)
     except PermissionError:
         raise QueueKeyError(f"queue key {path} is not readable (permission denied)") from None
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise QueueKeyError(f"queue key {path} is readable by other users (mode {mode:04o}): "
+                            f"it decrypts every queued application; chmod 600 {path}")
     if len(key) != KEY_BYTES:
         raise QueueKeyError(f"queue key {path} has {len(key)} bytes, expected {KEY_BYTES}")
     return key
