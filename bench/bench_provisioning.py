@@ -30,7 +30,7 @@ from kiosk.core import KioskCore
 from kiosk.platform import PlatformClient
 from provisioning import detect
 from provisioning.enroll import enroll
-from provisioning.heartbeat import build_payload
+from kiosk.heartbeat import build_payload
 from provisioning.pin import hash_pin, verify_pin
 
 

@@ -37,7 +37,7 @@ class KioskCore:
         self.outbox = None     # offline_queue.outbox.Outbox, opened in start()
         self.sender = None     # offline_queue.sender.Sender, the delivery thread
         self.menus = MenuStore(config, self.bus)  # verified menu updates, applied between sessions
-        self.heartbeat = None  # provisioning.heartbeat.Heartbeat, health reports to the platform
+        self.heartbeat = None  # kiosk.heartbeat.Heartbeat, health reports to the platform
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -52,7 +52,7 @@ class KioskCore:
         self.menus.load()
         self.menus.start_polling(self.platform)
         if self.config.heartbeat.enabled:
-            from provisioning.heartbeat import Heartbeat
+            from kiosk.heartbeat import Heartbeat
             self.heartbeat = Heartbeat.for_core(self)
             self.heartbeat.start()
 

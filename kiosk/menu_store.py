@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from common.files import fsync_dir, stage, write_atomic
+from common.worker import Worker
 from kiosk.config import Config, ConfigError
 from kiosk.events import Event, EventBus
 from kiosk.menu import Menu
@@ -70,8 +71,7 @@ class MenuStore:
         self._etag: str | None = None
         self._rejected_etag: str | None = None      # kept in memory only: a restart retries once
         self._in_session = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller: Worker | None = None
         bus.subscribe("session.", self._on_session)
 
     @staticmethod
@@ -235,25 +235,23 @@ class MenuStore:
             return "rejected"
 
     def start_polling(self, client) -> None:
-        if self._thread is not None:
+        if self._poller is not None:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._poll_loop, args=(client,), name="menu-poller", daemon=True)
-        self._thread.start()
+        self._poller = Worker("menu-poller", lambda stopping: self._poll_loop(client, stopping))
+        self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
 
     def next_delay(self, retry_after: float | None = None) -> float:
         delay = self.interval_s * self._rng.uniform(1 - JITTER, 1 + JITTER)
         return max(delay, retry_after or 0.0)
 
-    def _poll_loop(self, client) -> None:
+    def _poll_loop(self, client, stopping: threading.Event) -> None:
         delay = self._rng.uniform(0, min(self.interval_s, FIRST_POLL_MAX_S))
-        while not self._stop.wait(delay):
+        while not stopping.wait(delay):
             retry_after = None
             try:
                 self.poll_once(client)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kiosk import __version__
 from kiosk import config as cfg
-from provisioning.heartbeat import free_disk_mb
+from kiosk.heartbeat import free_disk_mb
 from provisioning.pin import PinGate, PinResult
 
 log = logging.getLogger(__name__)

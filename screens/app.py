@@ -78,7 +78,7 @@ def watch_main_loop(app) -> None:
     """systemd watchdog (kiosk.service, Type=notify): READY=1 once the first
     screen is built, then WATCHDOG=1 from the Kivy clock -- a frozen main loop
     stops the kicks and systemd restarts the kiosk.  No-op outside systemd."""
-    from provisioning.watchdog import Watchdog
+    from kiosk.watchdog import Watchdog
 
     watchdog = Watchdog.from_env()
 

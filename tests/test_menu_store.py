@@ -180,7 +180,7 @@ def test_poller_thread_installs_and_stops(tmp_path):
             assert installed.wait(10)
         finally:
             store.stop()
-        assert store.menu.version == 3 and store._thread is None
+        assert store.menu.version == 3 and store._poller is None
 
 
 def test_a_disk_that_refuses_the_write_keeps_the_active_menu(tmp_path, monkeypatch):

@@ -169,7 +169,7 @@ def test_gesture_pin_panel_actions_and_back(config_path, tmp_path, monkeypatch):
     """Also: the real app tells systemd READY=1 and kicks the watchdog from its main loop."""
     if not os.environ.get("DISPLAY"):
         pytest.skip("needs a display: run under xvfb-run (make test does)")
-    from test_provisioning_watchdog import _notify_socket, _receive
+    from test_watchdog import _notify_socket, _receive
     socket_name, notify = _notify_socket()
     monkeypatch.setenv("NOTIFY_SOCKET", socket_name)
     monkeypatch.setenv("WATCHDOG_USEC", "1000000")

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Callable
 
+from common.worker import Worker
 from kiosk import __version__
 from kiosk.platform import AuthError, PlatformError
 
@@ -69,8 +70,7 @@ class Heartbeat:
         self.last_server_time: str | None = None
         self.last_ok: float | None = None          # wall time of the last accepted beat
         self.last_error: str = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("heartbeat", self._run)
 
     @classmethod
     def for_core(cls, core, started_monotonic: float | None = None) -> "Heartbeat":
@@ -106,21 +106,15 @@ class Heartbeat:
             self.bus.publish("heartbeat.sent", "heartbeat", server_time=self.last_server_time)
         return True
 
-    def _run(self) -> None:
+    def _run(self, stopping: threading.Event) -> None:
         # First beat soon after start (jittered too), then every interval.
         delay = self.rng.uniform(1.0, max(1.0, min(10.0, self.interval_s)))
-        while not self._stop.wait(delay):
+        while not stopping.wait(delay):
             self.beat()
             delay = self.next_delay()
 
     def start(self) -> None:
-        if self._thread and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._worker.stop()
