@@ -244,9 +244,10 @@ class PlatformClient:
         return body
 
     # -- the contract ------------------------------------------------------------------------
-    def enroll(self, code: str, kiosk_id: str | None = None, hostname: str | None = None) -> dict:
-        """One-time code → {kiosk_id, token, region, menu_pubkeys}; sets ``self.token``."""
-        body = {"code": code, "kiosk_id": kiosk_id, "hostname": hostname}
+    def enroll(self, code: str, kiosk_id: str | None = None, hostname: str | None = None,
+               challenge: str = "") -> dict:
+        """One-time code → {kiosk_id, token, region, menu_pubkeys, platform_key, signature}; sets ``self.token``."""
+        body = {"code": code, "kiosk_id": kiosk_id, "hostname": hostname, "challenge": challenge}
         result = self._json(self._request("POST", "/v1/enroll", json=body, auth=False))
         if result.get("token"):
             self.token = result["token"]

@@ -25,8 +25,9 @@ def register(sub) -> None:
                         help=f"config file to write (default: --config, else {kiosk_config.PRODUCTION_PATH})")
     enroll.add_argument("--kiosk-id", help="ask for this kiosk id (default: the platform assigns one)")
     enroll.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust for the platform's TLS")
-    enroll.add_argument("--fingerprint", metavar="HEX",
-                        help="menu key fingerprint to insist on (from the enrolment QR code)")
+    enroll.add_argument("--fingerprint", metavar="HEX", required=True,
+                        help="the platform key fingerprint `central enroll-code` printed; the platform must prove it")
+    enroll.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
     enroll.set_defaults(func=cmd_enroll)
 
     detect = sub.add_parser("detect", help="find the ID card reader, cameras and printers; propose [devices]")
@@ -52,8 +53,8 @@ def register(sub) -> None:
     qr = sub.add_parser("enroll-qr", help="make the enrolment QR code a kiosk scans in maintenance mode")
     qr.add_argument("--platform", required=True, metavar="URL", help="platform base URL the kiosk should use")
     qr.add_argument("--code", required=True, help="one-time code from `central enroll-code`")
-    qr.add_argument("--pubkey", required=True, metavar="FILE.pub",
-                    help="the menu signing public key (base64) the platform serves; its fingerprint goes in the QR")
+    qr.add_argument("--fingerprint", required=True, metavar="HEX",
+                    help="the platform key fingerprint `central enroll-code` printed")
     qr.add_argument("--out", metavar="FILE.png", help="write the QR code image here (default: print the text only)")
     qr.set_defaults(func=cmd_enroll_qr)
 
@@ -92,8 +93,16 @@ def _become_kiosk_user(config) -> None:
 
 
 def cmd_enroll(args) -> int:
+    from urllib.parse import urlsplit
+
     from provisioning.enroll import EnrollError, enroll
     config_out = Path(args.config_out) if args.config_out else _config_file(args)
+    if not args.yes:
+        print(f"enrol this kiosk with the platform at {urlsplit(args.platform).netloc or args.platform} "
+              f"({args.platform}), key fingerprint {args.fingerprint}?")
+        print("type yes to go on: ", end="", flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise CommandError("not enrolled; nothing changed")
     try:
         result = enroll(args.platform, args.code, config_out, kiosk_id=args.kiosk_id,
                         ca_bundle=args.ca_bundle, expected_fingerprint=args.fingerprint)
@@ -184,17 +193,10 @@ def cmd_install(args) -> int:
 
 
 def cmd_enroll_qr(args) -> int:
-    import binascii
-
-    from provisioning.enroll import EnrolQr, EnrollError, parse_enrol_qr, pubkey_fingerprint
+    from provisioning.enroll import EnrolQr, EnrollError, parse_enrol_qr
     try:
-        fingerprint = pubkey_fingerprint(Path(args.pubkey).read_text(encoding="utf-8").strip())
-        payload = EnrolQr(args.platform, args.code.strip(), fingerprint).encode()
+        payload = EnrolQr(args.platform, args.code.strip(), args.fingerprint.strip().lower()).encode()
         parse_enrol_qr(payload)          # the kiosk must accept what we print
-    except OSError as exc:
-        raise CommandError(f"cannot read {args.pubkey}: {exc.strerror}") from None
-    except (binascii.Error, ValueError):
-        raise CommandError(f"{args.pubkey} is not a base64 public key") from None
     except EnrollError as exc:
         raise CommandError(str(exc)) from None
     print(payload)

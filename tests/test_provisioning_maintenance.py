@@ -270,12 +270,14 @@ def test_qr_enrolment_through_the_camera(core, config_path, platform):
 
     from central.admin import create_enroll_code
     from kiosk.menu_bundle import public_raw
-    from provisioning.enroll import EnrolQr, pubkey_fingerprint
+    from central.platform_key import PlatformIdentity
+    from provisioning.enroll import EnrolQr
     from provisioning.maintenance import scan_camera_for_qr
 
     key = base64.b64encode(public_raw(Ed25519PrivateKey.generate().public_key())).decode()
     platform.store.set_setting("menu_pubkeys", [key])
-    payload = EnrolQr(platform.base_url, create_enroll_code(platform.store), pubkey_fingerprint(key)).encode()
+    fingerprint = PlatformIdentity.for_store(platform.store).fingerprint
+    payload = EnrolQr(platform.base_url, create_enroll_code(platform.store), fingerprint).encode()
     text = scan_camera_for_qr(QrCamera(payload), threading.Event(), timeout_s=5)
     assert text == payload
     result = Maintenance(core).enrol_from_qr(text)
