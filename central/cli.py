@@ -110,8 +110,10 @@ def _days(seconds: float) -> str:
 
 
 def _identity(args, store: Store) -> PlatformIdentity:
+    """The identity key: --identity-key-file, else beside the pepper file, else PlatformIdentity.for_store."""
+    path = args.identity_key_file or (Path(args.pepper_file).with_suffix(".identity") if args.pepper_file else None)
     try:
-        return PlatformIdentity.for_store(store, args.identity_key_file)
+        return PlatformIdentity.for_store(store, path)
     except IdentityKeyError as exc:
         raise UsageError(str(exc)) from None
 
@@ -259,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pepper-file", default=os.environ.get("CENTRAL_PEPPER") or None,
                    help="the resident-key secret (default $CENTRAL_PEPPER, else <db>.pepper beside a SQLite "
                         "file; required with PostgreSQL); created on first use")
-    p.add_argument("--identity-key-file", default=None,
+    p.add_argument("--identity-key-file", default=os.environ.get("CENTRAL_IDENTITY_KEY") or None,
                    help="the platform's Ed25519 identity key that enrolling kiosks verify (default "
                         "$CENTRAL_IDENTITY_KEY, else <db>.identity beside a SQLite file; required with "
                         "PostgreSQL); created on first use, 0600")
