@@ -31,7 +31,7 @@ from kiosk.platform import PlatformClient
 from provisioning import detect
 from provisioning.enroll import enroll
 from kiosk.heartbeat import build_payload
-from provisioning.pin import hash_pin, verify_pin
+from kiosk.pin import hash_pin, verify_pin
 
 
 class _SlowSam(SamSimulator):

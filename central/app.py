@@ -268,6 +268,8 @@ class HeartbeatRequest(Strict):
     queue: QueueState = Field(default_factory=QueueState)
     menu_version: str | None = Field(None, max_length=80)
     free_disk_mb: float | None = Field(None, ge=0)
+    maintenance_pin_failures: JsonInt = Field(0, ge=0, le=2**31 - 1,
+                                              description="wrong maintenance PINs since the last right one")
 
 
 class HeartbeatResponse(BaseModel):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from devices import registry
 from devices.base import Device
+from kiosk import printer_offsets
 from kiosk.config import Config
 from kiosk.events import EventBus
 from kiosk.menu import Menu
@@ -45,6 +46,7 @@ class KioskCore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.session_files.prepare()  # wipe what a crash left, before anything else
         self.devices = registry.build_all(self.config, self.bus)
+        printer_offsets.apply_saved(self.config, self.devices)  # maintenance-mode calibration
         for device in self.devices.values():
             device.open()
         self._start_queue()

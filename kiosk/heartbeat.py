@@ -3,7 +3,9 @@
 Central admins watch hundreds of kiosks and send someone when paper runs low
 or a reader faults, so each beat carries the device statuses (state, reason,
 code), the offline queue's depth and dead letters, the menu version, free disk,
-software version and uptime -- never anything about residents.  Beats are
+software version and uptime, and how many wrong maintenance PINs were tried
+since the last right one (a count: someone at the cabinet guessing) -- never
+anything about residents, never a PIN.  Beats are
 jittered (±``jitter`` of the interval) so a fleet that rebooted together after
 a power cut does not beat in lockstep.  A failed beat is logged and the next
 one simply comes on schedule: a heartbeat is a snapshot, not a message to
@@ -20,6 +22,7 @@ from typing import Callable
 
 from common.worker import Worker
 from kiosk import __version__
+from kiosk.pin import PinGate
 from kiosk.platform import AuthError, PlatformError
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ def build_payload(core, started_monotonic: float) -> dict:
         "queue": stats,
         "menu_version": str(menu.version) if menu is not None else None,
         "free_disk_mb": free_disk_mb(core.data_dir),
+        "maintenance_pin_failures": PinGate.from_config(core.config).failed_attempts(),
     }
 
 

@@ -209,7 +209,7 @@ def cmd_enroll_qr(args) -> int:
 
 def cmd_set_pin(args) -> int:
     from provisioning.configfile import update_file
-    from provisioning.pin import PinFormatError, hash_pin
+    from kiosk.pin import PinFormatError, hash_pin
     path = _config_file(args)
     if not path.exists():
         raise CommandError(f"{path}: no config file to store the PIN in (run `kioskctl install` or pass --config)")

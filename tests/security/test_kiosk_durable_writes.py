@@ -61,7 +61,7 @@ def test_config_update_is_durable(disk, tmp_path):
 
 
 def test_pin_lockout_state_is_durable(disk, tmp_path):
-    from provisioning.pin import PinGate, hash_pin
+    from kiosk.pin import PinGate, hash_pin
     gate = PinGate(hash_pin("482913"), tmp_path / "maintenance" / "pin_state.json")
     gate.check("000000")
     assert_durable(disk, tmp_path / "maintenance" / "pin_state.json")
