@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 KINDS = ("application", "rating", "appeal", "print_report")
 FREE_MARGIN_BYTES = 64 * 1024 * 1024  # below min_free + this, statvfs on every enqueue
 TOMBSTONE_DAYS = 90  # delivered and expired items' tombstones (no personal data) are kept this long
+WAL_EMPTY_EVERY_S = 1.0  # at most one purge checkpoint a second while draining
 DEAD_LETTER_DAYS = 30  # a dead letter keeps its personal data this long for a technician's retry
 
 SCHEMA = """
@@ -126,6 +127,8 @@ class Outbox:
         self.dead_letter_days = dead_letter_days
         self._lock = threading.RLock()
         self._uncommitted_purges: list[str] | None = None  # scans of items acknowledged in bookkeeping()
+        self._wal_dirty = True           # the WAL may hold purged data (always, for a file just opened)
+        self._wal_emptied_at = -1e9
         self._db = self._connect("FULL")
         self._db.executescript(SCHEMA)
         self._book = self._open_bookkeeping()
@@ -167,6 +170,7 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            self.empty_wal()
             self._book.close()
             self._db.close()
 
@@ -355,7 +359,7 @@ class Outbox:
         for item_id in purges:  # reached only when the commit succeeded
             self._purge_scans(item_id)
         if purges:
-            self._empty_wal()
+            self.empty_wal(soon=True)
 
     def mark_done(self, item_id: str, application_no: str | None = None) -> None:
         """Acknowledged: purge the personal data at once, keep the tombstone."""
@@ -365,18 +369,29 @@ class Outbox:
             self._uncommitted_purges.append(item_id)
         else:
             self._purge_scans(item_id)
-            self._empty_wal()
+            self.empty_wal(soon=True)
 
     def _purge_scans(self, item_id: str) -> None:
         scans = self.attachments_dir / item_id
         if os.path.lexists(scans):
             shutil.rmtree(scans, ignore_errors=True)
 
-    def _empty_wal(self) -> None:
+    def empty_wal(self, soon: bool = False) -> None:
         """Copy the WAL into the database and truncate it: the WAL still holds the page
-        images from before a purge.  Never waits: a reader in another process
-        (``kioskctl queue list``) makes it a no-op until the next purge."""
+        images from before a purge.  ``soon``: after a purge, at once unless the last
+        checkpoint was less than ``WAL_EMPTY_EVERY_S`` ago (a drain pays one a second,
+        not one per item; the sender calls ``empty_wal()`` when it runs dry, and close and
+        start-up do too).  Never waits: a reader in another process (``kioskctl queue
+        list``) makes it a no-op until the next one."""
         with self._lock:
+            if soon and time.monotonic() - self._wal_emptied_at < WAL_EMPTY_EVERY_S:
+                self._wal_dirty = True
+                return
+            if not soon and not self._wal_dirty:
+                return
+            if soon:  # only purge checkpoints count towards the rate: a quiet kiosk's first ack goes at once
+                self._wal_emptied_at = time.monotonic()
+            self._wal_dirty = False
             self._book.execute("PRAGMA busy_timeout = 0")
             try:
                 busy = self._book.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
@@ -385,6 +400,7 @@ class Outbox:
             finally:
                 self._book.execute("PRAGMA busy_timeout = 10000")
         if busy:
+            self._wal_dirty = True
             log.info("queue: WAL not emptied after a purge (another reader); retried after the next one")
 
     def expire_dead_letters(self) -> int:
@@ -400,7 +416,7 @@ class Outbox:
                                  [(self._clock(), item_id) for item_id in expired])
         for item_id in expired:
             self._purge_scans(item_id)
-        self._empty_wal()
+        self.empty_wal(soon=True)
         log.warning("queue: %d dead letter(s) older than %g days lost their personal data (tombstones kept)",
                     len(expired), self.dead_letter_days)
         return len(expired)
@@ -441,7 +457,7 @@ class Outbox:
                                      " (retry it, or wait until it is delivered)")
             self._db.execute("DELETE FROM items WHERE id = ?", (item.id,))
         shutil.rmtree(self.attachments_dir / item.id, ignore_errors=True)
-        self._empty_wal()
+        self.empty_wal(soon=True)
         return item
 
     def get(self, item_id: str) -> Item:
@@ -497,3 +513,4 @@ class Outbox:
             if entry.name not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
         self.expire_dead_letters()
+        self.empty_wal()  # a crash may have come between a purge and its checkpoint

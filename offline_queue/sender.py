@@ -159,6 +159,7 @@ class Sender:
         horizon = float("inf") if probe else now
         item, due = self.outbox.next_ready(horizon)
         if item is None:
+            self.outbox.empty_wal()  # nothing to send: the last acknowledgements' purge checkpoint
             self._publish_stats(force=due is None)  # drained (or all blocked): say so at once
             return IDLE_POLL_S if due is None else min(max(due - now, 0.0), IDLE_POLL_S)
         run = self._batchable(item, horizon)

@@ -238,7 +238,7 @@ def enroll(platform_url: str, code: str, config_out: Path, *, expected_fingerpri
         key_created = not queue_key.exists()
         if key_created:
             staged.append((stage(queue_key, os.urandom(KEY_BYTES), 0o600, owner), queue_key))
-        # Keep the config's mode and owner (install makes it root:kiosk 0660 so the app can read it).
+        # Keep the config's mode and owner (install makes it root:kiosk 0640: the app reads it, never writes it).
         config_mode, config_owner = 0o644, None
         if config_out.exists():
             st = config_out.stat()

@@ -116,3 +116,33 @@ def test_dead_letter_retention_comes_from_the_config(tmp_path):
     box = Outbox.from_config(config)
     assert box.dead_letter_days == 7
     box.close()
+
+
+def test_a_drain_checkpoints_once_a_second_and_leaves_nothing_when_it_runs_dry(tmp_path, key):
+    """Many acknowledgements in a row (a backlog after an outage) pay one checkpoint a
+    second, not one each; when the sender runs out of work the last ones go too."""
+    import threading
+
+    from offline_queue.sender import Sender
+
+    class Platform:
+        token = "t"
+        done = threading.Event()
+
+        def submit(self, kind, payload, idempotency_key):
+            return {"application_no": f"A-{idempotency_key[:4]}"}
+
+    box = Outbox(tmp_path / "queue" / "outbox.sqlite3", Sealer(key), min_free_mb=1)
+    ids = [box.enqueue("appeal", {"text": f"电话 1381234{n:04d}"}) for n in range(30)]
+    blobs = {i: box._db.execute("SELECT payload FROM items WHERE id = ?", (i,)).fetchone()[0] for i in ids}
+    sender = Sender(box, Platform(), batch_items=1)
+    sender.start()
+    try:
+        assert sender.wait_for(ids[-1], timeout=30)["state"] == "done"
+        deadline = time.monotonic() + 10
+        while any(_recoverable(_raw_files(tmp_path / "queue"), b, key, i) for i, b in blobs.items()):
+            assert time.monotonic() < deadline, "acknowledged payloads still in the files after the drain"
+            time.sleep(0.1)
+    finally:
+        sender.stop()
+        box.close()
