@@ -16,9 +16,10 @@ the moment the platform acknowledges the item: the payload column is cleared
 and the scans deleted, leaving a tombstone (id, kind, state, timestamps,
 application number).  Purged means gone, not merely unlinked: with
 ``secure_delete`` SQLite overwrites the freed bytes, and a ``TRUNCATE``
-checkpoint right after empties the WAL that still held the old page, so not
-even the queue key (which sits on the same disk) recovers an acknowledged
-payload from the files.  Items of one kind leave in FIFO order; an item may
+checkpoint empties the WAL that still held the old page (at once for a lone
+acknowledgement, at most once a second during a drain and when the sender
+runs dry: :meth:`Outbox.empty_wal`), so not even the queue key (which sits on
+the same disk) recovers an acknowledged payload from the files.  Items of one kind leave in FIFO order; an item may
 depend on another (a rating waits for its application and gets the
 application number filled in from the acknowledgement).
 
