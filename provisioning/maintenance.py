@@ -145,10 +145,21 @@ class Maintenance:
         return offsets
 
     def enrol_from_qr(self, text: str):
-        """Enrol with the platform named in an enrolment QR code (kiosk-enroll:v1?...)."""
+        """Enrol with the platform named in an enrolment QR code (kiosk-enroll:v1?...).
+
+        A production app may not: enrolment rewrites the kiosk's trust (platform URL,
+        menu keys), and its config is read-only to it.  The technician is shown the
+        host the code names and enrols as root, where ``kioskctl enroll`` asks first."""
+        from urllib.parse import urlsplit
+
         from provisioning.enroll import EnrollError, enroll, parse_enrol_qr
         try:
             qr = parse_enrol_qr(text)
+            if self.config.is_production:
+                raise MaintenanceError(
+                    f"this code enrols with {urlsplit(qr.url).netloc}; the app may not change its own trust: "
+                    f"enrol as root with `kioskctl enroll --platform {qr.url} --fingerprint {qr.fingerprint} "
+                    "--code <code>`")
             result = enroll(qr.url, qr.code, self._config_file(), expected_fingerprint=qr.fingerprint)
         except EnrollError as exc:
             raise MaintenanceError(str(exc)) from None

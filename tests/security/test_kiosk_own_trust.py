@@ -127,3 +127,23 @@ def test_calibration_is_saved_in_the_apps_own_files_not_the_config(tmp_path, pin
         assert tuple(restarted.devices["licence_printer"].offset_mm) == (-1.5, 1.0)
     finally:
         restarted.stop()
+
+
+def test_a_production_app_does_not_enrol_itself_from_a_scanned_qr(tmp_path):
+    """Enrolment rewrites the kiosk's trust, which the app may not do: the maintenance screen
+    shows the host the QR names and how to enrol as root, and the code is not spent."""
+    from central.admin import create_enroll_code
+    from central.platform_key import PlatformIdentity
+    from provisioning.enroll import EnrolQr
+    from provisioning.maintenance import MaintenanceError
+    with run_server(tmp_path / "central.db") as platform:
+        path = tmp_path / "kiosk.toml"
+        path.write_text(f'[kiosk]\nprofile = "production"\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
+        before = path.read_bytes()
+        code = create_enroll_code(platform.store)
+        fingerprint = PlatformIdentity.for_store(platform.store).fingerprint
+        qr = EnrolQr(platform.base_url, code, fingerprint).encode()
+        with pytest.raises(MaintenanceError, match="127.0.0.1.*kioskctl enroll"):
+            Maintenance(KioskCore(cfg.load(path))).enrol_from_qr(qr)
+        assert path.read_bytes() == before
+        assert platform.store.one("SELECT used_at FROM enroll_codes")["used_at"] is None
