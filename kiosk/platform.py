@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -245,8 +246,11 @@ class PlatformClient:
 
     # -- the contract ------------------------------------------------------------------------
     def enroll(self, code: str, kiosk_id: str | None = None, hostname: str | None = None,
-               challenge: str = "") -> dict:
-        """One-time code → {kiosk_id, token, region, menu_pubkeys, platform_key, signature}; sets ``self.token``."""
+               challenge: str | None = None) -> dict:
+        """One-time code → {kiosk_id, token, region, menu_pubkeys, platform_key, signature}; sets
+        ``self.token``.  The platform signs ``challenge`` (default: 32 fresh random bytes);
+        provisioning.enroll checks that signature."""
+        challenge = challenge or base64.b64encode(os.urandom(32)).decode("ascii")
         body = {"code": code, "kiosk_id": kiosk_id, "hostname": hostname, "challenge": challenge}
         result = self._json(self._request("POST", "/v1/enroll", json=body, auth=False))
         if result.get("token"):

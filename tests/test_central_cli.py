@@ -4,11 +4,9 @@ embedded platform the dev kiosk starts.  The served tests run on SQLite and on
 PostgreSQL (``--db postgresql://…``)."""
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -94,8 +92,7 @@ def test_admin_commands(served, tmp_path):
     base_url, db, _, _ = served
     out = central(db, "enroll-code", "--ttl", "30m", "--region", "320113").stdout
     code = out.split()[0]
-    challenge = base64.b64encode(os.urandom(32)).decode()  # the platform signs it (tests/security/test_kiosk_enrolment.py)
-    enrolled = PlatformClient(base_url, timeout=5).enroll(code, kiosk_id="qixia-01", challenge=challenge)
+    enrolled = PlatformClient(base_url, timeout=5).enroll(code, kiosk_id="qixia-01")
     client = PlatformClient(base_url, enrolled["token"], timeout=5)
     created = client.create_application({
         "service_id": "sole-proprietor-registration",
