@@ -30,8 +30,8 @@ from kiosk.core import KioskCore
 from kiosk.platform import PlatformClient
 from provisioning import detect
 from provisioning.enroll import enroll
-from provisioning.heartbeat import build_payload
-from provisioning.pin import hash_pin, verify_pin
+from kiosk.heartbeat import build_payload
+from kiosk.pin import hash_pin, verify_pin
 
 
 class _SlowSam(SamSimulator):

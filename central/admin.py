@@ -156,6 +156,9 @@ def fleet(store: Store, now: float | None = None) -> list[KioskHealth]:
         if queue.get("dead"):
             problems.append(f"{queue['dead']} dead letter(s)")
             severity = min(severity, 2)
+        if beat.get("maintenance_pin_failures"):  # someone at the cabinet guessing the technician PIN
+            problems.append(f"{beat['maintenance_pin_failures']} wrong maintenance PIN(s)")
+            severity = min(severity, 2)
         if row["last_seen"] is None:
             problems.append("never sent a heartbeat")
             severity = min(severity, 2)

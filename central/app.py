@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -29,6 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from central import identity, services, storage
 from central.faults import FaultInjector, FaultMiddleware, Faults
+from central.platform_key import PlatformIdentity
 from central.storage import DataRejected, Store, canonical_hash, new_token, token_hash
 from kiosk.privacy import mask_id_number  # documents show ID numbers as the kiosk prints them
 
@@ -60,6 +62,8 @@ class EnrollRequest(Strict):
                       description="one-time enrolment code (central enroll-code), e.g. K7QM-X2PA-9R")
     kiosk_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     hostname: str | None = Field(None, max_length=255)
+    challenge: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$",
+                           description="32 random bytes (base64) the platform signs with its identity key")
 
 
 class EnrollResponse(BaseModel):
@@ -67,6 +71,9 @@ class EnrollResponse(BaseModel):
     token: str = Field(description="per-kiosk bearer token; the platform keeps only its hash")
     region: str
     menu_pubkeys: list[str]
+    platform_key: str = Field(description="the platform's Ed25519 identity key (base64); the QR holds its fingerprint")
+    signature: str = Field(description="Ed25519 signature (base64) over the challenge and the fields above "
+                                       "(central/platform_key.py enrolment_message)")
 
 
 class Applicant(Strict):
@@ -261,6 +268,8 @@ class HeartbeatRequest(Strict):
     queue: QueueState = Field(default_factory=QueueState)
     menu_version: str | None = Field(None, max_length=80)
     free_disk_mb: float | None = Field(None, ge=0)
+    maintenance_pin_failures: JsonInt = Field(0, ge=0, le=2**31 - 1,
+                                              description="wrong maintenance PINs since the last right one")
 
 
 class HeartbeatResponse(BaseModel):
@@ -399,8 +408,12 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
     return application_view(store, row, documents=immediate)
 
 
-def create_app(store: Store, faults: FaultInjector | None = None, admin_token: str | None = None) -> FastAPI:
+def create_app(store: Store, faults: FaultInjector | None = None, admin_token: str | None = None,
+               platform_key: PlatformIdentity | None = None) -> FastAPI:
+    """``platform_key``: the key that answers enrolment challenges; default PlatformIdentity.for_store,
+    loaded at the first enrolment."""
     injector = faults or FaultInjector()
+    platform_identity = functools.cache(lambda: platform_key or PlatformIdentity.for_store(store))
     app = FastAPI(title="Kiosk central platform", version=API_VERSION,
                   description="API v1 between government self-service kiosks and the central platform. "
                               "Every call except enrol needs `Authorization: Bearer <kiosk token>`.")
@@ -463,6 +476,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                          410: {"model": Problem, "description": "code already used or expired"}, **ERRORS})
     def enroll(body: EnrollRequest) -> EnrollResponse:
         """Exchange a one-time enrolment code for a per-kiosk token."""
+        key = platform_identity()  # before the code is spent: a broken key must not cost the technician's code
         code = body.code.replace("-", "").upper()
         token = new_token()
         now = time.time()
@@ -483,8 +497,10 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                           "hostname = excluded.hostname, enrolled_at = excluded.enrolled_at, revoked = 0",
                           (kiosk_id, token_hash(token), row["region"], body.hostname, now))
         log.info("kiosk %s enrolled (region %s)", kiosk_id, row["region"])
-        return EnrollResponse(kiosk_id=kiosk_id, token=token, region=row["region"],
-                              menu_pubkeys=store.get_setting("menu_pubkeys", []))
+        answer = {"kiosk_id": kiosk_id, "token": token, "region": row["region"],
+                  "menu_pubkeys": store.get_setting("menu_pubkeys", [])}
+        return EnrollResponse(**answer, platform_key=key.public_b64,
+                              signature=key.sign_enrolment(body.challenge, answer))
 
     # -- menu -------------------------------------------------------------------------------------
     @app.get("/v1/menu", tags=["kiosk"],

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from central import admin, maintenance
 from central.faults import FaultInjector
+from central.platform_key import IdentityKeyError, PlatformIdentity
 from central.storage import Store, dialect_for
 
 
@@ -63,8 +64,10 @@ def cmd_serve(args, store: Store) -> int:
     if args.admin_token_file:
         admin_token = Path(args.admin_token_file).read_text().strip() or None
     injector = FaultInjector(file=args.faults_file)
+    platform_key = _identity(args, store)
     try:
-        server = ServerThread(create_app(store, injector, admin_token=admin_token), args.host, args.port).start()
+        server = ServerThread(create_app(store, injector, admin_token=admin_token, platform_key=platform_key),
+                              args.host, args.port).start()
     except RuntimeError:
         raise UsageError(f"cannot listen on {args.host}:{args.port} (port in use?)") from None
     if args.port_file:
@@ -106,10 +109,21 @@ def _days(seconds: float) -> str:
     return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds:g} s"
 
 
+def _identity(args, store: Store) -> PlatformIdentity:
+    """The identity key: --identity-key-file, else beside the pepper file, else PlatformIdentity.for_store."""
+    path = args.identity_key_file or (Path(args.pepper_file).with_suffix(".identity") if args.pepper_file else None)
+    try:
+        return PlatformIdentity.for_store(store, path)
+    except IdentityKeyError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_enroll_code(args, store: Store) -> int:
+    fingerprint = _identity(args, store).fingerprint
     code = admin.create_enroll_code(store, args.region, args.ttl)
     expires = dt.datetime.now() + dt.timedelta(seconds=args.ttl)
     print(f"{code}   (region {args.region}, one use, expires {expires:%Y-%m-%d %H:%M})")
+    print(f"platform key fingerprint {fingerprint}   (kioskctl enroll --fingerprint / enroll-qr --fingerprint)")
     return 0
 
 
@@ -247,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pepper-file", default=os.environ.get("CENTRAL_PEPPER") or None,
                    help="the resident-key secret (default $CENTRAL_PEPPER, else <db>.pepper beside a SQLite "
                         "file; required with PostgreSQL); created on first use")
+    p.add_argument("--identity-key-file", default=os.environ.get("CENTRAL_IDENTITY_KEY") or None,
+                   help="the platform's Ed25519 identity key that enrolling kiosks verify (default "
+                        "$CENTRAL_IDENTITY_KEY, else <db>.identity beside a SQLite file; required with "
+                        "PostgreSQL); created on first use, 0600")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the HTTP API")

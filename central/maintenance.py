@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from central.storage import HEARTBEAT_RETENTION_DAYS, KEY_RETENTION_DAYS, Store
+from common.worker import Worker
 
 log = logging.getLogger("central.maintenance")
 
@@ -48,16 +49,15 @@ class Maintenance:
         self.first_after_s = max(0.0, first_after_s)
         self.rounds = 0
         self.last: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="central-maintenance", daemon=True)
+        self._worker = Worker("central-maintenance", self._loop)
 
     def start(self) -> "Maintenance":
-        self._thread.start()
+        self._worker.start()
         return self
 
-    def _loop(self) -> None:
+    def _loop(self, stopping: threading.Event) -> None:
         delay = self.first_after_s
-        while not self._stop.wait(delay):
+        while not stopping.wait(delay):
             try:
                 self.last = run(self.store, self.retention)
             except Exception:  # noqa: BLE001 - housekeeping must not end the server
@@ -66,6 +66,4 @@ class Maintenance:
             delay = self.every_s
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._worker.stop(timeout)

@@ -22,6 +22,7 @@ import uvicorn
 from central.admin import DEFAULT_REGION, issue_kiosk_token
 from central.app import create_app
 from central.faults import FaultInjector, Faults
+from central.platform_key import PlatformIdentity
 from central.storage import Store
 
 
@@ -84,7 +85,8 @@ def run_server(db_path: str | Path, faults: Faults | None = None, kiosk_id: str 
     injector = FaultInjector(faults)
     admin_token = secrets.token_urlsafe(16)
     token = issue_kiosk_token(store, kiosk_id, region)
-    server = ServerThread(create_app(store, injector, admin_token=admin_token)).start()
+    platform_key = PlatformIdentity.for_store(store, Path(pepper_path).with_suffix(".identity") if pepper_path else None)
+    server = ServerThread(create_app(store, injector, admin_token=admin_token, platform_key=platform_key)).start()
     try:
         yield LocalPlatform(f"http://127.0.0.1:{server.port}", token, kiosk_id, admin_token, store, injector)
     finally:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from common.worker import Worker
 from devices.backoff import full_jitter
 from devices.events import EventBus
 
@@ -73,8 +74,7 @@ class Device:
         self.bus = bus or EventBus()
         self._status = DeviceStatus(State.DISCONNECTED, "not opened yet", "not_opened")
         self._status_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._supervisor = Worker(f"dev-{role}", self._supervise)
 
     # -- status ---------------------------------------------------------
     @property
@@ -97,16 +97,10 @@ class Device:
     # -- lifecycle --------------------------------------------------------
     def open(self) -> None:
         """Start the supervisor thread; returns at once, status follows."""
-        if self._thread and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._supervise, name=f"dev-{self.role}", daemon=True)
-        self._thread.start()
+        self._supervisor.start()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self._supervisor.stop()
         self._safe_disconnect()
         self.set_status(State.DISCONNECTED, "closed", "closed")
 
@@ -116,23 +110,23 @@ class Device:
         except Exception:  # closing a dead handle may fail; nothing to do about it
             log.debug("device %s: error while disconnecting", self.role, exc_info=True)
 
-    def _supervise(self) -> None:
+    def _supervise(self, stopping: threading.Event) -> None:
         attempt = 0
-        while not self._stop.is_set():
+        while not stopping.is_set():
             try:
                 self._connect()
             except Exception as exc:  # any failure to open is a status, never a crash
                 self.set_status(State.DISCONNECTED, _describe(exc), getattr(exc, "code", "open_failed"))
                 attempt += 1
-                self._stop.wait(max(full_jitter(attempt + 1, self.backoff_base, self.backoff_cap), 0.05))
+                stopping.wait(max(full_jitter(attempt + 1, self.backoff_base, self.backoff_cap), 0.05))
                 continue
             attempt = 0
             if self.status.state == State.DISCONNECTED:
                 self.set_status(State.READY)
             try:
-                while not self._stop.is_set():
+                while not stopping.is_set():
                     self._poll()
-                    self._stop.wait(self.poll_interval)
+                    stopping.wait(self.poll_interval)
             except Exception as exc:
                 self.set_status(State.DISCONNECTED, _describe(exc), getattr(exc, "code", "lost"))
                 self._safe_disconnect()

@@ -154,6 +154,7 @@ class QueueTable(Table):
     backoff_cap_s: Ranged(float, 0.1, 86400) = 300.0
     min_free_mb: Ranged(int, 0, 1_000_000) = 200
     key_file: str = setting("", "AES key for data at rest (empty: data_dir/secrets/queue.key)")
+    dead_letter_days: Ranged(int, 1, 3650) = setting(30, "a refused item keeps its personal data this long for a retry")
 
     @model_validator(mode="after")
     def _cap_not_below_base(self) -> "QueueTable":

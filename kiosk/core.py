@@ -13,11 +13,12 @@ from pathlib import Path
 from devices import registry
 from devices.base import Device
 from devices.events import EventBus
+from kiosk import printer_offsets
 from kiosk.config import Config
 from kiosk.menu import Menu
 from kiosk.menu_store import MenuStore
 from kiosk.platform import PlatformClient
-from kiosk.session import Session
+from kiosk.session import Session, SessionFiles
 from kiosk.workflow import report_prints
 from offline_queue.outbox import Outbox
 from offline_queue.sender import Sender
@@ -32,17 +33,20 @@ class KioskCore:
         self.data_dir: Path = config.data_dir
         self.devices: dict[str, Device] = {}
         self.session: Session | None = None
+        self.session_files = SessionFiles(config)  # RAM-only, leftovers of a crash wiped on first use
         self.platform = None   # kiosk.platform.PlatformClient; set before start() to override
         self.outbox = None     # offline_queue.outbox.Outbox, opened in start()
         self.sender = None     # offline_queue.sender.Sender, the delivery thread
         self.menus = MenuStore(config, self.bus)  # verified menu updates, applied between sessions
-        self.heartbeat = None  # provisioning.heartbeat.Heartbeat, health reports to the platform
+        self.heartbeat = None  # kiosk.heartbeat.Heartbeat, health reports to the platform
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
         """Open every configured device; each reports its own status."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.session_files.prepare()  # wipe what a crash left, before anything else
         self.devices = registry.build_all(self.config, self.bus)
+        printer_offsets.apply_saved(self.config, self.devices)  # maintenance-mode calibration
         for device in self.devices.values():
             device.open()
         self._start_queue()
@@ -50,7 +54,7 @@ class KioskCore:
         self.menus.load()
         self.menus.start_polling(self.platform)
         if self.config.heartbeat.enabled:
-            from provisioning.heartbeat import Heartbeat
+            from kiosk.heartbeat import Heartbeat
             self.heartbeat = Heartbeat.for_core(self)
             self.heartbeat.start()
 
@@ -64,6 +68,7 @@ class KioskCore:
 
     def stop(self) -> None:
         self.end_session()
+        self.session_files.release()
         if self.heartbeat is not None:
             self.heartbeat.stop()
             self.heartbeat = None
@@ -86,7 +91,7 @@ class KioskCore:
     # -- the resident session -------------------------------------------
     def begin_session(self, language: str = "zh_CN", elder_mode: bool = False) -> Session:
         self.end_session()
-        self.session = Session(temp_root=self.data_dir / "sessions", language=language,
+        self.session = Session(temp_root=self.session_files.root, language=language,
                                elder_mode=elder_mode)
         self.bus.publish("session.started")
         return self.session

@@ -25,12 +25,13 @@ import json
 import logging
 import os
 import random
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+from common.files import fsync_dir, stage, write_atomic
+from common.worker import Worker
 from devices.events import Event, EventBus
 from kiosk.config import Config, ConfigError
 from kiosk.menu import Menu
@@ -42,34 +43,6 @@ log = logging.getLogger(__name__)
 DEV_PUBKEY_FILE = Path(__file__).resolve().parent.parent / "assets" / "menus" / "dev" / "dev-menu.pub"
 FIRST_POLL_MAX_S = 30.0  # first check soon after start, spread over this window
 JITTER = 0.2             # each interval is ±20 %
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable_temp(directory: Path, data: bytes) -> Path:
-    """``data`` in a new fsynced temporary file in ``directory`` (same filesystem: rename is atomic)."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".incoming.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write, fsync, rename, fsync the directory: the file is either old or new, never torn."""
-    os.replace(_durable_temp(path.parent, data), path)
-    _fsync_dir(path.parent)
 
 
 class MenuStore:
@@ -98,8 +71,7 @@ class MenuStore:
         self._etag: str | None = None
         self._rejected_etag: str | None = None      # kept in memory only: a restart retries once
         self._in_session = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller: Worker | None = None
         bus.subscribe("session.", self._on_session)
 
     @staticmethod
@@ -202,11 +174,11 @@ class MenuStore:
     def _install_files(self, data: bytes) -> None:
         current, previous = self.dir / "current.bundle", self.dir / "previous.bundle"
         self.dir.mkdir(parents=True, exist_ok=True)
-        incoming = _durable_temp(self.dir, data)
+        incoming = stage(current, data)
         if current.exists():
             os.replace(current, previous)  # a crash here leaves previous, which load() falls back to
         os.replace(incoming, current)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     def _save_state(self, etag: str | None) -> None:
         if etag:
@@ -263,25 +235,23 @@ class MenuStore:
             return "rejected"
 
     def start_polling(self, client) -> None:
-        if self._thread is not None:
+        if self._poller is not None:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._poll_loop, args=(client,), name="menu-poller", daemon=True)
-        self._thread.start()
+        self._poller = Worker("menu-poller", lambda stopping: self._poll_loop(client, stopping))
+        self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
 
     def next_delay(self, retry_after: float | None = None) -> float:
         delay = self.interval_s * self._rng.uniform(1 - JITTER, 1 + JITTER)
         return max(delay, retry_after or 0.0)
 
-    def _poll_loop(self, client) -> None:
+    def _poll_loop(self, client, stopping: threading.Event) -> None:
         delay = self._rng.uniform(0, min(self.interval_s, FIRST_POLL_MAX_S))
-        while not self._stop.wait(delay):
+        while not stopping.wait(delay):
             retry_after = None
             try:
                 self.poll_once(client)

@@ -26,6 +26,8 @@ from typing import Any
 
 import requests
 
+from common.files import write_atomic
+
 log = logging.getLogger("kiosk.platform")
 
 RETRYABLE_STATUSES = {408, 409, 425, 429}
@@ -243,9 +245,13 @@ class PlatformClient:
         return body
 
     # -- the contract ------------------------------------------------------------------------
-    def enroll(self, code: str, kiosk_id: str | None = None, hostname: str | None = None) -> dict:
-        """One-time code → {kiosk_id, token, region, menu_pubkeys}; sets ``self.token``."""
-        body = {"code": code, "kiosk_id": kiosk_id, "hostname": hostname}
+    def enroll(self, code: str, kiosk_id: str | None = None, hostname: str | None = None,
+               challenge: str | None = None) -> dict:
+        """One-time code → {kiosk_id, token, region, menu_pubkeys, platform_key, signature}; sets
+        ``self.token``.  The platform signs ``challenge`` (default: 32 fresh random bytes);
+        provisioning.enroll checks that signature."""
+        challenge = challenge or base64.b64encode(os.urandom(32)).decode("ascii")
+        body = {"code": code, "kiosk_id": kiosk_id, "hostname": hostname, "challenge": challenge}
         result = self._json(self._request("POST", "/v1/enroll", json=body, auth=False))
         if result.get("token"):
             self.token = result["token"]
@@ -361,10 +367,5 @@ def token_path(config) -> Path:
 def save_token(config, token: str) -> Path:
     """Write the token readable by the kiosk user only (mode 0600)."""
     path = token_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8") as handle:
-        handle.write(token)
-    tmp.replace(path)
+    write_atomic(path, token)
     return path

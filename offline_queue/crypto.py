@@ -2,7 +2,7 @@
 
 The key lives in a file outside the database (config ``queue.key_file``,
 default ``data_dir/secrets/queue.key``) so a copied database alone reveals
-nothing.  Provisioning creates the key on production kiosks; a development
+nothing; a key file that other users may read is refused, not used.  Provisioning creates the key on production kiosks; a development
 kiosk creates one on first use.  Every ciphertext is bound to what it belongs
 to (the item id and the part's name) through the GCM associated data, so a
 payload cannot be swapped between rows without the swap being detected.
@@ -14,6 +14,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from common.files import fsync_dir, stage
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -38,6 +40,10 @@ def load_or_create_key(path: Path, create: bool) -> bytes:
         return _create_key(path)
     except PermissionError:
         raise QueueKeyError(f"queue key {path} is not readable (permission denied)") from None
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise QueueKeyError(f"queue key {path} is readable by other users (mode {mode:04o}): "
+                            f"it decrypts every queued application; chmod 600 {path}")
     if len(key) != KEY_BYTES:
         raise QueueKeyError(f"queue key {path} has {len(key)} bytes, expected {KEY_BYTES}")
     return key
@@ -47,19 +53,14 @@ def _create_key(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = stage(path, key)
     try:
         os.link(tmp, path)  # never replace a key another process created meanwhile
     except FileExistsError:
-        os.unlink(tmp)
         return load_or_create_key(path, create=False)
-    os.unlink(tmp)
+    finally:
+        os.unlink(tmp)
+    fsync_dir(path.parent)
     return key
 
 

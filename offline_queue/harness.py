@@ -33,6 +33,7 @@ import time
 import uuid
 from pathlib import Path
 
+from common.files import write_atomic
 from kiosk.platform import PlatformClient
 from offline_queue.crypto import Sealer, load_or_create_key
 from offline_queue.outbox import Outbox
@@ -126,9 +127,7 @@ def _child(data_dir: Path, url: str, token: str, items: int, promise_fd: int) ->
 def _set_faults(path: Path | None, profile: dict, seed: int) -> None:
     if path is None:
         return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**profile, "seed": seed}))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps({**profile, "seed": seed}))
 
 
 def run(data_dir: Path, url: str, token: str, kills: int, seed: int = 1, max_kill_ms: float = 80.0,

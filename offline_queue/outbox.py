@@ -14,12 +14,19 @@ second application on the platform.
 Personal data is encrypted at rest (:mod:`offline_queue.crypto`) and purged
 the moment the platform acknowledges the item: the payload column is cleared
 and the scans deleted, leaving a tombstone (id, kind, state, timestamps,
-application number).  Items of one kind leave in FIFO order; an item may
+application number).  Purged means gone, not merely unlinked: with
+``secure_delete`` SQLite overwrites the freed bytes, and a ``TRUNCATE``
+checkpoint empties the WAL that still held the old page (at once for a lone
+acknowledgement, at most once a second during a drain and when the sender
+runs dry: :meth:`Outbox.empty_wal`), so not even the queue key (which sits on
+the same disk) recovers an acknowledged payload from the files.  Items of one kind leave in FIFO order; an item may
 depend on another (a rating waits for its application and gets the
 application number filled in from the acknowledgement).
 
 States: ``pending`` → ``sending`` → ``done``, or ``dead`` (a final refusal,
-kept with its reason until a technician runs ``kioskctl queue retry|purge``).
+kept with its reason until a technician runs ``kioskctl queue retry|purge``,
+for at most ``queue.dead_letter_days``) → ``expired`` (the dead letter's
+personal data purged, its tombstone kept like a delivered one's).
 """
 from __future__ import annotations
 
@@ -40,13 +47,16 @@ from typing import Iterable
 
 import orjson
 
+from common.files import fsync_dir
 from offline_queue.crypto import Sealer, key_path, load_or_create_key
 
 log = logging.getLogger(__name__)
 
 KINDS = ("application", "rating", "appeal", "print_report")
 FREE_MARGIN_BYTES = 64 * 1024 * 1024  # below min_free + this, statvfs on every enqueue
-TOMBSTONE_DAYS = 90  # delivered items' tombstones (no personal data) are kept this long
+TOMBSTONE_DAYS = 90  # delivered and expired items' tombstones (no personal data) are kept this long
+WAL_EMPTY_EVERY_S = 1.0  # at most one purge checkpoint a second while draining
+DEAD_LETTER_DAYS = 30  # a dead letter keeps its personal data this long for a technician's retry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -102,7 +112,7 @@ _ITEM_COLUMNS = ", ".join(Item.__dataclass_fields__)
 
 class Outbox:
     def __init__(self, db_path: Path, sealer: Sealer | None, min_free_mb: int = 200,
-                 clock=time.time, recover: bool = True):
+                 clock=time.time, recover: bool = True, dead_letter_days: float = DEAD_LETTER_DAYS):
         """``sealer`` None opens the outbox for bookkeeping only (``kioskctl``):
         list, retry, purge -- no payload is ever read or written."""
         self.db_path = Path(db_path)
@@ -115,8 +125,11 @@ class Outbox:
         self._free_checked_at = -1e9
         self._sealer = sealer
         self._clock = clock
+        self.dead_letter_days = dead_letter_days
         self._lock = threading.RLock()
         self._uncommitted_purges: list[str] | None = None  # scans of items acknowledged in bookkeeping()
+        self._wal_dirty = True           # the WAL may hold purged data (always, for a file just opened)
+        self._wal_emptied_at = -1e9
         self._db = self._connect("FULL")
         self._db.executescript(SCHEMA)
         self._book = self._open_bookkeeping()
@@ -133,12 +146,14 @@ class Outbox:
         if owner:
             sealer = Sealer(load_or_create_key(key_path(config), create=not config.is_production))
         return cls(config.data_dir / "queue" / "outbox.sqlite3", sealer,
-                   min_free_mb=config.queue.min_free_mb, recover=owner)
+                   min_free_mb=config.queue.min_free_mb, recover=owner,
+                   dead_letter_days=config.queue.dead_letter_days)
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False, timeout=10.0)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA secure_delete=ON")  # freed bytes are zeroed, not left in free pages
         return db
 
     def _open_bookkeeping(self) -> sqlite3.Connection:
@@ -156,6 +171,7 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            self.empty_wal()
             self._book.close()
             self._db.close()
 
@@ -235,8 +251,8 @@ class Outbox:
             os.rename(tmp, item_dir / name)
             manifest.append({"material_id": material_id, "file": name,
                              "sha256": hashlib.sha256(data).hexdigest()})
-        _fsync_dir(item_dir)
-        _fsync_dir(self.attachments_dir)
+        fsync_dir(item_dir)
+        fsync_dir(self.attachments_dir)
         return manifest
 
     # -- the sender's view -----------------------------------------------
@@ -257,7 +273,7 @@ class Outbox:
                 if head.depends_on:
                     dep_state = self._book.execute("SELECT state FROM items WHERE id = ?",
                                                  (head.depends_on,)).fetchone()
-                    if dep_state is None or dep_state[0] == "dead":
+                    if dep_state is None or dep_state[0] in ("dead", "expired"):
                         self.mark_dead(head.id, "the item it depends on was refused or purged")
                         return self.next_ready(now)
                     if dep_state[0] != "done":
@@ -343,6 +359,8 @@ class Outbox:
                 purges, self._uncommitted_purges = self._uncommitted_purges, None
         for item_id in purges:  # reached only when the commit succeeded
             self._purge_scans(item_id)
+        if purges:
+            self.empty_wal(soon=True)
 
     def mark_done(self, item_id: str, application_no: str | None = None) -> None:
         """Acknowledged: purge the personal data at once, keep the tombstone."""
@@ -352,11 +370,57 @@ class Outbox:
             self._uncommitted_purges.append(item_id)
         else:
             self._purge_scans(item_id)
+            self.empty_wal(soon=True)
 
     def _purge_scans(self, item_id: str) -> None:
         scans = self.attachments_dir / item_id
         if os.path.lexists(scans):
             shutil.rmtree(scans, ignore_errors=True)
+
+    def empty_wal(self, soon: bool = False) -> None:
+        """Copy the WAL into the database and truncate it: the WAL still holds the page
+        images from before a purge.  ``soon``: after a purge, at once unless the last
+        checkpoint was less than ``WAL_EMPTY_EVERY_S`` ago (a drain pays one a second,
+        not one per item; the sender calls ``empty_wal()`` when it runs dry, and close and
+        start-up do too).  Never waits: a reader in another process (``kioskctl queue
+        list``) makes it a no-op until the next one."""
+        with self._lock:
+            if soon and time.monotonic() - self._wal_emptied_at < WAL_EMPTY_EVERY_S:
+                self._wal_dirty = True
+                return
+            if not soon and not self._wal_dirty:
+                return
+            if soon:  # only purge checkpoints count towards the rate: a quiet kiosk's first ack goes at once
+                self._wal_emptied_at = time.monotonic()
+            self._wal_dirty = False
+            self._book.execute("PRAGMA busy_timeout = 0")
+            try:
+                busy = self._book.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError:
+                busy = 1
+            finally:
+                self._book.execute("PRAGMA busy_timeout = 10000")
+        if busy:
+            self._wal_dirty = True
+            log.info("queue: WAL not emptied after a purge (another reader); retried after the next one")
+
+    def expire_dead_letters(self) -> int:
+        """Purge the personal data of dead letters older than ``dead_letter_days``,
+        keeping their tombstones (state ``expired``); returns how many."""
+        cutoff = self._clock() - self.dead_letter_days * 86400
+        with self._lock:
+            expired = [r[0] for r in self._db.execute(
+                "SELECT id FROM items WHERE state = 'dead' AND updated_at < ?", (cutoff,))]
+            if not expired:
+                return 0
+            self._db.executemany("UPDATE items SET state = 'expired', payload = NULL, updated_at = ? WHERE id = ?",
+                                 [(self._clock(), item_id) for item_id in expired])
+        for item_id in expired:
+            self._purge_scans(item_id)
+        self.empty_wal(soon=True)
+        log.warning("queue: %d dead letter(s) older than %g days lost their personal data (tombstones kept)",
+                    len(expired), self.dead_letter_days)
+        return len(expired)
 
     def mark_retry(self, item_id: str, error: str, next_attempt_at: float) -> None:
         self._update(item_id, "state = 'pending', last_error = ?, next_attempt_at = ?",
@@ -376,6 +440,9 @@ class Outbox:
         """Give a dead letter (or a waiting item) another go right now."""
         with self._lock:
             item = self.get(item_id)
+            if item.state == "expired":
+                raise QueueItemError(f"item {item.id} was refused and its personal data was purged after "
+                                     f"{self.dead_letter_days:g} days; the resident must apply again")
             if item.state not in ("dead", "pending"):
                 raise QueueItemError(f"item {item.id} is {item.state}; only dead or pending items can be retried")
             self._update(item.id, "state = 'pending', attempts = 0, next_attempt_at = ?", (self._clock(),),
@@ -391,6 +458,7 @@ class Outbox:
                                      " (retry it, or wait until it is delivered)")
             self._db.execute("DELETE FROM items WHERE id = ?", (item.id,))
         shutil.rmtree(self.attachments_dir / item.id, ignore_errors=True)
+        self.empty_wal(soon=True)
         return item
 
     def get(self, item_id: str) -> Item:
@@ -429,25 +497,21 @@ class Outbox:
     def _recover(self) -> None:
         """Undo what a crash may have left half-done.
 
-        Tombstones older than ``TOMBSTONE_DAYS`` go.  An item caught ``sending`` is pending again (the platform deduplicates
+        Tombstones older than ``TOMBSTONE_DAYS`` go, and dead letters past their
+        retention lose their data.  An item caught ``sending`` is pending again (the platform deduplicates
         by its key); scan directories without an open item are leftovers of an
         enqueue that never committed or of an acknowledgement whose cleanup was
         cut short, and are deleted.
         """
         with self._lock:
             self._db.execute("UPDATE items SET state = 'pending' WHERE state = 'sending'")
-            self._db.execute("DELETE FROM items WHERE state = 'done' AND acked_at < ?",
-                             (self._clock() - TOMBSTONE_DAYS * 86400,))
+            tombstone_cutoff = self._clock() - TOMBSTONE_DAYS * 86400
+            self._db.execute("DELETE FROM items WHERE state = 'done' AND acked_at < ?", (tombstone_cutoff,))
+            self._db.execute("DELETE FROM items WHERE state = 'expired' AND updated_at < ?", (tombstone_cutoff,))
             keep = {r[0] for r in self._db.execute(
                 "SELECT id FROM items WHERE state IN ('pending', 'sending', 'dead')")}
         for entry in self.attachments_dir.iterdir():
             if entry.name not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        self.expire_dead_letters()
+        self.empty_wal()  # a crash may have come between a purge and its checkpoint

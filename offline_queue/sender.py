@@ -38,6 +38,7 @@ import time
 
 import orjson
 
+from common.worker import Worker
 from kiosk.logs import redactor
 from kiosk.platform import AuthError, FinalError, RetryableError
 from offline_queue.backoff import retry_delay
@@ -54,6 +55,7 @@ CONFLICT_LIMIT = 10      # 409s in a row for one item, and ...
 CONFLICT_WINDOW_S = 600.0  # ... for this long (well past the platform's 60 s processing lease): dead letter
 BATCH_MAX_ITEMS = 50       # a backlog of applications leaves in batches of up to this many ...
 BATCH_MAX_BYTES = 4 * 1024 * 1024  # ... and this much JSON (one item may be larger and goes alone)
+EXPIRY_INTERVAL_S = 3600.0  # how often dead letters past queue.dead_letter_days are purged
 BATCH_OFF_S = 600.0        # after the platform refuses a batch request, one at a time for this long
 
 
@@ -70,8 +72,8 @@ class Sender:
         self._rng = rng or random.Random()
         self._clock = clock
         self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("queue-sender", self._run, wake=self._wake.set)
+        self._next_expiry = 0.0            # monotonic time of the next dead-letter retention pass
         self._failures = 0                 # consecutive failed attempts, platform-wide
         self._paused_until = 0.0           # backoff gate for every kind
         self._server_asked_pause = False   # Retry-After: a resident's new item must not cut it short
@@ -91,19 +93,13 @@ class Sender:
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self._worker.running:
             return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="queue-sender", daemon=True)
-        self._thread.start()
+        self._worker.start()
         self._publish_stats(force=True)
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._worker.stop(timeout)
 
     def wake(self) -> None:
         """A new item: try once now, even inside our own backoff pause (a
@@ -135,9 +131,10 @@ class Sender:
             return self._results[item_id]
 
     # -- the loop ---------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    def _run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             try:
+                self._expire_dead_letters()
                 delay = self._step()
             except Exception:  # a bug must not silently stop deliveries; back off and go on
                 log.exception("queue sender step failed")
@@ -146,6 +143,12 @@ class Sender:
                 self._wake.wait(delay)
                 self._wake.clear()
         self._publish_stats(force=True)
+
+    def _expire_dead_letters(self) -> None:
+        """The dead-letter retention, hourly: a kiosk may run for months without a restart."""
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + EXPIRY_INTERVAL_S
+            self.outbox.expire_dead_letters()
 
     def _step(self) -> float:
         """Send at most one item; return how long to sleep before the next step."""
@@ -156,6 +159,7 @@ class Sender:
         horizon = float("inf") if probe else now
         item, due = self.outbox.next_ready(horizon)
         if item is None:
+            self.outbox.empty_wal()  # nothing to send: the last acknowledgements' purge checkpoint
             self._publish_stats(force=due is None)  # drained (or all blocked): say so at once
             return IDLE_POLL_S if due is None else min(max(due - now, 0.0), IDLE_POLL_S)
         run = self._batchable(item, horizon)

@@ -25,8 +25,9 @@ def register(sub) -> None:
                         help=f"config file to write (default: --config, else {kiosk_config.PRODUCTION_PATH})")
     enroll.add_argument("--kiosk-id", help="ask for this kiosk id (default: the platform assigns one)")
     enroll.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust for the platform's TLS")
-    enroll.add_argument("--fingerprint", metavar="HEX",
-                        help="menu key fingerprint to insist on (from the enrolment QR code)")
+    enroll.add_argument("--fingerprint", metavar="HEX", required=True,
+                        help="the platform key fingerprint `central enroll-code` printed; the platform must prove it")
+    enroll.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
     enroll.set_defaults(func=cmd_enroll)
 
     detect = sub.add_parser("detect", help="find the ID card reader, cameras and printers; propose [devices]")
@@ -52,8 +53,8 @@ def register(sub) -> None:
     qr = sub.add_parser("enroll-qr", help="make the enrolment QR code a kiosk scans in maintenance mode")
     qr.add_argument("--platform", required=True, metavar="URL", help="platform base URL the kiosk should use")
     qr.add_argument("--code", required=True, help="one-time code from `central enroll-code`")
-    qr.add_argument("--pubkey", required=True, metavar="FILE.pub",
-                    help="the menu signing public key (base64) the platform serves; its fingerprint goes in the QR")
+    qr.add_argument("--fingerprint", required=True, metavar="HEX",
+                    help="the platform key fingerprint `central enroll-code` printed")
     qr.add_argument("--out", metavar="FILE.png", help="write the QR code image here (default: print the text only)")
     qr.set_defaults(func=cmd_enroll_qr)
 
@@ -92,8 +93,16 @@ def _become_kiosk_user(config) -> None:
 
 
 def cmd_enroll(args) -> int:
+    from urllib.parse import urlsplit
+
     from provisioning.enroll import EnrollError, enroll
     config_out = Path(args.config_out) if args.config_out else _config_file(args)
+    if not args.yes:
+        print(f"enrol this kiosk with the platform at {urlsplit(args.platform).netloc or args.platform} "
+              f"({args.platform}), key fingerprint {args.fingerprint}?")
+        print("type yes to go on: ", end="", flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise CommandError("not enrolled; nothing changed")
     try:
         result = enroll(args.platform, args.code, config_out, kiosk_id=args.kiosk_id,
                         ca_bundle=args.ca_bundle, expected_fingerprint=args.fingerprint)
@@ -108,8 +117,9 @@ def cmd_enroll(args) -> int:
 
 
 def cmd_detect(args) -> int:
+    from common.files import write_atomic
     from provisioning import detect
-    from provisioning.configfile import update_file, write_atomically
+    from provisioning.configfile import update_file
     config = kiosk_config.load(args.config)
     findings, notes = detect.detect(ports=args.ports)
     proposal = detect.propose(findings)
@@ -118,7 +128,7 @@ def cmd_detect(args) -> int:
         print(f"note: {note}")
     text = detect.proposal_toml(proposal)
     out = Path(args.out) if args.out else config.data_dir / "detected-devices.toml"
-    write_atomically(out, text)
+    write_atomic(out, text, mode=0o644)
     print(f"proposed [devices] section written to {out}")
     if args.apply:
         path = _config_file(args)
@@ -183,17 +193,10 @@ def cmd_install(args) -> int:
 
 
 def cmd_enroll_qr(args) -> int:
-    import binascii
-
-    from provisioning.enroll import EnrolQr, EnrollError, parse_enrol_qr, pubkey_fingerprint
+    from provisioning.enroll import EnrolQr, EnrollError, parse_enrol_qr
     try:
-        fingerprint = pubkey_fingerprint(Path(args.pubkey).read_text(encoding="utf-8").strip())
-        payload = EnrolQr(args.platform, args.code.strip(), fingerprint).encode()
+        payload = EnrolQr(args.platform, args.code.strip(), args.fingerprint.strip().lower()).encode()
         parse_enrol_qr(payload)          # the kiosk must accept what we print
-    except OSError as exc:
-        raise CommandError(f"cannot read {args.pubkey}: {exc.strerror}") from None
-    except (binascii.Error, ValueError):
-        raise CommandError(f"{args.pubkey} is not a base64 public key") from None
     except EnrollError as exc:
         raise CommandError(str(exc)) from None
     print(payload)
@@ -206,7 +209,7 @@ def cmd_enroll_qr(args) -> int:
 
 def cmd_set_pin(args) -> int:
     from provisioning.configfile import update_file
-    from provisioning.pin import PinFormatError, hash_pin
+    from kiosk.pin import PinFormatError, hash_pin
     path = _config_file(args)
     if not path.exists():
         raise CommandError(f"{path}: no config file to store the PIN in (run `kioskctl install` or pass --config)")

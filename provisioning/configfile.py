@@ -4,19 +4,19 @@ Enrolment, ``detect --apply``, ``maintenance set-pin`` and the licence-printer
 calibration each change a handful of keys in a file a technician may have
 annotated; rewriting it from a dict would throw their comments away.  The
 result is re-validated against the config schema before anyone writes it, and
-written with a temp file + rename so a power cut leaves the old or the new
-file, never half of one.
+written with :func:`common.files.write_atomic` so a power cut leaves the old or
+the new file, never half of one.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from common.files import write_atomic
 from kiosk import config as cfg
 
 _HEADER = re.compile(r"^\s*\[([A-Za-z0-9_.\- ]+)\]\s*(?:#.*)?$")
@@ -98,30 +98,6 @@ def _check(text: str, updates: dict[str, dict[str, Any]], source: str) -> None:
                 raise cfg.ConfigError(f"{source}: could not set {table}.{key} (edit the file by hand)")
 
 
-def write_atomically(path: Path, data: bytes | str, mode: int = 0o644, owner: tuple[int, int] | None = None) -> None:
-    """Write via a temp file in the same directory, fsync, then rename over ``path``."""
-    stage(path, data, mode, owner).replace(path)
-
-
-def stage(path: Path, data: bytes | str, mode: int = 0o644, owner: tuple[int, int] | None = None) -> Path:
-    """Write ``data`` to a temp file next to ``path`` and return it; rename it to commit."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        if owner is not None:
-            os.fchown(fd, *owner)
-        os.write(fd, payload)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    return Path(tmp)
-
-
 def update_file(path: Path, updates: dict[str, dict[str, Any]]) -> None:
     """Apply ``updates`` to the config file at ``path`` (created if missing), atomically."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -131,4 +107,4 @@ def update_file(path: Path, updates: dict[str, dict[str, Any]]) -> None:
         st = path.stat()
         # Only root can give a file away; anyone else writes it as themselves.
         mode, owner = st.st_mode & 0o7777, ((st.st_uid, st.st_gid) if os.geteuid() == 0 else None)
-    write_atomically(path, new_text, mode, owner)
+    write_atomic(path, new_text, mode, owner)

@@ -7,11 +7,21 @@ random bytes, 0600, only if none exists -- replacing it would orphan queued
 applications), and the kiosk's config (id, region, platform URL, token file,
 pinned menu keys).  Everything is staged in temp files and renamed only after
 the platform said yes, so a wrong, used or expired code changes nothing.
+
+The platform must prove who it is: the kiosk sends 32 fresh random bytes with
+the code, and accepts the answer only if it is signed -- over that challenge
+and every field the kiosk will trust -- by the Ed25519 identity key whose
+fingerprint the technician brought (QR ``fp``, ``kioskctl enroll
+--fingerprint``, printed by ``central enroll-code``).  A server that echoes
+the platform's public keys cannot sign.  A production kiosk enrols over https
+only; plain http is for a development kiosk talking to a platform on loopback.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import json
 import logging
 import os
 import pwd
@@ -20,16 +30,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from common.files import commit, stage
 from kiosk import config as cfg
 from kiosk.menu_bundle import key_id
 from kiosk.platform import AuthError, FinalError, PlatformClient, PlatformError, RetryableError, token_path
 from offline_queue.crypto import KEY_BYTES, key_path
-from provisioning.configfile import stage, update_text
+from provisioning.configfile import update_text
 
 log = logging.getLogger(__name__)
 
 KIOSK_USER = "kiosk"
 QR_PREFIX = "kiosk-enroll:v1?"
+ENROL_CONTEXT = b"kiosk-enroll:v1\n"  # what the platform signs starts so (central/platform_key.py)
+SIGNED_FIELDS = ("kiosk_id", "token", "region", "menu_pubkeys")
 EXAMPLE_CONFIG = cfg.PROJECT_ROOT / "kiosk.example.toml"
 
 
@@ -41,9 +57,10 @@ class EnrollError(Exception):
 class EnrolQr:
     """What the technician's QR code holds: ``kiosk-enroll:v1?url=..&code=..&fp=..``.
 
-    ``fp`` is the menu signing key's id (first 8 bytes of SHA-256 of the raw
-    Ed25519 key, hex) -- the kiosk refuses a platform whose keys don't match,
-    so a QR code cannot point a kiosk at an impostor platform unnoticed.
+    ``fp`` is the platform identity key's id (first 8 bytes of SHA-256 of the
+    raw Ed25519 key, hex; ``central enroll-code`` prints it) -- the kiosk
+    refuses a platform that cannot sign its challenge with that key, so a QR
+    code cannot point a kiosk at an impostor platform.
     """
     url: str
     code: str
@@ -72,8 +89,42 @@ def parse_enrol_qr(text: str) -> EnrolQr:
     return EnrolQr(values["url"], values["code"], fp)
 
 
-def pubkey_fingerprint(pubkey_b64: str) -> str:
-    return key_id(base64.b64decode(pubkey_b64, validate=True))
+def enrolment_message(challenge: str, answer: dict) -> bytes:
+    """The bytes the platform signed: the challenge and the fields the kiosk will trust."""
+    fields = {name: answer[name] for name in SIGNED_FIELDS}
+    return ENROL_CONTEXT + challenge.encode("ascii") + b"\n" + json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def check_transport(platform_url: str, production: bool) -> None:
+    """https for a production kiosk; plain http only to a platform on this machine (dev)."""
+    parts = urlsplit(platform_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise EnrollError(f"platform address {platform_url!r} is not a web address (https://...)")
+    if parts.scheme == "https":
+        return
+    if production:
+        raise EnrollError(f"a production kiosk enrols only over https, not {platform_url}")
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise EnrollError(f"plain http is only for a platform on loopback (development); use https for {host}")
+
+
+def _verify_proof(result: dict, challenge: str, expected_fingerprint: str) -> None:
+    """The answer must be signed over our challenge by the key the technician's fingerprint names."""
+    try:
+        raw = base64.b64decode(result.get("platform_key") or "", validate=True)
+        signature = base64.b64decode(result.get("signature") or "", validate=True)
+        if key_id(raw) != expected_fingerprint.lower():
+            raise InvalidSignature
+        Ed25519PublicKey.from_public_bytes(raw).verify(signature, enrolment_message(challenge, result))
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise EnrollError("the platform did not prove it holds the key of the fingerprint you gave; "
+                          "not enrolling (wrong fingerprint, or an impostor platform)") from None
 
 
 @dataclass(frozen=True)
@@ -120,16 +171,14 @@ def _check_writable(*paths: Path) -> None:
             raise EnrollError(f"cannot write {path} (permission denied); run as root or choose --config-out")
 
 
-def enroll(platform_url: str, code: str, config_out: Path, *, kiosk_id: str | None = None,
-           ca_bundle: str | None = None, expected_fingerprint: str | None = None,
-           hostname: str | None = None) -> Enrolment:
+def enroll(platform_url: str, code: str, config_out: Path, *, expected_fingerprint: str | None = None,
+           kiosk_id: str | None = None, ca_bundle: str | None = None, hostname: str | None = None) -> Enrolment:
     """Enrol with the platform and write config and secrets; EnrollError changes nothing."""
     code = code.strip()
     if not code:
         raise EnrollError("no enrolment code given")
-    parts = urlsplit(platform_url)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise EnrollError(f"platform address {platform_url!r} is not a web address (https://...)")
+    if not expected_fingerprint:
+        raise EnrollError("no platform key fingerprint given (the QR code's fp, or `central enroll-code`'s output)")
     config_out = Path(config_out)
     try:
         base_text = (config_out if config_out.exists() else EXAMPLE_CONFIG).read_text(encoding="utf-8")
@@ -138,13 +187,16 @@ def enroll(platform_url: str, code: str, config_out: Path, *, kiosk_id: str | No
         raise EnrollError(f"cannot read {config_out}: {exc}") from None
     except cfg.ConfigError as exc:
         raise EnrollError(f"existing config is invalid, fix it first: {exc}") from None
+    check_transport(platform_url, base.is_production)
     token_file = token_path(base).resolve()
     queue_key = key_path(base).resolve()
     _check_writable(config_out, token_file, queue_key)
 
     client = PlatformClient(platform_url, ca_bundle=ca_bundle or None)
+    challenge = base64.b64encode(os.urandom(32)).decode("ascii")
     try:
-        result = client.enroll(code, kiosk_id=kiosk_id, hostname=hostname or socket.gethostname())
+        result = client.enroll(code, kiosk_id=kiosk_id, hostname=hostname or socket.gethostname(),
+                               challenge=challenge)
     except AuthError as exc:
         raise EnrollError(_refusal(exc)) from None
     except FinalError as exc:
@@ -156,18 +208,12 @@ def enroll(platform_url: str, code: str, config_out: Path, *, kiosk_id: str | No
     finally:
         client.close()
 
+    _verify_proof(result, challenge, expected_fingerprint)
     token, new_id = result.get("token"), result.get("kiosk_id")
     region, pubkeys = result.get("region"), result.get("menu_pubkeys")
     if not (isinstance(token, str) and token and isinstance(new_id, str) and new_id and isinstance(region, str)
             and isinstance(pubkeys, list) and all(isinstance(k, str) for k in pubkeys)):
         raise EnrollError("the platform's enrolment answer is incomplete (token, kiosk_id, region, menu_pubkeys)")
-    try:
-        fingerprints = {pubkey_fingerprint(k) for k in pubkeys}
-    except (binascii.Error, ValueError):
-        raise EnrollError("the platform sent a menu key that is not base64") from None
-    if expected_fingerprint and expected_fingerprint.lower() not in fingerprints:
-        raise EnrollError("the platform's menu key does not match the fingerprint in the QR code; "
-                          "not enrolling (wrong or impostor platform?)")
 
     updates = {
         "kiosk": {"id": new_id, "region": region},
@@ -192,7 +238,7 @@ def enroll(platform_url: str, code: str, config_out: Path, *, kiosk_id: str | No
         key_created = not queue_key.exists()
         if key_created:
             staged.append((stage(queue_key, os.urandom(KEY_BYTES), 0o600, owner), queue_key))
-        # Keep the config's mode and owner (install makes it root:kiosk 0660 so the app can read it).
+        # Keep the config's mode and owner (install makes it root:kiosk 0640: the app reads it, never writes it).
         config_mode, config_owner = 0o644, None
         if config_out.exists():
             st = config_out.stat()
@@ -200,7 +246,7 @@ def enroll(platform_url: str, code: str, config_out: Path, *, kiosk_id: str | No
             config_owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
         staged.append((stage(config_out, new_text, config_mode, config_owner), config_out))
         for tmp, final in staged:
-            tmp.replace(final)
+            commit(tmp, final)
     except OSError as exc:
         for tmp, _final in staged:
             tmp.unlink(missing_ok=True)

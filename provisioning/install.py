@@ -5,7 +5,9 @@ What it sets up (docs/provisioning.md explains the choices):
   * the app's .venv rebuilt from the runtime lock (requirements/kiosk.txt)
     alone by ``scripts/bootstrap.sh --kiosk``: no dev tools, no platform;
   * an unprivileged system user ``kiosk`` in the dialout/video/lp groups;
-  * /etc/kiosk/kiosk.toml (production profile; an existing file is kept),
+  * /etc/kiosk/kiosk.toml (production profile; an existing file is kept), readable
+    but not writable by the app: it holds the kiosk's trust (platform URL, pinned
+    menu keys, PIN hash), which code running as the kiosk user must not rewrite;
     /var/lib/kiosk (state, secrets 0700), /var/log/kiosk;
   * kiosk.service (cage session on tty1, Type=notify, WatchdogSec, Restart=always),
     its PAM stack, udev rules for the devices, logrotate for the console log;
@@ -28,7 +30,8 @@ from pathlib import Path
 from typing import Callable
 
 from kiosk import config as cfg
-from provisioning.configfile import update_text, write_atomically
+from common.files import write_atomic
+from provisioning.configfile import update_text
 
 HERE = Path(__file__).resolve().parent
 UNIT_TEMPLATE = HERE / "systemd" / "kiosk.service"
@@ -158,8 +161,9 @@ class Installer:
 
     def _directory_steps(self) -> list[Step]:
         steps = []
-        # /etc/kiosk is group-writable: maintenance mode saves the calibration atomically there.
-        for path, mode, who in ((ETC_DIR, 0o2770, "root:kiosk"), (DATA_DIR, 0o750, "kiosk:kiosk"),
+        # /etc/kiosk: the app may read its config, never write or replace it (what it must write,
+        # calibration and PIN lockout state, lives in its own files under /var/lib/kiosk).
+        for path, mode, who in ((ETC_DIR, 0o750, "root:kiosk"), (DATA_DIR, 0o750, "kiosk:kiosk"),
                                 (DATA_DIR / "secrets", 0o700, "kiosk:kiosk"), (LOG_DIR, 0o750, "kiosk:kiosk")):
             target = self.path(path)
             if target.is_dir() and (target.stat().st_mode & 0o7777) == mode:
@@ -183,7 +187,7 @@ class Installer:
         steps = []
         config_target = self.path(CONFIG)
         if not config_target.exists():
-            files.insert(0, (CONFIG, production_config_text(), 0o660, "root:kiosk"))
+            files.insert(0, (CONFIG, production_config_text(), 0o640, "root:kiosk"))
         for path, text, mode, who in files:
             target = self.path(path)
             if target.exists() and target.read_text(encoding="utf-8") == text:
@@ -192,7 +196,7 @@ class Installer:
 
             def write(target=target, text=text, mode=mode, who=who):
                 target.parent.mkdir(parents=True, exist_ok=True)
-                write_atomically(target, text, mode, self._owner(who))
+                write_atomic(target, text, mode, self._owner(who))
                 self.files_changed = True
             steps.append(Step(f"{verb} {path} ({who}, {mode:o}, {len(text.splitlines())} lines)", write))
         return steps

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from kiosk import __version__
 from kiosk import config as cfg
-from provisioning.heartbeat import free_disk_mb
-from provisioning.pin import PinGate, PinResult
+from kiosk import printer_offsets
+from kiosk.heartbeat import free_disk_mb
+from kiosk.pin import PinGate, PinResult
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +123,12 @@ class Maintenance:
         if printer is not None and hasattr(printer, "offset_mm"):
             return tuple(printer.offset_mm)
         section = self.config.devices.licence_printer
-        return section.offset_x_mm, section.offset_y_mm
+        return printer_offsets.load(self.config) or (section.offset_x_mm, section.offset_y_mm)
 
     def save_calibration(self, measured_left_mm: float, measured_top_mm: float) -> tuple[float, float]:
-        """New offsets from the measured sheet: applied to the printer now and saved in the config."""
+        """New offsets from the measured sheet: applied to the printer now and saved in the
+        app's own calibration file (kiosk.printer_offsets; the config is read-only to the app)."""
         from provisioning.calibration import CalibrationError, corrected_offsets
-        from provisioning.configfile import update_file
         try:
             offsets = corrected_offsets(self.current_offsets(), measured_left_mm, measured_top_mm)
         except CalibrationError as exc:
@@ -135,20 +136,30 @@ class Maintenance:
         printer = self.core.devices.get("licence_printer")
         if printer is not None and hasattr(printer, "offset_mm"):
             printer.offset_mm = offsets
-        path = self._config_file()
         try:
-            update_file(path, {"devices.licence_printer": {"offset_x_mm": offsets[0], "offset_y_mm": offsets[1]}})
-        except (OSError, cfg.ConfigError) as exc:
+            printer_offsets.save(self.config, offsets)
+        except OSError as exc:
             raise MaintenanceError(f"offsets {offsets[0]:+.1f}/{offsets[1]:+.1f} mm applied until restart, "
                                    f"but not saved: {exc}") from None
         log.info("maintenance: licence printer offsets set to x=%+.1f y=%+.1f mm", *offsets)
         return offsets
 
     def enrol_from_qr(self, text: str):
-        """Enrol with the platform named in an enrolment QR code (kiosk-enroll:v1?...)."""
+        """Enrol with the platform named in an enrolment QR code (kiosk-enroll:v1?...).
+
+        A production app may not: enrolment rewrites the kiosk's trust (platform URL,
+        menu keys), and its config is read-only to it.  The technician is shown the
+        host the code names and enrols as root, where ``kioskctl enroll`` asks first."""
+        from urllib.parse import urlsplit
+
         from provisioning.enroll import EnrollError, enroll, parse_enrol_qr
         try:
             qr = parse_enrol_qr(text)
+            if self.config.is_production:
+                raise MaintenanceError(
+                    f"this code enrols with {urlsplit(qr.url).netloc}; the app may not change its own trust: "
+                    f"enrol as root with `kioskctl enroll --platform {qr.url} --fingerprint {qr.fingerprint} "
+                    "--code <code>`")
             result = enroll(qr.url, qr.code, self._config_file(), expected_fingerprint=qr.fingerprint)
         except EnrollError as exc:
             raise MaintenanceError(str(exc)) from None

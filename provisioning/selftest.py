@@ -19,7 +19,7 @@ from typing import Callable
 from devices.base import State, wait_for
 from kiosk import __version__
 from kiosk.platform import AuthError, PlatformError
-from provisioning.heartbeat import free_disk_mb
+from kiosk.heartbeat import free_disk_mb
 
 log = logging.getLogger(__name__)
 

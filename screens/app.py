@@ -78,7 +78,7 @@ def watch_main_loop(app) -> None:
     """systemd watchdog (kiosk.service, Type=notify): READY=1 once the first
     screen is built, then WATCHDOG=1 from the Kivy clock -- a frozen main loop
     stops the kicks and systemd restarts the kiosk.  No-op outside systemd."""
-    from provisioning.watchdog import Watchdog
+    from kiosk.watchdog import Watchdog
 
     watchdog = Watchdog.from_env()
 
@@ -87,6 +87,21 @@ def watch_main_loop(app) -> None:
         watchdog.attach_to_kivy_clock()
     app.fbind("on_start", started)
     app.fbind("on_stop", lambda *_args: watchdog.stopping())
+
+
+def wipe_on_crash(app) -> None:
+    """An unhandled exception on the UI thread wipes the resident's session before the
+    app dies and systemd restarts it (not after a shutdown that may hang); see kiosk.session."""
+    from kivy.base import ExceptionHandler, ExceptionManager
+
+    from kiosk.session import wipe_after_crash
+
+    class WipeSession(ExceptionHandler):
+        def handle_exception(self, exception):
+            if app.session is not None:
+                wipe_after_crash(app.core)
+            return ExceptionManager.RAISE
+    ExceptionManager.add_handler(WipeSession())
 
 
 def run(config: Config, tour_dir: str | None = None) -> int:
@@ -101,6 +116,7 @@ def run(config: Config, tour_dir: str | None = None) -> int:
 
     app = KioskApp(config, tour_dir=tour_dir)
     watch_main_loop(app)
+    wipe_on_crash(app)
     try:
         app.run()
     finally:

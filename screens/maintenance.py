@@ -2,8 +2,8 @@
 
 Reached by the shell's hidden corner gesture (five taps in the top-left
 corner), which wipes any resident session before showing this screen.  The
-PIN pad comes first; five wrong PINs lock entry for five minutes (also across
-restarts, see provisioning/pin.py).  Behind it: device statuses, queue depth
+PIN pad comes first; five wrong PINs lock entry for a minute, then longer (also across
+restarts, see kiosk/pin.py).  Behind it: device statuses, queue depth
 and dead letters, menu version and last check, connectivity, heartbeat and
 software version, and the actions -- self-test, test receipt, retry queue,
 licence-printer calibration, QR enrolment, back to service.

@@ -84,7 +84,7 @@ def test_maintenance_thread_runs_rounds_until_stopped(central_db):
         housekeeping.stop()
         assert housekeeping.rounds >= 1 and housekeeping.last == {"idempotency_keys": 1, "heartbeats": 0}
         assert keys(store) == set()
-        assert not housekeeping._thread.is_alive()
+        assert not housekeeping._worker.running
     finally:
         store.close()
 

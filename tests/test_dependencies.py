@@ -143,7 +143,7 @@ def test_bounds_and_pins_are_past_known_vulnerabilities(locks):
 
 def third_party_imports(paths: list[Path]) -> dict[str, set[Path]]:
     """Top-level module -> files importing it (lazy imports inside functions too)."""
-    first_party = {"kiosk", "devices", "screens", "offline_queue", "provisioning", "central"}
+    first_party = {"kiosk", "devices", "screens", "offline_queue", "provisioning", "central", "common"}
     found: dict[str, set[Path]] = {}
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -163,7 +163,7 @@ def distributions_of(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize("lock, packages", [
-    ("kiosk", ["kiosk", "devices", "screens", "offline_queue", "provisioning"]),
+    ("kiosk", ["kiosk", "devices", "screens", "offline_queue", "provisioning", "common"]),
     ("central", ["central"]),
 ])
 def test_what_the_code_imports_comes_from_its_lock(locks, lock, packages):

@@ -180,7 +180,7 @@ def test_poller_thread_installs_and_stops(tmp_path):
             assert installed.wait(10)
         finally:
             store.stop()
-        assert store.menu.version == 3 and store._thread is None
+        assert store.menu.version == 3 and store._poller is None
 
 
 def test_a_disk_that_refuses_the_write_keeps_the_active_menu(tmp_path, monkeypatch):
@@ -190,7 +190,7 @@ def test_a_disk_that_refuses_the_write_keeps_the_active_menu(tmp_path, monkeypat
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr("kiosk.menu_store.tempfile.mkstemp", full_disk)
+    monkeypatch.setattr("common.files.tempfile.mkstemp", full_disk)
     assert store.offer(bundle(2)) == "install_failed"
     assert store.menu.version == 1
     assert (store.dir / "current.bundle").read_bytes() == bundle(1)

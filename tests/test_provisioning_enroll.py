@@ -17,13 +17,14 @@ from kiosk import config as cfg
 from kiosk.cli import main as kioskctl
 from kiosk.menu_bundle import public_raw
 from kiosk.platform import PlatformClient
-from provisioning.enroll import EnrolQr, EnrollError, enroll, parse_enrol_qr, pubkey_fingerprint
+from central.platform_key import PlatformIdentity
+from provisioning.enroll import EnrolQr, EnrollError, enroll, parse_enrol_qr
 
 CONFIG = """# technician's note: keep this comment
 [kiosk]
 id = "unenrolled"
 data_dir = "var"
-profile = "production"
+profile = "dev"
 
 [platform]
 url = ""
@@ -36,6 +37,7 @@ def platform(tmp_path):
         key = base64.b64encode(public_raw(Ed25519PrivateKey.generate().public_key())).decode()
         server.store.set_setting("menu_pubkeys", [key])
         server.menu_key = key
+        server.fingerprint = PlatformIdentity.for_store(server.store).fingerprint
         yield server
 
 
@@ -53,8 +55,8 @@ def snapshot(root):
 
 def test_enrol_writes_config_token_and_key(platform, kiosk_dir, capsys):
     code = create_enroll_code(platform.store, region="440304")
-    status = kioskctl(["enroll", "--platform", platform.base_url, "--code", code,
-                       "--config-out", str(kiosk_dir / "kiosk.toml")])
+    status = kioskctl(["enroll", "--platform", platform.base_url, "--code", code, "--yes",
+                       "--fingerprint", platform.fingerprint, "--config-out", str(kiosk_dir / "kiosk.toml")])
     out = capsys.readouterr().out
     assert status == 0, out
     config = cfg.load(kiosk_dir / "kiosk.toml")
@@ -79,7 +81,8 @@ def test_existing_queue_key_is_kept(platform, kiosk_dir):
     key_file = kiosk_dir / "var" / "secrets" / "queue.key"
     key_file.parent.mkdir(parents=True)
     key_file.write_bytes(b"k" * 32)
-    result = enroll(platform.base_url, create_enroll_code(platform.store), kiosk_dir / "kiosk.toml")
+    result = enroll(platform.base_url, create_enroll_code(platform.store), kiosk_dir / "kiosk.toml",
+                    expected_fingerprint=platform.fingerprint)
     assert not result.queue_key_created and key_file.read_bytes() == b"k" * 32
 
 
@@ -94,15 +97,15 @@ def test_bad_code_is_one_line_and_changes_nothing(platform, kiosk_dir, capsys, c
         code = "ABCD-EFGH-JK"
     elif case == "used":
         code = create_enroll_code(platform.store)
-        enroll(platform.base_url, code, kiosk_dir.parent / "other.toml")
+        enroll(platform.base_url, code, kiosk_dir.parent / "other.toml", expected_fingerprint=platform.fingerprint)
     elif case == "expired":
         code = create_enroll_code(platform.store, ttl_s=0.01)
         time.sleep(0.05)
     else:
         code = "x"
     before = snapshot(kiosk_dir)
-    status = kioskctl(["enroll", "--platform", platform.base_url, "--code", code,
-                       "--config-out", str(kiosk_dir / "kiosk.toml")])
+    status = kioskctl(["enroll", "--platform", platform.base_url, "--code", code, "--yes",
+                       "--fingerprint", platform.fingerprint, "--config-out", str(kiosk_dir / "kiosk.toml")])
     err = capsys.readouterr().err
     assert status == 1
     assert err.count("\n") == 1 and expected in err and err.startswith("kioskctl: enrolment failed:")
@@ -112,20 +115,20 @@ def test_bad_code_is_one_line_and_changes_nothing(platform, kiosk_dir, capsys, c
 def test_unreachable_platform_changes_nothing(kiosk_dir):
     before = snapshot(kiosk_dir)
     with pytest.raises(EnrollError, match="cannot reach the platform"):
-        enroll("http://127.0.0.1:9", "ABCD-EFGH-JK", kiosk_dir / "kiosk.toml")
+        enroll("http://127.0.0.1:9", "ABCD-EFGH-JK", kiosk_dir / "kiosk.toml", expected_fingerprint="00" * 8)
     assert snapshot(kiosk_dir) == before
 
 
 def test_qr_fingerprint_mismatch_refuses_and_changes_nothing(platform, kiosk_dir):
     before = snapshot(kiosk_dir)
-    with pytest.raises(EnrollError, match="does not match the fingerprint"):
+    with pytest.raises(EnrollError, match="did not prove it holds the key of the fingerprint"):
         enroll(platform.base_url, create_enroll_code(platform.store), kiosk_dir / "kiosk.toml",
                expected_fingerprint="00" * 8)
     assert snapshot(kiosk_dir) == before
 
 
 def test_qr_payload_round_trip_and_enrolment(platform, kiosk_dir):
-    qr = EnrolQr(platform.base_url + "/", create_enroll_code(platform.store), pubkey_fingerprint(platform.menu_key))
+    qr = EnrolQr(platform.base_url + "/", create_enroll_code(platform.store), platform.fingerprint)
     parsed = parse_enrol_qr(qr.encode())
     assert parsed == qr
     enroll(parsed.url, parsed.code, kiosk_dir / "kiosk.toml", expected_fingerprint=parsed.fingerprint)
@@ -151,5 +154,5 @@ def test_unwritable_target_fails_before_spending_the_code(platform, tmp_path):
     locked.chmod(0o500)
     code = create_enroll_code(platform.store)
     with pytest.raises(EnrollError, match="permission denied"):
-        enroll(platform.base_url, code, locked / "kiosk.toml")
-    assert enroll(platform.base_url, code, tmp_path / "ok.toml").kiosk_id
+        enroll(platform.base_url, code, locked / "kiosk.toml", expected_fingerprint=platform.fingerprint)
+    assert enroll(platform.base_url, code, tmp_path / "ok.toml", expected_fingerprint=platform.fingerprint).kiosk_id

@@ -76,7 +76,7 @@ def test_apply_into_a_root_then_nothing_left_to_do(tmp_path):
     config = cfg.load(tmp_path / "etc/kiosk/kiosk.toml")
     assert config.is_production and str(config.data_dir) == "/var/lib/kiosk" and config.display.fullscreen
     mode = lambda p: stat.S_IMODE((tmp_path / p).stat().st_mode)  # noqa: E731
-    assert mode("var/lib/kiosk/secrets") == 0o700 and mode("etc/kiosk/kiosk.toml") == 0o660
+    assert mode("var/lib/kiosk/secrets") == 0o700 and mode("etc/kiosk/kiosk.toml") == 0o640
     assert mode("etc/systemd/system/kiosk.service") == 0o644
     unit = (tmp_path / "etc/systemd/system/kiosk.service").read_text()
     assert f"-- {cfg.PROJECT_ROOT}/.venv/bin/kiosk" in unit and "/opt/kiosk" not in unit

@@ -13,7 +13,7 @@ from kiosk import config as cfg
 from kiosk.core import KioskCore
 from kiosk.platform import PlatformClient
 from provisioning.maintenance import Maintenance, MaintenanceError
-from provisioning.pin import hash_pin
+from kiosk.pin import hash_pin
 
 PIN = "482913"
 
@@ -73,13 +73,14 @@ def test_overview_and_retry_queue(core, platform):
     assert core.outbox.get(item_id).state in ("pending", "sending", "dead")
 
 
-def test_calibration_saves_offsets_into_the_config_and_the_printer(core, config_path):
+def test_calibration_saves_offsets_in_the_apps_own_file_and_the_printer(core, config_path):
+    from kiosk import printer_offsets
+    before = config_path.read_text()
     maintenance = Maintenance(core)
     assert maintenance.save_calibration(21.5, 19.0) == (-1.5, 1.0)
     assert core.devices["licence_printer"].offset_mm == (-1.5, 1.0)
-    saved = cfg.load(config_path).devices.licence_printer
-    assert (saved.offset_x_mm, saved.offset_y_mm) == (-1.5, 1.0)
-    assert "# site notes stay" in config_path.read_text()
+    assert printer_offsets.load(core.config) == (-1.5, 1.0)
+    assert config_path.read_text() == before   # the config is read-only to the app (issue 12.6)
     job = maintenance.print_calibration_sheet()
     assert job.endswith(".pdf") and os.path.getsize(job) > 1000
     with pytest.raises(MaintenanceError, match="not plausible"):
@@ -169,7 +170,8 @@ def test_gesture_pin_panel_actions_and_back(config_path, tmp_path, monkeypatch):
     """Also: the real app tells systemd READY=1 and kicks the watchdog from its main loop."""
     if not os.environ.get("DISPLAY"):
         pytest.skip("needs a display: run under xvfb-run (make test does)")
-    from test_provisioning_watchdog import _notify_socket, _receive
+    from kiosk import printer_offsets
+    from test_watchdog import _notify_socket, _receive
     socket_name, notify = _notify_socket()
     monkeypatch.setenv("NOTIFY_SOCKET", socket_name)
     monkeypatch.setenv("WATCHDOG_USEC", "1000000")
@@ -242,7 +244,7 @@ def test_gesture_pin_panel_actions_and_back(config_path, tmp_path, monkeypatch):
     assert any(m.startswith("READY=1") for m in messages) and messages.count("WATCHDOG=1") >= 3, messages
     assert messages[-1] == "STOPPING=1"
     assert seen["offsets"] == (-1.0, 0.0)
-    assert cfg.load(config_path).devices.licence_printer.offset_x_mm == -1.0
+    assert printer_offsets.load(cfg.load(config_path))[0] == -1.0
     assert (tmp_path / "maintenance-panel.png").exists()
 
 
@@ -270,12 +272,14 @@ def test_qr_enrolment_through_the_camera(core, config_path, platform):
 
     from central.admin import create_enroll_code
     from kiosk.menu_bundle import public_raw
-    from provisioning.enroll import EnrolQr, pubkey_fingerprint
+    from central.platform_key import PlatformIdentity
+    from provisioning.enroll import EnrolQr
     from provisioning.maintenance import scan_camera_for_qr
 
     key = base64.b64encode(public_raw(Ed25519PrivateKey.generate().public_key())).decode()
     platform.store.set_setting("menu_pubkeys", [key])
-    payload = EnrolQr(platform.base_url, create_enroll_code(platform.store), pubkey_fingerprint(key)).encode()
+    fingerprint = PlatformIdentity.for_store(platform.store).fingerprint
+    payload = EnrolQr(platform.base_url, create_enroll_code(platform.store), fingerprint).encode()
     text = scan_camera_for_qr(QrCamera(payload), threading.Event(), timeout_s=5)
     assert text == payload
     result = Maintenance(core).enrol_from_qr(text)

@@ -165,6 +165,7 @@ def test_key_file_is_created_0600_in_dev_and_required_in_production(tmp_path, ma
     with pytest.raises(QueueKeyError, match="provisioning"):
         load_or_create_key(tmp_path / "absent.key", create=False)
     (tmp_path / "short.key").write_bytes(b"abc")
+    os.chmod(tmp_path / "short.key", 0o600)  # a readable one is refused before its length is looked at
     with pytest.raises(QueueKeyError, match="3 bytes"):
         load_or_create_key(tmp_path / "short.key", create=False)
 

@@ -28,6 +28,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from common.files import write_atomic
 from devices.base import State
 from devices.printers.common import PrinterError
 
@@ -118,12 +119,7 @@ class FileBackend:
     def submit(self, pdf: bytes, document_id: str, print_token: str) -> str:
         self.check()
         path = self.directory / f"{datetime.now():%Y%m%d-%H%M%S}-{job_name(document_id, print_token)}.pdf"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".part")
-        with os.fdopen(fd, "wb") as out:
-            out.write(pdf)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, pdf)
         return str(path)
 
     def wait(self, job_ref: str, timeout: float) -> list[str]:

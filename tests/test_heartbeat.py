@@ -10,7 +10,7 @@ import pytest
 from central.testing import run_server
 from kiosk.core import KioskCore
 from kiosk.platform import PlatformClient
-from provisioning.heartbeat import Heartbeat, build_payload
+from kiosk.heartbeat import Heartbeat, build_payload
 
 
 @pytest.fixture

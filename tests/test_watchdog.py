@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.watchdog import Watchdog
+from kiosk.watchdog import Watchdog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +93,7 @@ APP = textwrap.dedent("""
     from kivy.app import App
     from kivy.clock import Clock
     from kivy.uix.label import Label
-    from provisioning.watchdog import Watchdog
+    from kiosk.watchdog import Watchdog
 
     FREEZE = sys.argv[1]
 

@@ -3,7 +3,9 @@
 Central admins watch hundreds of kiosks and send someone when paper runs low
 or a reader faults, so each beat carries the device statuses (state, reason,
 code), the offline queue's depth and dead letters, the menu version, free disk,
-software version and uptime -- never anything about residents.  Beats are
+software version and uptime, and how many wrong maintenance PINs were tried
+since the last right one (a count: someone at the cabinet guessing) -- never
+anything about residents, never a PIN.  Beats are
 jittered (±``jitter`` of the interval) so a fleet that rebooted together after
 a power cut does not beat in lockstep.  A failed beat is logged and the next
 one simply comes on schedule: a heartbeat is a snapshot, not a message to
@@ -18,7 +20,9 @@ import threading
 import time
 from typing import Callable
 
+from common.worker import Worker
 from kiosk import __version__
+from kiosk.pin import PinGate
 from kiosk.platform import AuthError, PlatformError
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ def build_payload(core, started_monotonic: float) -> dict:
         "queue": stats,
         "menu_version": str(menu.version) if menu is not None else None,
         "free_disk_mb": free_disk_mb(core.data_dir),
+        "maintenance_pin_failures": PinGate.from_config(core.config).failed_attempts(),
     }
 
 
@@ -69,8 +74,7 @@ class Heartbeat:
         self.last_server_time: str | None = None
         self.last_ok: float | None = None          # wall time of the last accepted beat
         self.last_error: str = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("heartbeat", self._run)
 
     @classmethod
     def for_core(cls, core, started_monotonic: float | None = None) -> "Heartbeat":
@@ -106,21 +110,15 @@ class Heartbeat:
             self.bus.publish("heartbeat.sent", "heartbeat", server_time=self.last_server_time)
         return True
 
-    def _run(self) -> None:
+    def _run(self, stopping: threading.Event) -> None:
         # First beat soon after start (jittered too), then every interval.
         delay = self.rng.uniform(1.0, max(1.0, min(10.0, self.interval_s)))
-        while not self._stop.wait(delay):
+        while not stopping.wait(delay):
             self.beat()
             delay = self.next_delay()
 
     def start(self) -> None:
-        if self._thread and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._worker.stop()

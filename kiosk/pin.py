@@ -3,9 +3,11 @@
 Stored only as an scrypt hash string in ``maintenance.pin_hash``
 (``scrypt$<log2 n>$<r>$<p>$<salt b64>$<hash b64>``): a kiosk's config can be
 read by anyone who opens the cabinet, and a PIN is short, so the KDF must be
-slow.  Five wrong tries lock entry for five minutes; the counter lives in
-``data_dir/maintenance/pin_state.json`` so pulling the plug does not reset it.
-Every attempt is logged -- never the PIN itself.
+slow.  Five wrong tries lock entry for a minute, each further lockout twice as
+long (capped at a day) until the right PIN is entered; the state lives in
+``data_dir/maintenance/pin_state.json`` (the app's own file: the config is
+read-only to it) so pulling the plug does not reset it.  Every attempt is
+logged and the wrong ones are counted in the heartbeat -- never the PIN itself.
 """
 from __future__ import annotations
 
@@ -20,14 +22,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.configfile import write_atomically
+from common.files import write_atomic
 
 log = logging.getLogger(__name__)
 
 SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1     # ~32 MiB, ~0.1 s per try here
 MAX_FAILURES = 5
-LOCKOUT_S = 300.0
+LOCKOUT_S = 60.0                 # the first lockout; each further one doubles
+MAX_LOCKOUT_S = 86400.0
 PIN_DIGITS = (6, 12)
+
+
+OPEN = {"failures": 0, "locked_until": 0.0, "lockouts": 0, "wrong": 0}
 
 
 class PinFormatError(ValueError):
@@ -82,6 +88,8 @@ class PinResult:
 class PinGate:
     """Checks PINs and enforces the lockout; safe to call from a worker thread."""
 
+    MAX_LOCKOUT_S = MAX_LOCKOUT_S
+
     def __init__(self, pin_hash: str, state_path: Path, clock=time.time,
                  max_failures: int = MAX_FAILURES, lockout_s: float = LOCKOUT_S):
         self.pin_hash = pin_hash
@@ -96,19 +104,28 @@ class PinGate:
         return cls(config.maintenance.pin_hash, config.data_dir / "maintenance" / "pin_state.json", **kwargs)
 
     def _load(self) -> dict:
+        """``failures`` in this round, ``locked_until``, ``lockouts`` and ``wrong`` (wrong PINs)
+        since the last right PIN."""
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            return {"failures": int(state.get("failures", 0)), "locked_until": float(state.get("locked_until", 0))}
+            failures = int(state.get("failures", 0))
+            return {"failures": failures, "locked_until": float(state.get("locked_until", 0)),
+                    "lockouts": int(state.get("lockouts", 0)), "wrong": int(state.get("wrong", failures))}
         except FileNotFoundError:
-            return {"failures": 0, "locked_until": 0.0}
+            return dict(OPEN)
         except (ValueError, TypeError, AttributeError, OSError):
             # A damaged state file must not become a way round the lockout.
             log.warning("maintenance PIN state %s unreadable; treating entry as locked", self.state_path)
-            return {"failures": self.max_failures, "locked_until": self.clock() + self.lockout_s}
+            return {"failures": self.max_failures, "locked_until": self.clock() + self.lockout_s,
+                    "lockouts": 1, "wrong": self.max_failures}
 
     def _save(self, state: dict) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.state_path, json.dumps(state), mode=0o600)
+        write_atomic(self.state_path, json.dumps(state))
+
+    def failed_attempts(self) -> int:
+        """Wrong PINs since the last right one (the heartbeat reports this count)."""
+        with self._lock:
+            return self._load()["wrong"]
 
     def locked_for(self) -> float:
         """Seconds until PIN entry opens again (0 when it is open)."""
@@ -127,18 +144,21 @@ class PinGate:
                 log.warning("maintenance PIN attempt while locked (%.0f s left)", left)
                 return PinResult("locked", locked_for_s=left)
             if state["locked_until"]:
-                state = {"failures": 0, "locked_until": 0.0}   # the lockout has run out
+                state.update(failures=0, locked_until=0.0)   # the lockout has run out, not its memory
             if verify_pin(pin, self.pin_hash):
-                self._save({"failures": 0, "locked_until": 0.0})
+                self._save(dict(OPEN))
                 log.info("maintenance mode entered with the technician PIN")
                 return PinResult("ok")
             state["failures"] += 1
+            state["wrong"] += 1
             if state["failures"] >= self.max_failures:
-                state["locked_until"] = now + self.lockout_s
+                lockout = min(self.MAX_LOCKOUT_S, self.lockout_s * 2 ** min(state["lockouts"], 32))
+                state["lockouts"] += 1
+                state["locked_until"] = now + lockout
                 self._save(state)
-                log.warning("maintenance PIN wrong %d times; entry locked for %.0f s",
-                            state["failures"], self.lockout_s)
-                return PinResult("locked", locked_for_s=self.lockout_s)
+                log.warning("maintenance PIN wrong %d times; entry locked for %.0f s (lockout %d)",
+                            state["failures"], lockout, state["lockouts"])
+                return PinResult("locked", locked_for_s=lockout)
             self._save(state)
             left = self.max_failures - state["failures"]
             log.warning("maintenance PIN wrong (%d of %d tries)", state["failures"], self.max_failures)
