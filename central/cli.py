@@ -99,6 +99,8 @@ def cmd_maintenance(args, store: Store) -> int:
     removed = maintenance.run(store, _retention(args))
     print(f"removed {removed['idempotency_keys']} idempotency key(s) unused for {_days(args.key_retention)}")
     print(f"removed {removed['heartbeats']} heartbeat sample(s) older than {_days(args.heartbeat_retention)}")
+    for kind in ("scans", "documents", "appeals", "ratings", "verifications"):  # central/retention.py
+        print(f"{removed[kind]} {maintenance.LABELS[kind]}")
     return 0
 
 
@@ -260,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     _retention_options(s)
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("maintenance", help="housekeeping once: idempotency keys and heartbeat history past "
-                                          "their retention")
+    s = sub.add_parser("maintenance", help="housekeeping once: idempotency keys, heartbeat history and "
+                                          "residents' data past their retention")
     _retention_options(s)
     s.set_defaults(func=cmd_maintenance)
 
