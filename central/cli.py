@@ -11,7 +11,8 @@
 
 The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db): a SQLite file
 or a ``postgresql://`` URL.  The resident-key pepper is ``--pepper-file`` (or
-$CENTRAL_PEPPER); beside a SQLite file by default, required with PostgreSQL.
+$CENTRAL_PEPPER); beside a SQLite file by default, required with PostgreSQL.  The data key
+that seals residents' fields is ``--key-file`` (or $CENTRAL_KEY); beside the pepper by default.
 """
 from __future__ import annotations
 
@@ -249,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pepper-file", default=os.environ.get("CENTRAL_PEPPER") or None,
                    help="the resident-key secret (default $CENTRAL_PEPPER, else <db>.pepper beside a SQLite "
                         "file; required with PostgreSQL); created on first use")
+    p.add_argument("--key-file", default=os.environ.get("CENTRAL_KEY") or None,
+                   help="the data key sealing residents' fields at rest (default $CENTRAL_KEY, else beside the "
+                        "pepper file, suffix .key); created on first use; keep it off the database server")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the HTTP API")
@@ -315,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":  # needs no database
         return cmd_openapi(args, None)
     try:
-        store = Store(args.db, args.pepper_file)
+        store = Store(args.db, args.pepper_file, key_path=args.key_file)
     except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
         where = dialect_for(args.db).describe()  # a URL without its password
         print(f"central: cannot open database {where}: {str(exc).strip()}", file=sys.stderr)

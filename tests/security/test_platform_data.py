@@ -143,3 +143,13 @@ def test_an_existing_world_readable_database_is_made_private(tmp_path):
     os.chmod(tmp_path / "central.db", 0o644)
     Store(tmp_path / "central.db").close()
     assert stat.S_IMODE((tmp_path / "central.db").stat().st_mode) == 0o600
+
+
+def test_the_cli_takes_the_key_file_from_an_option_or_the_environment(tmp_path, monkeypatch):
+    from central import cli
+    elsewhere = tmp_path / "secrets" / "central.key"
+    assert cli.main(["--db", str(tmp_path / "central.db"), "--key-file", str(elsewhere), "kiosk-token", "k1"]) == 0
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600 and not (tmp_path / "central.key").exists()
+    assert cli.main(["--db", str(tmp_path / "central.db"), "kiosks"]) == 2  # the default path holds no key
+    monkeypatch.setenv("CENTRAL_KEY", str(elsewhere))
+    assert cli.main(["--db", str(tmp_path / "central.db"), "kiosks"]) == 0
