@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 import requests
 
 from central import schema
@@ -112,3 +113,12 @@ def test_a_migrated_database_opens_again_unchanged(central_db):
         assert store.record("ratings", "r1")["comment"] == RATING_COMMENT
     finally:
         store.close()
+
+
+def test_a_database_newer_than_the_platform_is_refused_with_what_to_do(central_db):
+    Store(central_db.db, central_db.pepper).close()
+    store = Store(central_db.db, central_db.pepper)
+    store.set_setting("schema_version", schema.SCHEMA_VERSION + 1)
+    store.close()
+    with pytest.raises(schema.SchemaError, match="newer than this platform"):
+        Store(central_db.db, central_db.pepper)
