@@ -317,7 +317,7 @@ def issue_document(store: Store, application_no: str) -> None:
 
     Call inside a write transaction."""
     row = store.record("applications", application_no)
-    service = services.lookup(row["service_id"])
+    service = services.lookup(store, row["service_id"])
     if service.document_title is None:
         return
     applicant = row["applicant"]
@@ -353,7 +353,7 @@ def application_view(store: Store, app_row: dict, documents: bool = True) -> dic
 
 def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, decoded: list) -> dict:
     """Record one application (inside a write transaction); 即办件 are approved at once."""
-    service = services.lookup(body.service_id)
+    service = services.lookup(store, body.service_id)
     now = time.time()
     today = dt.date.today()
     region = store.one("SELECT region FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))["region"]
