@@ -18,9 +18,23 @@ from central import schema
 from central.postgres import translate_schema
 from central.storage import Store
 from central.testing import run_server
-from tests.security.test_platform_data import (APPEAL_PHONE, APPEAL_TEXT, BIRTH_DATE, CARD_ADDRESS, FORM_ADDRESS,
-                                               ID_NUMBER, NAME, PAGE, PHONE, RATING_COMMENT, forms_of)
+from tests.security.test_platform_data import forms_of
 
+# A resident of its own: PostgreSQL's WAL is the whole test cluster's, and the plain values
+# written here as schema 1 would stay in it for every later test that scans the files.
+ID_NUMBER = "110105194912310021"
+MASKED = "110105********0021"
+BIRTH_DATE = "19491231"
+NAME = "司马青云"
+CARD_ADDRESS = "北京市朝阳区建国路八十八号院三号楼"
+FORM_ADDRESS = "北京市朝阳区光华路甲十号"
+PHONE = "13611112222"
+APPEAL_TEXT = "小区门口井盖缺失已两周无人处理"
+APPEAL_PHONE = "13633334444"
+RATING_COMMENT = "等候时间过长叫号混乱"
+PAGE = b"\x89PNG-schema-1-scan-of-a-marriage-certificate"
+
+NUMBER = "110105202612030000001"
 SCHEMA_V1 = (Path(__file__).parent / "central_schema_v1.sql").read_text(encoding="utf-8")
 
 
@@ -31,29 +45,29 @@ def write_schema_1_database(central_db) -> None:
     resident = hmac.new(pepper, ID_NUMBER.encode(), hashlib.sha256).hexdigest()
     check = hmac.new(pepper, b"central pepper check", hashlib.sha256).hexdigest()[:16]
     applicant = {"name": NAME, "card_type": "resident", "sex": "女", "birth_date": BIRTH_DATE,
-                 "address": CARD_ADDRESS, "id_number_masked": "440304********0026"}
+                 "address": CARD_ADDRESS, "id_number_masked": MASKED}
     form = {"phone": PHONE, "address": FORM_ADDRESS}
-    document = {"title": "生育登记服务单", "serial": "440304202612030000001", "holder_name": NAME,
-                "id_number_masked": "440304********0026", "fields": form}
+    document = {"title": "生育登记服务单", "serial": NUMBER, "holder_name": NAME,
+                "id_number_masked": MASKED, "fields": form}
     now = time.time()
     statements = [
         ("INSERT INTO settings (name, value) VALUES ('pepper_check', ?)", (json.dumps(check),)),
         ("INSERT INTO applications VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-         ("440304202612030000001", "k1", "key-1", "birth-registration", "生育登记", "immediate", "approved",
+         (NUMBER, "k1", "key-1", "birth-registration", "生育登记", "immediate", "approved",
           resident, json.dumps(applicant, ensure_ascii=False), json.dumps(form, ensure_ascii=False),
           json.dumps({"method": "courier", "address": FORM_ADDRESS}, ensure_ascii=False), None, now, 0, 0,
           "2026-12-03", now, "12345678")),
         ("INSERT INTO materials VALUES (?,?,?,?,?,?,?)",
-         ("m1", resident, "household-register", "户口簿", "440304202612030000001", now, 1)),
+         ("m1", resident, "household-register", "户口簿", NUMBER, now, 1)),
         ("INSERT INTO material_pages VALUES (?,?,?,?)", ("m1", 0, hashlib.sha256(PAGE).hexdigest(), PAGE)),
         ("INSERT INTO documents (document_id, application_no, resident_key, title, kind, data, pickup_code, "
          "print_token, status, created_at) VALUES (?,?,?,?,?,?,?,?,'ready',?)",
-         ("d1", "440304202612030000001", resident, "生育登记服务单", "proof",
+         ("d1", NUMBER, resident, "生育登记服务单", "proof",
           json.dumps(document, ensure_ascii=False), "12345678", "print-token", now)),
         ("INSERT INTO appeals VALUES (?,?,?,?,?,'received',?)",
          ("SQ20261203000001", "k1", "complaint", APPEAL_TEXT, APPEAL_PHONE, now)),
         ("INSERT INTO ratings VALUES (?,?,?,?,?,?,?)",
-         ("r1", "k1", "440304202612030000001", 1, RATING_COMMENT, 1, now)),
+         ("r1", "k1", NUMBER, 1, RATING_COMMENT, 1, now)),
     ]
     if central_db.cluster is None:
         with sqlite3.connect(central_db.db) as conn:
@@ -87,8 +101,8 @@ def test_a_schema_1_database_is_migrated_and_keeps_serving(central_db):
     with run_server(central_db.db, pepper_path=central_db.pepper) as platform:
         store = platform.store
         assert store.get_setting("schema_version") == schema.SCHEMA_VERSION
-        assert store.record("applications", "440304202612030000001")["applicant"] == {
-            "name": NAME, "card_type": "resident", "id_number_masked": "440304********0026"}
+        assert store.record("applications", NUMBER)["applicant"] == {
+            "name": NAME, "card_type": "resident", "id_number_masked": MASKED}
         assert store.record("appeals", "SQ20261203000001")["contact_phone"] == APPEAL_PHONE
         assert store.record("material_pages", ("m1", 0))["content"] == PAGE
         headers = {"Authorization": f"Bearer {platform.token}"}
