@@ -33,7 +33,7 @@ SEALED: dict[str, SealedTable] = {
     "appeals": SealedTable(("appeal_no",), {"text": "text", "contact_phone": "text"}),
     "ratings": SealedTable(("rating_id",), {"comment": "text"}),
 }
-EMPTY = {"json": {}, "text": "", "bytes": b""}
+EMPTY = {"json": dict, "text": str, "bytes": bytes}  # what an erased value reads as (a new one each time)
 
 
 def applicant_record(applicant: dict) -> dict:
@@ -67,7 +67,7 @@ def open_value(sealer: Sealer, table: str, column: str, key: tuple, stored: str 
         return None
     codec = SEALED[table].columns[column]
     if len(stored) == 0:  # erased
-        return EMPTY[codec]
+        return EMPTY[codec]()
     blob = bytes(stored) if codec == "bytes" else base64.b64decode(stored)
     plain = sealer.open(blob, _context(table, column, key))
     if codec == "json":
