@@ -22,8 +22,9 @@ Selected by a URL instead of a file: ``central --db postgresql://central@db.exam
   (the WAL is flushed shortly after; nothing is ever half-applied);
 * rows come back as dicts; ``BYTEA`` as ``bytes``;
 * text: PostgreSQL cannot hold U+0000 in ``text``; SQLite can, and the contract accepts any
-  string, so a NUL character is stored as U+FFFD (the replacement character) instead of
-  refusing a resident's appeal or rating for it.  Any other value PostgreSQL cannot store (a
+  string, so a NUL character in a plain text column (a material's name, a kiosk's hostname)
+  is stored as U+FFFD (the replacement character) instead of refusing the request for it;
+  residents' sealed texts (central.records) are ciphertext and keep it.  Any other value PostgreSQL cannot store (a
   number out of range) raises :class:`central.dialect.DataRejected` (the API answers 422)
   instead of a 500;
 * a connection broken by a server restart is dropped after the error, and the next
