@@ -187,7 +187,7 @@ class HistoryEvent:
 
 
 def kiosk_history(store: Store, kiosk_id: str) -> list[HistoryEvent]:
-    """One kiosk's heartbeat history (what is kept: storage.HEARTBEAT_RETENTION_DAYS), reduced to
+    """One kiosk's heartbeat history (what is kept: retention.HEARTBEAT_RETENTION_DAYS), reduced to
     what happened: the first sample, every change of queue depth, dead letters or faults, each
     restart (uptime went down), each return after a silence, and the latest sample."""
     rows = store.all("SELECT received_at, queue_depth, dead, faults, uptime_s FROM heartbeats "

@@ -28,11 +28,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from central import identity, services, storage
+from central import identity, idempotency, services
+from central.dialect import DataRejected
 from central.faults import FaultInjector, FaultMiddleware, Faults
 from central.platform_key import PlatformIdentity
-from central.storage import DataRejected, Store, canonical_hash, new_token, token_hash
-from kiosk.privacy import mask_id_number  # documents show ID numbers as the kiosk prints them
+from central.records import applicant_record
+from central.storage import Store, canonical_hash, new_token, token_hash
 
 log = logging.getLogger("central.app")
 
@@ -324,20 +325,20 @@ def issue_document(store: Store, application_no: str) -> None:
     """Approval issues the service's document (if any), printable with its print token.
 
     Call inside a write transaction."""
-    row = store.one("SELECT * FROM applications WHERE application_no = ?", (application_no,))
-    service = services.lookup(row["service_id"])
+    row = store.record("applications", application_no)
+    service = services.lookup(store, row["service_id"])
     if service.document_title is None:
         return
-    applicant = json.loads(row["applicant"])
+    applicant = row["applicant"]
     data = {"title": service.document_title, "serial": application_no, "holder_name": applicant["name"],
             "id_number_masked": applicant["id_number_masked"], "service_name": service.name,
             "issued_on": dt.date.today().isoformat(), "issuer": store.get_setting("issuer", "政务服务中心"),
-            "fields": json.loads(row["form"])}
-    store.execute("INSERT INTO documents (document_id, application_no, resident_key, title, kind, data, "
-                  "pickup_code, print_token, status, created_at) VALUES (?,?,?,?,?,?,?,?,'ready',?)",
-                  (uuid.uuid4().hex, application_no, row["resident_key"], service.document_title,
-                   service.document_kind, json.dumps(data, ensure_ascii=False), row["pickup_code"],
-                   secrets.token_urlsafe(16), time.time()))
+            "fields": row["form"]}
+    store.insert("documents", {"document_id": uuid.uuid4().hex, "application_no": application_no,
+                               "resident_key": row["resident_key"], "title": service.document_title,
+                               "kind": service.document_kind, "data": data, "pickup_code": row["pickup_code"],
+                               "print_token": secrets.token_urlsafe(16), "status": "ready",
+                               "created_at": time.time()})
 
 
 def document_summary(row: dict) -> DocumentSummary:
@@ -361,7 +362,7 @@ def application_view(store: Store, app_row: dict, documents: bool = True) -> dic
 
 def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, decoded: list) -> dict:
     """Record one application (inside a write transaction); 即办件 are approved at once."""
-    service = services.lookup(body.service_id)
+    service = services.lookup(store, body.service_id)
     now = time.time()
     today = dt.date.today()
     region = store.one("SELECT region FROM kiosks WHERE kiosk_id = ?", (kiosk_id,))["region"]
@@ -369,9 +370,6 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
     application_no = f"{region}{today:%Y%m%d}{number:06d}"
     resident = store.resident_key(body.applicant.id_number)
     immediate = service.kind == services.IMMEDIATE
-    # Kept minimal: the resident is found by resident_key; the plain ID number is not stored.
-    applicant = {k: v for k, v in body.applicant.model_dump().items() if "photo" not in k and k != "id_number"}
-    applicant["id_number_masked"] = mask_id_number(body.applicant.id_number)
     expected = today if immediate else services.add_working_days(today, service.promised_days)
     while True:
         pickup = f"{secrets.randbelow(10**8):08d}"
@@ -381,25 +379,24 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
            "kind": service.kind, "service_id": service.service_id, "service_name": service.name,
            "promised_days": service.promised_days, "expected_completion": expected.isoformat(),
            "pickup_code": pickup}
-    store.execute(
-        "INSERT INTO applications (application_no, kiosk_id, idem_key, service_id, service_name, kind, "
-        "status, resident_key, applicant, form, delivery, submitted_at, received_at, offline, "
-        "promised_days, expected_completion, decided_at, pickup_code) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (application_no, kiosk_id, key, service.service_id, service.name, service.kind,
-         row["status"], resident, json.dumps(applicant, ensure_ascii=False),
-         json.dumps(body.form, ensure_ascii=False), json.dumps(body.delivery, ensure_ascii=False),
-         body.submitted_at, now, int(body.offline), service.promised_days, row["expected_completion"],
-         now if immediate else None, pickup))
+    # Only what each use needs (central.records): the resident is found by resident_key, the
+    # applicant's and the form's fields are sealed by the store.
+    store.insert("applications", {
+        "application_no": application_no, "kiosk_id": kiosk_id, "idem_key": key,
+        "service_id": service.service_id, "service_name": service.name, "kind": service.kind,
+        "status": row["status"], "resident_key": resident, "applicant": applicant_record(body.applicant.model_dump()),
+        "form": body.form, "delivery": body.delivery, "submitted_at": body.submitted_at, "received_at": now,
+        "offline": int(body.offline), "promised_days": service.promised_days,
+        "expected_completion": row["expected_completion"], "decided_at": now if immediate else None,
+        "pickup_code": pickup})
     for material, pages in decoded:
         material_id = uuid.uuid4().hex
-        store.execute("INSERT INTO materials (material_id, resident_key, kind, name, application_no, "
-                      "submitted_at, pages) VALUES (?,?,?,?,?,?,?)",
-                      (material_id, resident, material.id, material.name or material.id,
-                       application_no, now, len(pages)))
+        store.insert("materials", {"material_id": material_id, "resident_key": resident, "kind": material.id,
+                                   "name": material.name or material.id, "application_no": application_no,
+                                   "submitted_at": now, "pages": len(pages)})
         for page_no, (digest, content) in enumerate(pages):
-            store.execute("INSERT INTO material_pages (material_id, page_no, sha256, content) "
-                          "VALUES (?,?,?,?)", (material_id, page_no, digest, content))
+            store.insert("material_pages", {"material_id": material_id, "page_no": page_no, "sha256": digest,
+                                            "content": content})
     if immediate:
         issue_document(store, application_no)
     log.info("application %s accepted from %s (service %s, %s%s)", application_no, kiosk_id,
@@ -571,7 +568,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                 return answer(422, {"detail": "Idempotency-Key was already used with a different body"})
             if known["state"] == "done":
                 return answer(known["status_code"], json.loads(known["response"]), replayed=True)
-            if time.time() - known["updated_at"] <= storage.PROCESSING_LEASE_S:
+            if time.time() - known["updated_at"] <= idempotency.PROCESSING_LEASE_S:
                 return answer(409, {"detail": "a request with this Idempotency-Key is still being processed",
                                     "retryable": True})
         try:
@@ -649,10 +646,11 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
              responses={404: {"model": Problem}, **ERRORS})
     def get_document(document_id: str, kiosk_id: str = Depends(kiosk)):
         """The document's fields, for the kiosk's licence/certificate template."""
-        row = document_row(document_id)
+        row = store.record("documents", document_id)
+        if row is None:
+            raise HTTPException(404, "no document with this id")
         return DocumentData(document_id=row["document_id"], title=row["title"], kind=row["kind"],
-                            status=row["status"], application_no=row["application_no"],
-                            data=json.loads(row["data"]))
+                            status=row["status"], application_no=row["application_no"], data=row["data"])
 
     @app.post("/v1/documents/{document_id}/printed", response_model=PrintedResponse, tags=["kiosk"],
               responses={404: {"model": Problem}, 409: {"model": Problem, "description": (
@@ -706,10 +704,9 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
                 application_no = None
             rating_id = uuid.uuid4().hex
             follow_up = body.level <= 2
-            store.execute("INSERT INTO ratings (rating_id, kiosk_id, application_no, level, comment, follow_up, "
-                          "created_at) VALUES (?,?,?,?,?,?,?)",
-                          (rating_id, kiosk_id, application_no, body.level, body.comment, int(follow_up),
-                           time.time()))
+            store.insert("ratings", {"rating_id": rating_id, "kiosk_id": kiosk_id, "application_no": application_no,
+                                     "level": body.level, "comment": body.comment, "follow_up": int(follow_up),
+                                     "created_at": time.time()})
             if follow_up:
                 log.warning("rating %s (level %d) needs follow-up", rating_id, body.level)
             return 201, RatingResponse(rating_id=rating_id, application_no=application_no,
@@ -723,9 +720,9 @@ def create_app(store: Store, faults: FaultInjector | None = None, admin_token: s
         """诉求: consultations, complaints, suggestions (12345-style)."""
         def work() -> tuple[int, dict]:
             appeal_no = f"SQ{dt.date.today():%Y%m%d}{store.next_number('appeals'):06d}"
-            store.execute("INSERT INTO appeals (appeal_no, kiosk_id, category, text, contact_phone, status, "
-                          "created_at) VALUES (?,?,?,?,?,'received',?)",
-                          (appeal_no, kiosk_id, body.category, body.text, body.contact_phone, time.time()))
+            store.insert("appeals", {"appeal_no": appeal_no, "kiosk_id": kiosk_id, "category": body.category,
+                                     "text": body.text, "contact_phone": body.contact_phone, "status": "received",
+                                     "created_at": time.time()})
             log.info("appeal %s (%s) from %s", appeal_no, body.category, kiosk_id)
             return 201, AppealResponse(appeal_no=appeal_no, status="received").model_dump()
         return idempotent(kiosk_id, "appeals", idempotency_key, body.model_dump(mode="json"), work)

@@ -11,7 +11,8 @@
 
 The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db): a SQLite file
 or a ``postgresql://`` URL.  The resident-key pepper is ``--pepper-file`` (or
-$CENTRAL_PEPPER); beside a SQLite file by default, required with PostgreSQL.
+$CENTRAL_PEPPER); beside a SQLite file by default, required with PostgreSQL.  The data key
+that seals residents' fields is ``--key-file`` (or $CENTRAL_KEY); beside the pepper by default.
 """
 from __future__ import annotations
 
@@ -102,6 +103,8 @@ def cmd_maintenance(args, store: Store) -> int:
     removed = maintenance.run(store, _retention(args))
     print(f"removed {removed['idempotency_keys']} idempotency key(s) unused for {_days(args.key_retention)}")
     print(f"removed {removed['heartbeats']} heartbeat sample(s) older than {_days(args.heartbeat_retention)}")
+    for kind in ("scans", "documents", "appeals", "ratings", "verifications"):  # central/retention.py
+        print(f"{removed[kind]} {maintenance.LABELS[kind]}")
     return 0
 
 
@@ -265,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the platform's Ed25519 identity key that enrolling kiosks verify (default "
                         "$CENTRAL_IDENTITY_KEY, else <db>.identity beside a SQLite file; required with "
                         "PostgreSQL); created on first use, 0600")
+    p.add_argument("--key-file", default=os.environ.get("CENTRAL_KEY") or None,
+                   help="the data key sealing residents' fields at rest (default $CENTRAL_KEY, else beside the "
+                        "pepper file, suffix .key); created on first use; keep it off the database server")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the HTTP API")
@@ -278,8 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     _retention_options(s)
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("maintenance", help="housekeeping once: idempotency keys and heartbeat history past "
-                                          "their retention")
+    s = sub.add_parser("maintenance", help="housekeeping once: idempotency keys, heartbeat history and "
+                                          "residents' data past their retention")
     _retention_options(s)
     s.set_defaults(func=cmd_maintenance)
 
@@ -331,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":  # needs no database
         return cmd_openapi(args, None)
     try:
-        store = Store(args.db, args.pepper_file)
+        store = Store(args.db, args.pepper_file, key_path=args.key_file)
     except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
         where = dialect_for(args.db).describe()  # a URL without its password
         print(f"central: cannot open database {where}: {str(exc).strip()}", file=sys.stderr)

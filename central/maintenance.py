@@ -1,10 +1,11 @@
 """Housekeeping of the reference platform, off the request path.
 
 ``central serve`` runs :func:`run` in a background thread shortly after start and then every
-``--maintenance-every`` (default 1 h); ``central maintenance`` runs it once.  It forgets
-idempotency keys older than the key retention (``storage.KEY_RETENTION_DAYS``, see
-docs/platform.md "Retention") and heartbeat history older than its retention
-(``storage.HEARTBEAT_RETENTION_DAYS``).  Logs carry counts only.
+``--maintenance-every`` (default 1 h); ``central maintenance`` runs it once.  Each round
+enforces the retention of :mod:`central.retention` (docs/security.d/platform-data.md): it
+forgets idempotency keys and heartbeat history past their retention, deletes the scans of
+decided applications, and erases printed documents' fields, old appeals' texts and phones,
+old rating comments and old identity checks.  Logs carry counts only.
 """
 from __future__ import annotations
 
@@ -12,26 +13,41 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from central.storage import HEARTBEAT_RETENTION_DAYS, KEY_RETENTION_DAYS, Store
+from central import retention as rules
+from central.idempotency import KEY_RETENTION_DAYS
+from central.retention import DAY_S, HEARTBEAT_RETENTION_DAYS
+from central.storage import Store
 from common.worker import Worker
 
 log = logging.getLogger("central.maintenance")
 
-DAY_S = 86400.0
-LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sample(s)"}
+LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sample(s)",
+          "scans": "scanned material(s) of decided applications", "documents": "printed document(s) erased",
+          "appeals": "appeal text(s) erased", "ratings": "rating comment(s) erased",
+          "verifications": "identity check(s)"}
 
 
 @dataclass
 class Retention:
     keys_s: float = KEY_RETENTION_DAYS * DAY_S
     heartbeats_s: float = HEARTBEAT_RETENTION_DAYS * DAY_S
+    scans_s: float = rules.SCAN_RETENTION_DAYS * DAY_S
+    printed_documents_s: float = rules.PRINTED_DOCUMENT_DAYS * DAY_S
+    appeals_s: float = rules.APPEAL_RETENTION_DAYS * DAY_S
+    rating_comments_s: float = rules.RATING_COMMENT_DAYS * DAY_S
+    verifications_s: float = rules.VERIFICATION_RETENTION_DAYS * DAY_S
 
 
 def run(store: Store, retention: Retention | None = None, now: float | None = None) -> dict[str, int]:
-    """One round of housekeeping; returns what was removed, by kind."""
+    """One round of housekeeping; returns what was removed or erased, by kind."""
     retention = retention or Retention()
     done = {"idempotency_keys": store.purge_keys(retention.keys_s, now=now),
-            "heartbeats": store.purge_heartbeats(retention.heartbeats_s, now=now)}
+            "heartbeats": rules.purge_heartbeats(store, retention.heartbeats_s, now=now),
+            "scans": rules.purge_scans(store, retention.scans_s, now=now),
+            "documents": rules.erase_printed_documents(store, retention.printed_documents_s, now=now),
+            "appeals": rules.erase_appeals(store, retention.appeals_s, now=now),
+            "ratings": rules.erase_rating_comments(store, retention.rating_comments_s, now=now),
+            "verifications": rules.purge_verifications(store, retention.verifications_s, now=now)}
     if any(done.values()):
         log.info("maintenance: removed %s", ", ".join(f"{n} {LABELS[kind]}" for kind, n in done.items() if n))
     return done

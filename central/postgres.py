@@ -22,15 +22,16 @@ Selected by a URL instead of a file: ``central --db postgresql://central@db.exam
   (the WAL is flushed shortly after; nothing is ever half-applied);
 * rows come back as dicts; ``BYTEA`` as ``bytes``;
 * text: PostgreSQL cannot hold U+0000 in ``text``; SQLite can, and the contract accepts any
-  string, so a NUL character is stored as U+FFFD (the replacement character) instead of
-  refusing a resident's appeal or rating for it.  Any other value PostgreSQL cannot store (a
-  number out of range) raises :class:`central.storage.DataRejected` (the API answers 422)
+  string, so a NUL character in a plain text column (a material's name, a kiosk's hostname)
+  is stored as U+FFFD (the replacement character) instead of refusing the request for it;
+  residents' sealed texts (central.records) are ciphertext and keep it.  Any other value PostgreSQL cannot store (a
+  number out of range) raises :class:`central.dialect.DataRejected` (the API answers 422)
   instead of a 500;
 * a connection broken by a server restart is dropped after the error, and the next
   statement on that thread connects again.
 
-The schema is created (``IF NOT EXISTS``) under a transaction-scoped advisory lock, so several
-``central`` processes may start against one new database at once.
+The schema is created (``IF NOT EXISTS``) and migrated under a transaction-scoped advisory
+lock, so several ``central`` processes may start against one new (or old) database at once.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.string import StrDumperUnknown
 
-from central import storage
+from central.dialect import DataRejected, Dialect
 
 SCHEMA_LOCK = 0x63656E74  # "cent": advisory lock held while the schema is created
 
@@ -86,13 +87,14 @@ class NulSafeStrDumper(StrDumperUnknown):
         return obj.encode(self._encoding)
 
 
-class PostgresDialect(storage.Dialect):
+class PostgresDialect(Dialect):
     name = "postgresql"
     begin_write = "BEGIN"
     begin_write_nondurable = "BEGIN; SET LOCAL synchronous_commit = off"
     for_update = " FOR UPDATE"
     process_write_lock = False
     key_lock = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
+    schema_lock = f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"
     errors = (psycopg.Error,)
 
     def __init__(self, url: str):
@@ -104,6 +106,9 @@ class PostgresDialect(storage.Dialect):
         conn.adapters.register_dumper(str, NulSafeStrDumper)
         return conn
 
+    def prepare(self) -> None:
+        """Nothing to do: the server keeps its files private."""
+
     def set_durable(self, conn, durable: bool) -> None:
         """Nothing to do: ``begin_write_nondurable`` sets it for one transaction."""
 
@@ -113,9 +118,13 @@ class PostgresDialect(storage.Dialect):
             translated = self._sql[text] = to_pyformat(text)
         return translated
 
-    def init_schema(self, conn) -> None:
+    def init_schema(self, conn, schema: str) -> None:
         # One simple-protocol script runs as one transaction: the lock is held until its end.
-        conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK});\n" + translate_schema(storage.SCHEMA))
+        conn.execute(f"{self.schema_lock};\n" + translate_schema(schema))
+
+    def scrub(self, conn) -> None:
+        """Nothing that helps: VACUUM frees dead row versions without erasing them, and the WAL
+        (and any base backup) keeps what was written before -- see docs/security.d/platform-data.md."""
 
     def is_broken(self, conn) -> bool:
         return bool(conn.broken or conn.closed)
@@ -123,7 +132,7 @@ class PostgresDialect(storage.Dialect):
     def translate_error(self, exc: BaseException) -> BaseException:
         if isinstance(exc, psycopg.DataError):
             # The class name only: a server message may quote the value (residents' data).
-            return storage.DataRejected(f"a value cannot be stored ({type(exc).__name__})")
+            return DataRejected(f"a value cannot be stored ({type(exc).__name__})")
         return exc
 
     def describe(self) -> str:

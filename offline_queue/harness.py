@@ -26,13 +26,13 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
+from central.storage import Store
 from common.files import write_atomic
 from kiosk.platform import PlatformClient
 from offline_queue.crypto import Sealer, load_or_create_key
@@ -184,14 +184,16 @@ def verify(report: dict, platform_db: Path) -> dict:
     than the platform holds; ``misattached``: a rating on the platform that
     points at another application than the one it waited for.
     """
-    db = sqlite3.connect(f"file:{platform_db}?mode=ro", uri=True)
+    store = Store(platform_db)  # the platform's own store: forms and comments are sealed at rest
     try:
-        rows = db.execute("SELECT json_extract(form, '$.harness_ref'), application_no FROM applications"
-                          " WHERE json_extract(form, '$.harness_ref') IS NOT NULL").fetchall()
-        rows += db.execute("SELECT substr(comment, 9), application_no FROM ratings"
-                           " WHERE comment LIKE 'harness:%'").fetchall()
+        applications = [store.opened("applications", row)
+                        for row in store.all("SELECT application_no, form FROM applications")]
+        ratings = [store.opened("ratings", row)
+                   for row in store.all("SELECT rating_id, comment, application_no FROM ratings")]
     finally:
-        db.close()
+        store.close()
+    rows = [(a["form"]["harness_ref"], a["application_no"]) for a in applications if "harness_ref" in a["form"]]
+    rows += [(r["comment"][8:], r["application_no"]) for r in ratings if r["comment"].startswith("harness:")]
     on_platform: dict[str, list[str]] = {}
     for ref, number in rows:
         on_platform.setdefault(ref, []).append(number)

@@ -19,6 +19,7 @@ from tests.test_central_intake import application
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400.0
+NOTHING = dict.fromkeys(maintenance.LABELS, 0)
 
 
 def key_rows(store, now: float, rows: list[tuple[str, str, str, str, float]]) -> None:
@@ -66,11 +67,48 @@ def test_a_purged_key_is_a_new_key_and_a_kept_one_still_replays(central_db):
         with platform.store.write():  # the second one was last used 181 days ago
             platform.store.execute("UPDATE idempotency SET updated_at = updated_at - ? WHERE idem_key = ?",
                                    (181 * DAY, purged))
-        assert maintenance.run(platform.store) == {"idempotency_keys": 1, "heartbeats": 0}
+        assert maintenance.run(platform.store) == {**NOTHING, "idempotency_keys": 1}
         again = send(kept)
         assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first_kept
         assert send(purged).json()["application_no"] != first_purged["application_no"]  # why retention is long
         assert platform.count("applications") == 3
+
+
+def test_residents_data_is_removed_after_its_retention(central_db):
+    """Scans of decided applications, printed documents' fields, old appeals' texts and phones,
+    old rating comments and identity checks go; what is still needed stays."""
+    with run_server(central_db.db, pepper_path=central_db.pepper) as platform:
+        headers = {"Authorization": f"Bearer {platform.token}"}
+
+        def send(path, body):
+            reply = requests.post(platform.base_url + path, json=body, timeout=10,
+                                  headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+            assert reply.status_code == 201, reply.text
+            return reply.json()
+        decided = send("/v1/applications", application())                       # 即办件: decided at once
+        waiting = send("/v1/applications", application(service_id="elderly-card"))  # waits for an officer
+        [document] = decided["documents"]
+        report = {"print_token": document["print_token"], "result": "printed"}
+        assert requests.post(f"{platform.base_url}/v1/documents/{document['document_id']}/printed", json=report,
+                             headers=headers, timeout=10).status_code == 200
+        appeal = send("/v1/appeals", {"category": "complaint", "text": "噪音", "contact_phone": "13800138000"})
+        rating = send("/v1/ratings", {"application_no": decided["application_no"], "level": 2, "comment": "慢"})
+        store = platform.store
+        fresh = maintenance.run(store)
+        assert fresh == {**NOTHING, "idempotency_keys": fresh["idempotency_keys"]} and fresh["idempotency_keys"] == 0
+        later = time.time() + 400 * DAY
+        assert maintenance.run(store, now=later) == {**NOTHING, "idempotency_keys": 4, "scans": 1, "documents": 1,
+                                                     "appeals": 1, "ratings": 1}
+        assert [r["application_no"] for r in store.all("SELECT application_no FROM materials")] == [
+            waiting["application_no"]]
+        assert platform.count("material_pages") == 1
+        assert store.record("documents", document["document_id"])["data"] == {}
+        assert store.record("documents", document["document_id"])["status"] == "printed"  # the record stays
+        kept_appeal = store.record("appeals", appeal["appeal_no"])
+        assert (kept_appeal["text"], kept_appeal["contact_phone"], kept_appeal["category"]) == ("", None, "complaint")
+        kept_rating = store.record("ratings", rating["rating_id"])
+        assert (kept_rating["comment"], kept_rating["level"]) == ("", 2)
+        assert maintenance.run(store, now=later) == NOTHING  # erased once
 
 
 def test_maintenance_thread_runs_rounds_until_stopped(central_db):
@@ -82,7 +120,7 @@ def test_maintenance_thread_runs_rounds_until_stopped(central_db):
         while housekeeping.rounds < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         housekeeping.stop()
-        assert housekeeping.rounds >= 1 and housekeeping.last == {"idempotency_keys": 1, "heartbeats": 0}
+        assert housekeeping.rounds >= 1 and housekeeping.last == {**NOTHING, "idempotency_keys": 1}
         assert keys(store) == set()
         assert not housekeeping._worker.running
     finally:

@@ -21,7 +21,9 @@ import pytest
 import requests
 
 from central import admin, cli, storage
+from central.dialect import DataRejected
 from central.postgres import redact_url, to_pyformat, translate_schema
+from central.sealing import SecretFileError
 from central.testing import run_server
 from kiosk.platform import FinalError, PlatformClient
 
@@ -238,17 +240,24 @@ def test_only_harmless_commits_are_non_durable(platform):
 
 
 def test_a_nul_character_is_stored_as_a_replacement_character(platform):
-    """The contract accepts any string and SQLite stores U+0000; PostgreSQL text cannot hold it."""
+    """The contract accepts any string and SQLite stores U+0000; PostgreSQL text cannot hold it.
+    Sealed texts (an appeal's) keep it: they are stored as ciphertext."""
     headers = {"Authorization": f"Bearer {platform.token}", "Idempotency-Key": str(uuid.uuid4())}
     body = {"category": "complaint", "text": "nul \u0000 here"}
     first = requests.post(platform.base_url + "/v1/appeals", json=body, headers=headers, timeout=10)
     again = requests.post(platform.base_url + "/v1/appeals", json=body, headers=headers, timeout=10)
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
-    assert platform.store.one("SELECT text FROM appeals")["text"] == "nul \ufffd here"
+    assert platform.store.record("appeals", first.json()["appeal_no"])["text"] == "nul \u0000 here"
+    named = application()
+    named["materials"] = [{"id": "m", "name": "结婚\u0000证", "pages": []}]
+    created = requests.post(platform.base_url + "/v1/applications", json=named, timeout=10,
+                            headers={**headers, "Idempotency-Key": str(uuid.uuid4())})
+    assert created.status_code == 201
+    assert platform.store.one("SELECT name FROM materials")["name"] == "结婚\ufffd证"
 
 
 def test_a_value_out_of_range_is_data_rejected_not_a_server_error(platform):
-    with pytest.raises(storage.DataRejected) as caught:
+    with pytest.raises(DataRejected) as caught:
         platform.store.one("SELECT CAST(? AS smallint) AS x", (10 ** 6,))
     assert "1000000" not in str(caught.value)  # the value itself is never repeated
     assert platform.store.one("SELECT 1 AS x") == {"x": 1}  # the connection is still usable
@@ -295,10 +304,10 @@ def test_a_wrong_or_lost_pepper_is_refused(central_db, tmp_path):
     """Both dialects: a pepper that is not the database's would silently lose every resident's records."""
     store = storage.Store(central_db.db, central_db.pepper)
     store.close()
-    with pytest.raises(storage.PepperError, match="does not belong"):
+    with pytest.raises(SecretFileError, match="does not belong"):
         (tmp_path / "other.pepper").write_text("00" * 32)
         storage.Store(central_db.db, tmp_path / "other.pepper")
-    with pytest.raises(storage.PepperError, match="missing"):
+    with pytest.raises(SecretFileError, match="missing"):
         storage.Store(central_db.db, tmp_path / "lost.pepper")
     assert not (tmp_path / "lost.pepper").exists()  # no new secret made for an existing database
     storage.Store(central_db.db, central_db.pepper).close()

@@ -400,7 +400,7 @@ def test_appeal_with_phrase_and_phone(app, kiosk):
     assert appeal.state == "sent" and appeal.reference.startswith("SQ")
     assert appeal.reference in app.overlay.body           # the resident sees the reference
     until(lambda: platform.count("appeals") == before + 1, 5, "the platform to hold it")
-    row = platform.store.one("SELECT category, text FROM appeals WHERE appeal_no = ?", (appeal.reference,))
+    row = platform.store.record("appeals", appeal.reference)
     assert row["category"] == "complaint" and row["text"] == "办事等候时间太长"
 
 

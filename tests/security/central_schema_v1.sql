@@ -1,0 +1,50 @@
+-- The platform's schema before versioning (schema 1, commit d6d2d51): the migration's starting point.
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kiosks (
+    kiosk_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, region TEXT NOT NULL,
+    hostname TEXT, enrolled_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+    last_seen REAL, last_heartbeat TEXT);
+CREATE TABLE IF NOT EXISTS enroll_codes (
+    code_hash TEXT PRIMARY KEY, region TEXT NOT NULL, created_at REAL NOT NULL,
+    expires_at REAL NOT NULL, used_at REAL, used_by TEXT);
+CREATE TABLE IF NOT EXISTS idempotency (
+    kiosk_id TEXT NOT NULL, scope TEXT NOT NULL, idem_key TEXT NOT NULL, body_hash TEXT NOT NULL,
+    state TEXT NOT NULL, status_code INTEGER, response TEXT, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, PRIMARY KEY (kiosk_id, scope, idem_key));
+CREATE TABLE IF NOT EXISTS applications (
+    application_no TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, idem_key TEXT, service_id TEXT NOT NULL,
+    service_name TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, resident_key TEXT NOT NULL,
+    applicant TEXT NOT NULL, form TEXT NOT NULL, delivery TEXT NOT NULL, submitted_at TEXT,
+    received_at REAL NOT NULL, offline INTEGER NOT NULL, promised_days INTEGER NOT NULL,
+    expected_completion TEXT NOT NULL, decided_at REAL, pickup_code TEXT NOT NULL UNIQUE);
+CREATE INDEX IF NOT EXISTS applications_by_resident ON applications (resident_key);
+CREATE TABLE IF NOT EXISTS materials (
+    material_id TEXT PRIMARY KEY, resident_key TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+    application_no TEXT NOT NULL, submitted_at REAL NOT NULL, pages INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS materials_by_resident ON materials (resident_key);
+CREATE TABLE IF NOT EXISTS material_pages (
+    material_id TEXT NOT NULL, page_no INTEGER NOT NULL, sha256 TEXT NOT NULL, content BLOB NOT NULL,
+    PRIMARY KEY (material_id, page_no));
+CREATE TABLE IF NOT EXISTS documents (
+    document_id TEXT PRIMARY KEY, application_no TEXT, resident_key TEXT NOT NULL, title TEXT NOT NULL,
+    kind TEXT NOT NULL, data TEXT NOT NULL, pickup_code TEXT NOT NULL, print_token TEXT NOT NULL,
+    status TEXT NOT NULL, created_at REAL NOT NULL, printed_at REAL, printed_by TEXT,
+    print_failures INTEGER NOT NULL DEFAULT 0, last_detail TEXT);
+CREATE INDEX IF NOT EXISTS documents_by_resident ON documents (resident_key);
+CREATE INDEX IF NOT EXISTS documents_by_pickup ON documents (pickup_code);
+CREATE TABLE IF NOT EXISTS ratings (
+    rating_id TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, application_no TEXT, level INTEGER NOT NULL,
+    comment TEXT NOT NULL, follow_up INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS appeals (
+    appeal_no TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, category TEXT NOT NULL, text TEXT NOT NULL,
+    contact_phone TEXT, status TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS verifications (
+    verification_id TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, resident_key TEXT NOT NULL,
+    matched INTEGER NOT NULL, score REAL NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS menu (
+    slot INTEGER PRIMARY KEY, etag TEXT NOT NULL, content BLOB NOT NULL, content_type TEXT NOT NULL,
+    published_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    kiosk_id TEXT NOT NULL, received_at REAL NOT NULL, queue_depth INTEGER NOT NULL, dead INTEGER NOT NULL,
+    faults INTEGER NOT NULL, uptime_s REAL NOT NULL, PRIMARY KEY (kiosk_id, received_at));
