@@ -4,7 +4,8 @@
 ``--maintenance-every`` (default 1 h); ``central maintenance`` runs it once.  It forgets
 idempotency keys older than the key retention (``storage.KEY_RETENTION_DAYS``, see
 docs/platform.md "Retention") and heartbeat history older than its retention
-(``storage.HEARTBEAT_RETENTION_DAYS``).  Logs carry counts only.
+(``storage.HEARTBEAT_RETENTION_DAYS``) and presence grants that ended (central.grants).
+Logs carry counts only.
 """
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from central import grants
 from central.storage import HEARTBEAT_RETENTION_DAYS, KEY_RETENTION_DAYS, Store
 
 log = logging.getLogger("central.maintenance")
 
 DAY_S = 86400.0
-LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sample(s)"}
+LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sample(s)",
+          "presence_grants": "ended presence grant(s)"}
 
 
 @dataclass
@@ -30,7 +33,8 @@ def run(store: Store, retention: Retention | None = None, now: float | None = No
     """One round of housekeeping; returns what was removed, by kind."""
     retention = retention or Retention()
     done = {"idempotency_keys": store.purge_keys(retention.keys_s, now=now),
-            "heartbeats": store.purge_heartbeats(retention.heartbeats_s, now=now)}
+            "heartbeats": store.purge_heartbeats(retention.heartbeats_s, now=now),
+            "presence_grants": grants.purge_expired(store, now=now)}
     if any(done.values()):
         log.info("maintenance: removed %s", ", ".join(f"{n} {LABELS[kind]}" for kind, n in done.items() if n))
     return done

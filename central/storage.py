@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from central.trust_schema import TRUST_SCHEMA
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -76,7 +78,7 @@ CREATE TABLE IF NOT EXISTS menu (
 CREATE TABLE IF NOT EXISTS heartbeats (
     kiosk_id TEXT NOT NULL, received_at REAL NOT NULL, queue_depth INTEGER NOT NULL, dead INTEGER NOT NULL,
     faults INTEGER NOT NULL, uptime_s REAL NOT NULL, PRIMARY KEY (kiosk_id, received_at));
-"""
+""" + TRUST_SCHEMA
 
 PROCESSING_LEASE_S = 60.0  # a "processing" key older than this was left by a crash: take it over
 # Idempotency keys are forgotten this long after their last use (docs/platform.md, "Retention"):

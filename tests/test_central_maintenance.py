@@ -66,7 +66,7 @@ def test_a_purged_key_is_a_new_key_and_a_kept_one_still_replays(central_db):
         with platform.store.write():  # the second one was last used 181 days ago
             platform.store.execute("UPDATE idempotency SET updated_at = updated_at - ? WHERE idem_key = ?",
                                    (181 * DAY, purged))
-        assert maintenance.run(platform.store) == {"idempotency_keys": 1, "heartbeats": 0}
+        assert maintenance.run(platform.store) == {"idempotency_keys": 1, "heartbeats": 0, "presence_grants": 0}
         again = send(kept)
         assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first_kept
         assert send(purged).json()["application_no"] != first_purged["application_no"]  # why retention is long
@@ -82,7 +82,7 @@ def test_maintenance_thread_runs_rounds_until_stopped(central_db):
         while housekeeping.rounds < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         housekeeping.stop()
-        assert housekeeping.rounds >= 1 and housekeeping.last == {"idempotency_keys": 1, "heartbeats": 0}
+        assert housekeeping.rounds >= 1 and housekeeping.last == {"idempotency_keys": 1, "heartbeats": 0, "presence_grants": 0}
         assert keys(store) == set()
         assert not housekeeping._thread.is_alive()
     finally:
