@@ -64,8 +64,9 @@ def _announce(args, store: Store, port: int) -> None:
         tmp = Path(args.port_file).with_suffix(".tmp")
         tmp.write_text(str(port))
         tmp.replace(args.port_file)
-    print(f"central: listening on http://{args.host}:{port} (database {store.location}, "
-          f"{args.workers} worker(s))", flush=True)
+    print(f"central: listening on http://{args.host}:{port} (database {store.location})", flush=True)
+    if args.workers > 1:
+        print(f"central: {args.workers} worker processes", flush=True)
     if credentials.is_set(store):
         print(f"central: fleet page http://{args.host}:{port}/admin/fleet (password: the admin credential)",
               flush=True)
