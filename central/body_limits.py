@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from fastapi import HTTPException
+
 KB, MB = 1024, 1024 * 1024
 DEFAULT_CAP = 64 * KB
 CAPS = {  # path -> bytes; every other path gets DEFAULT_CAP
@@ -17,16 +19,16 @@ CAPS = {  # path -> bytes; every other path gets DEFAULT_CAP
 }
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 def cap_for(path: str) -> int:
     return CAPS.get(path.rstrip("/") or "/", DEFAULT_CAP)
 
 
+def _too_large(cap: int) -> str:
+    return f"the request body is larger than this endpoint accepts ({cap} bytes)"
+
+
 async def _refuse(send, cap: int) -> None:
-    body = json.dumps({"detail": f"the request body is larger than this endpoint accepts ({cap} bytes)"}).encode()
+    body = json.dumps({"detail": _too_large(cap)}).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
@@ -50,25 +52,16 @@ class BodyLimitMiddleware:
                 if declared > cap:
                     return await _refuse(send, cap)
         received = 0
-        started = False
 
         async def counting_receive():
+            # FastAPI reads the body through this before validating it; its exception handler
+            # answers the HTTPException (any other exception would become a 400)
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > cap:
-                    raise BodyTooLarge()
+                    raise HTTPException(413, _too_large(cap), headers={"Connection": "close"})
             return message
 
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _refuse(send, cap)
+        await self.app(scope, counting_receive, send)

@@ -45,7 +45,10 @@ def client(platform):
 def face_jpeg(**scene) -> bytes:
     """A frame of the simulated face camera (devices.camera.FaceScene), as the kiosk sends it."""
     from devices.camera import FaceScene
-    return cv2.imencode(".jpg", FaceScene(**scene).render(1280, 720))[1].tobytes()
+    frame = FaceScene()
+    for name, value in scene.items():  # e.g. faces=0: nobody in front of the camera
+        setattr(frame, name, value)
+    return cv2.imencode(".jpg", frame.render(1280, 720))[1].tobytes()
 
 
 def present(client, id_number=ID_NUMBER) -> str:
