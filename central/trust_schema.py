@@ -9,7 +9,7 @@ several worker processes.  Resident keys here are the keyed hash of the ID numbe
 TRUST_SCHEMA = """
 CREATE TABLE IF NOT EXISTS kiosk_tokens (
     token_hash TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, issued_at REAL NOT NULL, expires_at REAL NOT NULL,
-    superseded_at REAL);
+    superseded_at REAL, first_used_at REAL);
 CREATE INDEX IF NOT EXISTS kiosk_tokens_by_kiosk ON kiosk_tokens (kiosk_id);
 CREATE TABLE IF NOT EXISTS presence_grants (
     grant_hash TEXT PRIMARY KEY, kiosk_id TEXT NOT NULL, resident_key TEXT NOT NULL, application_no TEXT,
