@@ -121,7 +121,7 @@ def _serve_workers(args, store: Store) -> int:
     housekeeping = maintenance.Maintenance(store, _retention(args), every_s=args.maintenance_every,
                                            first_after_s=min(30.0, args.maintenance_every)).start()
     try:
-        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     finally:
         housekeeping.stop()
     return 0
