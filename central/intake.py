@@ -25,7 +25,10 @@ from kiosk.privacy import mask_id_number  # documents show ID numbers as the kio
 
 log = logging.getLogger("central.intake")
 
-RANDOM_DIGITS = 8  # of an application number: one in 10^8 guesses is a number that exists
+# An application number is 24 digits (what a resident types on the query screen): region (6), date
+# (8), the day's sequence (5, for officers) and a random tail (5).  A guessed number is one in 10^5
+# for a number that exists, and even then reveals nothing without the applicant's presence grant.
+SEQUENCE_DIGITS, RANDOM_DIGITS = 5, 5
 
 
 def iso(ts: float) -> str:
@@ -34,7 +37,8 @@ def iso(ts: float) -> str:
 
 def new_application_no(store: Store, region: str, today: dt.date) -> str:
     number = store.next_number(f"applications-{today:%Y%m%d}")
-    return f"{region}{today:%Y%m%d}{number:06d}{secrets.randbelow(10**RANDOM_DIGITS):0{RANDOM_DIGITS}d}"
+    tail = secrets.randbelow(10**RANDOM_DIGITS)
+    return f"{region}{today:%Y%m%d}{number:0{SEQUENCE_DIGITS}d}{tail:0{RANDOM_DIGITS}d}"
 
 
 def _b64decode(value: str, what: str) -> bytes:
