@@ -324,14 +324,14 @@ def test_token_checks_do_not_stall_the_event_loop(central_db, monkeypatch):
         real_one = platform.store.one
 
         def slow_token_lookup(sql, params=()):
-            if "FROM kiosks WHERE token_hash" in sql:
+            if "FROM kiosk_tokens t" in sql:
                 time.sleep(0.5)
             return real_one(sql, params)
         monkeypatch.setattr(platform.store, "one", slow_token_lookup)
         statuses = []
 
         def get():
-            statuses.append(requests.get(platform.base_url + "/v1/applications/none", timeout=10,
+            statuses.append(requests.get(platform.base_url + "/v1/menu", timeout=10,  # none published: 404
                                          headers={"Authorization": f"Bearer {platform.token}"}).status_code)
         threads = [threading.Thread(target=get) for _ in range(4)]
         started = time.monotonic()

@@ -286,9 +286,9 @@ def test_full_elderly_card_application(app, kiosk):
 
 def test_platform_down_application_is_saved(app, kiosk):
     _, platform = kiosk
+    prepared_session(app)  # 人证核验 passed while the platform answered
     platform.set_faults(error_rate=1.0, error_status=503)
     try:
-        prepared_session(app)
         tap(current(app).ids.submit)
         on_screen(app, "result", 20)
         result = current(app)
