@@ -10,6 +10,9 @@ import uuid
 
 from central.storage import Store
 
+# Kept six months: the minimum the Cybersecurity Law (网络安全法 art. 21) asks of network logs.
+AUDIT_RETENTION_DAYS = 180
+
 
 def record(store: Store, kiosk_id: str, action: str, resident_key: str | None, target: str | None = None,
            outcome: str = "allowed") -> None:
@@ -18,6 +21,13 @@ def record(store: Store, kiosk_id: str, action: str, resident_key: str | None, t
         store.execute("INSERT INTO audit_log (audit_id, at, kiosk_id, resident_key, action, target, outcome) "
                       "VALUES (?,?,?,?,?,?,?)",
                       (uuid.uuid4().hex, time.time(), kiosk_id, resident_key, action, target, outcome))
+
+
+def purge(store: Store, older_than_s: float, now: float | None = None) -> int:
+    """Forget entries older than ``older_than_s`` (maintenance); returns how many."""
+    cutoff = (time.time() if now is None else now) - older_than_s
+    with store.write(durable=False):
+        return store.execute("DELETE FROM audit_log WHERE at < ?", (cutoff,)).rowcount
 
 
 def entries(store: Store, kiosk_id: str | None = None, resident_key: str | None = None,

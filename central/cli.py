@@ -11,7 +11,7 @@
     central audit [--kiosk ID] [--limit 100]   (reads of residents' data)
     central menu publish BUNDLE | menu pubkeys KEY...
     central seed-dev --kiosk-id ID --token-file F   (what the embedded platform needs)
-    central maintenance [--key-retention 180d] [--heartbeat-retention 3d]   (what serve runs hourly, once)
+    central maintenance [--key-retention 180d] [--heartbeat-retention 3d] [--audit-retention 180d]   (what serve runs hourly, once)
 
 The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db): a SQLite file
 or a ``postgresql://`` URL.  The resident-key pepper is ``--pepper-file`` (or
@@ -160,13 +160,17 @@ def cmd_audit(args, store: Store) -> int:
 
 
 def _retention(args) -> maintenance.Retention:
-    return maintenance.Retention(keys_s=args.key_retention, heartbeats_s=args.heartbeat_retention)
+    return maintenance.Retention(keys_s=args.key_retention, heartbeats_s=args.heartbeat_retention,
+                                 audit_s=args.audit_retention)
 
 
 def cmd_maintenance(args, store: Store) -> int:
     removed = maintenance.run(store, _retention(args))
     print(f"removed {removed['idempotency_keys']} idempotency key(s) unused for {_days(args.key_retention)}")
     print(f"removed {removed['heartbeats']} heartbeat sample(s) older than {_days(args.heartbeat_retention)}")
+    print(f"removed {removed['presence_grants']} ended presence grant(s) and {removed['rate_limits']} ended "
+          f"rate-limit count(s)")
+    print(f"removed {removed['audit_entries']} audit entries older than {_days(args.audit_retention)}")
     return 0
 
 
@@ -315,6 +319,8 @@ def _retention_options(parser: argparse.ArgumentParser) -> None:
                              "must exceed the longest a kiosk may hold an unacknowledged item)")
     parser.add_argument("--heartbeat-retention", type=_duration, default=maintenance.Retention().heartbeats_s,
                         help=f"keep heartbeat history this long (default {maintenance.HEARTBEAT_RETENTION_DAYS}d)")
+    parser.add_argument("--audit-retention", type=_duration, default=maintenance.Retention().audit_s,
+                        help=f"keep the audit log this long (default {audit.AUDIT_RETENTION_DAYS}d)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,8 @@ IDENTITY_PER_RESIDENT = Limit("identity:resident", 5, 900.0, 1800.0)
 LOOKUP_PER_KIOSK = Limit("lookup:kiosk", 20, 900.0, 900.0)   # unknown numbers, reads refused for lack of a grant
 ENROLL_PER_CLIENT = Limit("enroll:client", 5, 900.0, 900.0)
 ADMIN_PER_CLIENT = Limit("admin:client", 5, 900.0, 900.0)
+ALL = (PICKUP_PER_KIOSK, PICKUP_PER_RESIDENT, IDENTITY_PER_KIOSK, IDENTITY_PER_RESIDENT, LOOKUP_PER_KIOSK,
+       ENROLL_PER_CLIENT, ADMIN_PER_CLIENT)
 
 
 def check(store: Store, limit: Limit, subject: str, now: float | None = None) -> None:
@@ -61,6 +63,15 @@ def fail(store: Store, limit: Limit, subject: str, source: str, now: float | Non
         store.execute("UPDATE rate_limits SET locked_until = ?, failures = 0, window_start = ? "
                       "WHERE scope = ? AND subject = ?", (now + limit.lockout_s, now, limit.scope, subject))
     return True
+
+
+def purge_ended(store: Store, now: float | None = None) -> int:
+    """Forget counts whose window and lockout are over (maintenance); returns how many."""
+    now = time.time() if now is None else now
+    longest = max(limit.window_s for limit in ALL)
+    with store.write(durable=False):
+        return store.execute("DELETE FROM rate_limits WHERE window_start < ? AND (locked_until IS NULL "
+                             "OR locked_until < ?)", (now - longest, now)).rowcount
 
 
 def lockouts(store: Store, now: float | None = None) -> list[dict]:

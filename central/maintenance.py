@@ -4,7 +4,8 @@
 ``--maintenance-every`` (default 1 h); ``central maintenance`` runs it once.  It forgets
 idempotency keys older than the key retention (``storage.KEY_RETENTION_DAYS``, see
 docs/platform.md "Retention") and heartbeat history older than its retention
-(``storage.HEARTBEAT_RETENTION_DAYS``) and presence grants that ended (central.grants).
+(``storage.HEARTBEAT_RETENTION_DAYS``), presence grants and rate-limit counts that ended
+(central.grants, central.limits) and audit entries older than ``audit.AUDIT_RETENTION_DAYS``.
 Logs carry counts only.
 """
 from __future__ import annotations
@@ -13,20 +14,22 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from central import grants
+from central import audit, grants, limits
 from central.storage import HEARTBEAT_RETENTION_DAYS, KEY_RETENTION_DAYS, Store
 
 log = logging.getLogger("central.maintenance")
 
 DAY_S = 86400.0
 LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sample(s)",
-          "presence_grants": "ended presence grant(s)"}
+          "presence_grants": "ended presence grant(s)", "rate_limits": "ended rate-limit count(s)",
+          "audit_entries": "audit entries"}
 
 
 @dataclass
 class Retention:
     keys_s: float = KEY_RETENTION_DAYS * DAY_S
     heartbeats_s: float = HEARTBEAT_RETENTION_DAYS * DAY_S
+    audit_s: float = audit.AUDIT_RETENTION_DAYS * DAY_S
 
 
 def run(store: Store, retention: Retention | None = None, now: float | None = None) -> dict[str, int]:
@@ -34,7 +37,9 @@ def run(store: Store, retention: Retention | None = None, now: float | None = No
     retention = retention or Retention()
     done = {"idempotency_keys": store.purge_keys(retention.keys_s, now=now),
             "heartbeats": store.purge_heartbeats(retention.heartbeats_s, now=now),
-            "presence_grants": grants.purge_expired(store, now=now)}
+            "presence_grants": grants.purge_expired(store, now=now),
+            "rate_limits": limits.purge_ended(store, now=now),
+            "audit_entries": audit.purge(store, retention.audit_s, now=now)}
     if any(done.values()):
         log.info("maintenance: removed %s", ", ".join(f"{n} {LABELS[kind]}" for kind, n in done.items() if n))
     return done

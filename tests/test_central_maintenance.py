@@ -66,11 +66,35 @@ def test_a_purged_key_is_a_new_key_and_a_kept_one_still_replays(central_db):
         with platform.store.write():  # the second one was last used 181 days ago
             platform.store.execute("UPDATE idempotency SET updated_at = updated_at - ? WHERE idem_key = ?",
                                    (181 * DAY, purged))
-        assert maintenance.run(platform.store) == {"idempotency_keys": 1, "heartbeats": 0, "presence_grants": 0}
+        assert maintenance.run(platform.store) == {**NOTHING, "idempotency_keys": 1}
         again = send(kept)
         assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first_kept
         assert send(purged).json()["application_no"] != first_purged["application_no"]  # why retention is long
         assert platform.count("applications") == 3
+
+
+NOTHING = {"idempotency_keys": 0, "heartbeats": 0, "presence_grants": 0, "rate_limits": 0, "audit_entries": 0}
+
+
+def test_ended_grants_rate_limits_and_old_audit_entries_are_forgotten(central_db):
+    from central import audit, grants, limits
+    store = storage.Store(central_db.db, central_db.pepper)
+    try:
+        now = time.time()
+        with store.write():
+            grants.issue(store, "k", "resident", grants.IDENTITY, now=now - grants.GRANT_TTL_S - 1)
+            grants.issue(store, "k", "resident", grants.IDENTITY, now=now)
+        limits.fail(store, limits.PICKUP_PER_KIOSK, "k", "k", now=now - 2 * 3600)   # window long over
+        limits.fail(store, limits.PICKUP_PER_KIOSK, "k2", "k2", now=now)            # still counting
+        audit.record(store, "k", "documents listed", "resident")
+        with store.write():
+            store.execute("UPDATE audit_log SET at = ?", (now - 181 * DAY,))
+        audit.record(store, "k", "documents listed", "resident")
+        assert maintenance.run(store, now=now) == {**NOTHING, "presence_grants": 1, "rate_limits": 1,
+                                                   "audit_entries": 1}
+        assert store.one("SELECT COUNT(*) AS n FROM audit_log")["n"] == 1
+    finally:
+        store.close()
 
 
 def test_maintenance_thread_runs_rounds_until_stopped(central_db):
@@ -82,7 +106,7 @@ def test_maintenance_thread_runs_rounds_until_stopped(central_db):
         while housekeeping.rounds < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         housekeeping.stop()
-        assert housekeeping.rounds >= 1 and housekeeping.last == {"idempotency_keys": 1, "heartbeats": 0, "presence_grants": 0}
+        assert housekeeping.rounds >= 1 and housekeeping.last == {**NOTHING, "idempotency_keys": 1}
         assert keys(store) == set()
         assert not housekeeping._thread.is_alive()
     finally:
