@@ -7,7 +7,8 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from central.app import issue_document
+from central import tokens
+from central.intake import issue_document
 from central.storage import Store, new_token, token_hash
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
@@ -34,13 +35,8 @@ def issue_kiosk_token(store: Store, kiosk_id: str, region: str = DEFAULT_REGION,
                       "ON CONFLICT (kiosk_id) DO UPDATE SET token_hash = excluded.token_hash, "
                       "region = excluded.region, revoked = 0",
                       (kiosk_id, token_hash(token), region, hostname, time.time()))
+        tokens.record_token(store, kiosk_id, token)
     return token
-
-
-def revoke_kiosk(store: Store, kiosk_id: str) -> bool:
-    with store.write():
-        cursor = store.execute("UPDATE kiosks SET revoked = 1 WHERE kiosk_id = ?", (kiosk_id,))
-    return cursor.rowcount > 0
 
 
 def list_applications(store: Store, status: str | None = None, limit: int = 50) -> list[dict]:

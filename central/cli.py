@@ -1,13 +1,17 @@
 """``central``: run and administer the reference platform.
 
-    central serve [--host 127.0.0.1] [--port 8765] [--faults-file F] [--port-file F]
+    central serve [--host 127.0.0.1] [--port 8765] [--port-file F] [--workers N] [--docs]
+                  [--faults-file F]         (fault injection: tests only)
+    central admin set-password [--password-file F]   (the fleet page's credential, stored as scrypt)
     central enroll-code [--ttl 24h] [--region 440304]
     central kiosk-token KIOSK_ID            (dev/test: register a kiosk without a code)
     central applications list [--status accepted] | approve NO
     central kiosks [KIOSK_ID]               (fleet, what needs attention first; one kiosk's history)
+    central kiosks revoke KIOSK_ID          (a stolen kiosk: its token and grants stop working now)
+    central audit [--kiosk ID] [--limit 100]   (reads of residents' data)
     central menu publish BUNDLE | menu pubkeys KEY...
     central seed-dev --kiosk-id ID --token-file F   (what the embedded platform needs)
-    central maintenance [--key-retention 180d] [--heartbeat-retention 3d]   (what serve runs hourly, once)
+    central maintenance [--key-retention 180d] [--heartbeat-retention 3d] [--audit-retention 180d]   (what serve runs hourly, once)
 
 The database is ``--db`` (or $CENTRAL_DB, default var/central/central.db): a SQLite file
 or a ``postgresql://`` URL.  The resident-key pepper is ``--pepper-file`` (or
@@ -26,7 +30,7 @@ import sys
 import threading
 from pathlib import Path
 
-from central import admin, maintenance
+from central import admin, audit, credentials, maintenance, tokens
 from central.faults import FaultInjector
 from central.platform_key import IdentityKeyError, PlatformIdentity
 from central.storage import Store, dialect_for
@@ -57,28 +61,34 @@ def _setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
+def _announce(args, store: Store, port: int) -> None:
+    if args.port_file:
+        tmp = Path(args.port_file).with_suffix(".tmp")
+        tmp.write_text(str(port))
+        tmp.replace(args.port_file)
+    print(f"central: listening on http://{args.host}:{port} (database {store.location})", flush=True)
+    if args.workers > 1:
+        print(f"central: {args.workers} worker processes", flush=True)
+    if credentials.is_set(store):
+        print(f"central: fleet page http://{args.host}:{port}/admin/fleet (password: the admin credential)",
+              flush=True)
+    if args.faults_file:
+        print("central: fault injection is ON (--faults-file): a test server, not for production", flush=True)
+
+
 def cmd_serve(args, store: Store) -> int:
+    _setup_logging()
+    if args.workers > 1:
+        return _serve_workers(args, store)
     from central.app import create_app
     from central.testing import ServerThread
-    _setup_logging()
-    admin_token = None
-    if args.admin_token_file:
-        admin_token = Path(args.admin_token_file).read_text().strip() or None
-    injector = FaultInjector(file=args.faults_file)
-    platform_key = _identity(args, store)
+    injector = FaultInjector(file=args.faults_file) if args.faults_file else None
     try:
-        server = ServerThread(create_app(store, injector, admin_token=admin_token, platform_key=platform_key),
+        server = ServerThread(create_app(store, injector, docs=args.docs, platform_key=_identity(args, store)),
                               args.host, args.port).start()
     except RuntimeError:
         raise UsageError(f"cannot listen on {args.host}:{args.port} (port in use?)") from None
-    if args.port_file:
-        tmp = Path(args.port_file).with_suffix(".tmp")
-        tmp.write_text(str(server.port))
-        tmp.replace(args.port_file)
-    print(f"central: listening on http://{args.host}:{server.port} (database {store.location})", flush=True)
-    if admin_token:
-        print(f"central: fleet page http://{args.host}:{server.port}/admin/fleet (password: the admin token)",
-              flush=True)
+    _announce(args, store, server.port)
     housekeeping = maintenance.Maintenance(store, _retention(args), every_s=args.maintenance_every,
                                            first_after_s=min(30.0, args.maintenance_every)).start()
     stop = threading.Event()
@@ -95,8 +105,68 @@ def cmd_serve(args, store: Store) -> int:
         housekeeping.stop()
 
 
+def _serve_workers(args, store: Store) -> int:
+    """Several uvicorn worker processes on one socket (uvicorn's supervisor); each builds its app
+    from the environment (central.app.app_from_environment): the state they share is the database."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+    pepper = args.pepper_file or ("" if store.db_path is None else str(store.db_path.with_suffix(".pepper")))
+    _identity(args, store)  # created here, once, before the workers read it
+    os.environ.update({"CENTRAL_DB": str(args.db), "CENTRAL_PEPPER": pepper, "CENTRAL_KEY": args.key_file or "",
+                       "CENTRAL_IDENTITY_KEY": _identity_path(args) or "",
+                       "CENTRAL_DOCS": "1" if args.docs else "", "CENTRAL_FAULTS_FILE": args.faults_file or ""})
+    config = uvicorn.Config("central.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                            workers=args.workers, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=2)
+    try:
+        sock = config.bind_socket()
+    except SystemExit:
+        raise UsageError(f"cannot listen on {args.host}:{args.port} (port in use?)") from None
+    _announce(args, store, sock.getsockname()[1])
+    housekeeping = maintenance.Maintenance(store, _retention(args), every_s=args.maintenance_every,
+                                           first_after_s=min(30.0, args.maintenance_every)).start()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        housekeeping.stop()
+    return 0
+
+
+def cmd_admin(args, store: Store) -> int:
+    if args.password_file:
+        password = Path(args.password_file).read_text(encoding="utf-8").strip()
+    elif sys.stdin.isatty():
+        import getpass
+        password = getpass.getpass("new admin password: ")
+        if getpass.getpass("again: ") != password:
+            raise UsageError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().strip()
+    try:
+        credentials.set_password(store, password)
+    except credentials.WeakPassword as exc:
+        raise UsageError(str(exc)) from None
+    print("admin credential stored (scrypt hash); the fleet page asks for it")
+    return 0
+
+
+def cmd_audit(args, store: Store) -> int:
+    rows = audit.entries(store, kiosk_id=args.kiosk, limit=args.limit)
+    if not rows:
+        print("no reads of residents' data recorded")
+        return 0
+    print(f"{'WHEN':<19} {'KIOSK':<16} {'RESIDENT KEY':<14} {'OUTCOME':<20} WHAT")
+    for r in rows:
+        when = dt.datetime.fromtimestamp(r["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        resident = (r["resident_key"] or "-")[:12]
+        what = f"{r['action']} {r['target'] or ''}".strip()
+        print(f"{when:<19} {r['kiosk_id']:<16} {resident:<14} {r['outcome']:<20} {what}")
+    return 0
+
+
 def _retention(args) -> maintenance.Retention:
-    return maintenance.Retention(keys_s=args.key_retention, heartbeats_s=args.heartbeat_retention)
+    return maintenance.Retention(keys_s=args.key_retention, heartbeats_s=args.heartbeat_retention,
+                                 audit_s=args.audit_retention)
 
 
 def cmd_maintenance(args, store: Store) -> int:
@@ -105,6 +175,9 @@ def cmd_maintenance(args, store: Store) -> int:
     print(f"removed {removed['heartbeats']} heartbeat sample(s) older than {_days(args.heartbeat_retention)}")
     for kind in ("scans", "documents", "appeals", "ratings", "verifications"):  # central/retention.py
         print(f"{removed[kind]} {maintenance.LABELS[kind]}")
+    print(f"removed {removed['presence_grants']} ended presence grant(s) and {removed['rate_limits']} ended "
+          f"rate-limit count(s)")
+    print(f"removed {removed['audit_entries']} audit entries older than {_days(args.audit_retention)}")
     return 0
 
 
@@ -112,11 +185,14 @@ def _days(seconds: float) -> str:
     return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds:g} s"
 
 
+def _identity_path(args) -> str | None:
+    """--identity-key-file, else beside the pepper file, else None (PlatformIdentity.for_store decides)."""
+    return args.identity_key_file or (str(Path(args.pepper_file).with_suffix(".identity")) if args.pepper_file else None)
+
+
 def _identity(args, store: Store) -> PlatformIdentity:
-    """The identity key: --identity-key-file, else beside the pepper file, else PlatformIdentity.for_store."""
-    path = args.identity_key_file or (Path(args.pepper_file).with_suffix(".identity") if args.pepper_file else None)
     try:
-        return PlatformIdentity.for_store(store, path)
+        return PlatformIdentity.for_store(store, _identity_path(args))
     except IdentityKeyError as exc:
         raise UsageError(str(exc)) from None
 
@@ -159,8 +235,18 @@ def cmd_applications(args, store: Store) -> int:
 
 
 def cmd_kiosks(args, store: Store) -> int:
-    if args.kiosk_id:
-        return _kiosk_history(args.kiosk_id, store)
+    if args.words[:1] == ["revoke"]:
+        if len(args.words) != 2:
+            raise UsageError("usage: central kiosks revoke KIOSK_ID")
+        if not tokens.revoke(store, args.words[1]):
+            raise UsageError(f"no kiosk {args.words[1]}")
+        print(f"kiosk {args.words[1]} revoked: its token and presence grants no longer work; "
+              "enrol it again with a new code to bring it back")
+        return 0
+    if len(args.words) > 1:
+        raise UsageError("usage: central kiosks [KIOSK_ID] | kiosks revoke KIOSK_ID")
+    if args.words:
+        return _kiosk_history(args.words[0], store)
     kiosks = admin.fleet(store)
     if not kiosks:
         print("no kiosks enrolled")
@@ -254,6 +340,8 @@ def _retention_options(parser: argparse.ArgumentParser) -> None:
                              "must exceed the longest a kiosk may hold an unacknowledged item)")
     parser.add_argument("--heartbeat-retention", type=_duration, default=maintenance.Retention().heartbeats_s,
                         help=f"keep heartbeat history this long (default {maintenance.HEARTBEAT_RETENTION_DAYS}d)")
+    parser.add_argument("--audit-retention", type=_duration, default=maintenance.Retention().audit_s,
+                        help=f"keep the audit log this long (default {audit.AUDIT_RETENTION_DAYS}d)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,8 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765, help="0: any free port (see --port-file)")
     s.add_argument("--port-file", help="write the bound port here once listening")
-    s.add_argument("--faults-file", help="JSON fault settings, re-read when it changes (central/faults.py)")
-    s.add_argument("--admin-token-file", help="enables PUT /admin/faults with X-Admin-Token")
+    s.add_argument("--faults-file", help="TESTS ONLY: enable fault injection from this JSON file, re-read when "
+                                         "it changes, and PUT /admin/faults (central/faults.py)")
+    s.add_argument("--docs", action="store_true", help="serve /docs, /redoc and /openapi.json (off by default)")
+    s.add_argument("--workers", type=int, default=1, help="worker processes (default 1); they share only the "
+                                                          "database")
     s.add_argument("--maintenance-every", type=_duration, default=3600.0,
                    help="housekeeping interval (default 1h; the first round 30 s after start)")
     _retention_options(s)
@@ -306,9 +397,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(func=cmd_applications)
 
-    s = sub.add_parser("kiosks", help="the fleet, what needs attention first; with KIOSK_ID its heartbeat history")
-    s.add_argument("kiosk_id", nargs="?", help="show this kiosk's history: changes, restarts, silences")
+    s = sub.add_parser("kiosks", help="the fleet, what needs attention first; with KIOSK_ID its heartbeat "
+                                      "history; `revoke KIOSK_ID` cuts a kiosk off")
+    s.add_argument("words", nargs="*", metavar="KIOSK_ID | revoke KIOSK_ID")
     s.set_defaults(func=cmd_kiosks)
+
+    s = sub.add_parser("admin", help="the admin credential (fleet page, admin API)")
+    s.add_argument("action", choices=("set-password",))
+    s.add_argument("--password-file", help="read it from this file (else asked for, or one line on stdin)")
+    s.set_defaults(func=cmd_admin)
+
+    s = sub.add_parser("audit", help="list reads of residents' data, newest first")
+    s.add_argument("--kiosk", help="only this kiosk's")
+    s.add_argument("--limit", type=int, default=100)
+    s.set_defaults(func=cmd_audit)
 
     s = sub.add_parser("menu", help="publish the signed menu bundle / set the pinned public keys")
     s.add_argument("action", choices=("publish", "pubkeys"))

@@ -18,9 +18,11 @@ import hashlib
 import json
 from pathlib import Path
 
+from central import tokens
 from central.admin import approve_application, issue_kiosk_token
-from central.app import ApplicationRequest, intake
-from central.storage import Store, canonical_hash, token_hash
+from central.intake import intake
+from central.schemas import ApplicationRequest
+from central.storage import Store, canonical_hash
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CARD = PROJECT_ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -52,9 +54,8 @@ def sample_applications(card: dict) -> list[tuple[str, dict]]:
 def seed(store: Store, kiosk_id: str, region: str, card_path: str | Path | None = None,
          current_token: str | None = None) -> str:
     """Make sure the dev kiosk has a token (``current_token`` if still valid) and the sample records."""
-    valid = current_token and store.one(
-        "SELECT 1 AS x FROM kiosks WHERE kiosk_id = ? AND token_hash = ? AND revoked = 0",
-        (kiosk_id, token_hash(current_token)))
+    presented = tokens.authenticate(store, current_token) if current_token else None
+    valid = presented is not None and presented["kiosk_id"] == kiosk_id
     token = current_token if valid else issue_kiosk_token(store, kiosk_id, region, hostname="dev")
     card = json.loads(Path(card_path or SAMPLE_CARD).read_text(encoding="utf-8"))
     for key, payload in sample_applications(card):

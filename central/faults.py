@@ -1,10 +1,12 @@
 """Fault injection for tests: latency, 5xx, 429/503 with Retry-After, cut connections.
 
-Faults apply to requests whose path starts with one of ``paths`` (default
-``/v1/``).  They come from, in order of precedence:
+Only a server started for tests has it (central.testing.run_server, or
+``central serve --faults-file``): a plain ``central serve`` has neither the
+middleware nor the admin routes.  Faults apply to requests whose path starts
+with one of ``paths`` (default ``/v1/``).  They come from, in order of precedence:
 
 * ``PUT /admin/faults`` (JSON body = the fields below) with the header
-  ``X-Admin-Token`` -- only when the server was started with an admin token;
+  ``X-Admin-Token`` = the admin credential;
 * a JSON file given with ``central serve --faults-file PATH``, re-read
   whenever its modification time changes (tests rewrite it while the
   server runs);

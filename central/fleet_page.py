@@ -2,9 +2,11 @@
 
 The same order as ``central kiosks`` (faults, paper, dead letters, silence,
 warnings), plus what waits for an officer: 承诺件 to approve, bad ratings to
-follow up, appeals received.  HTTP Basic auth (any user name, the admin
-token as password) so a plain browser can open it; without an admin token
-the page does not exist (404).  Server-rendered, no scripts; refreshes every
+follow up, appeals received -- and an alert for every lockout in force (a
+kiosk or a resident key locked out of pickup codes, identity checks, reads,
+enrolment or the admin password: someone may be guessing).  HTTP Basic auth
+(any user name, the admin credential as password) so a plain browser can
+open it; without an admin credential set the page does not exist (404).  Server-rendered, no scripts; refreshes every
 30 s.  Residents never appear on it.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ import datetime as dt
 import html
 import time
 
-from central import admin
+from central import admin, limits
 from central.storage import Store
 
 SEVERITY_LABEL = {0: ("fault", "故障"), 1: ("paper", "缺纸"), 2: ("attention", "需关注"),
@@ -34,7 +36,19 @@ tr.attention td:first-child{border-left:6px solid #f9a825}
 tr.warning td:first-child{border-left:6px solid #90a4ae}
 tr.ok td:first-child{border-left:6px solid #2e7d32}
 .muted{color:#607080}
+.alert{border:2px solid #c62828;border-radius:6px;padding:8px 14px;margin:0 0 18px;background:#fdecea}
 """
+
+
+LOCKOUT_LABEL = {  # the subject itself is never shown: it may be a resident key
+    limits.PICKUP_PER_KIOSK.scope: "取件码猜测 pickup-code guessing, kiosk",
+    limits.PICKUP_PER_RESIDENT.scope: "取件码猜测 pickup-code guessing on one resident, from kiosk",
+    limits.IDENTITY_PER_KIOSK.scope: "人证核验失败 failed identity checks, kiosk",
+    limits.IDENTITY_PER_RESIDENT.scope: "人证核验失败 failed identity checks on one resident, from kiosk",
+    limits.LOOKUP_PER_KIOSK.scope: "越权查询 refused reads of residents' data, kiosk",
+    limits.ENROLL_PER_CLIENT.scope: "注册码猜测 enrolment-code guessing, from",
+    limits.ADMIN_PER_CLIENT.scope: "管理密码猜测 admin-password guessing, from",
+}
 
 
 def _when(ts: float | None) -> str:
@@ -48,6 +62,11 @@ def render(store: Store, now: float | None = None) -> str:
     follow_up = store.one("SELECT COUNT(*) AS n FROM ratings WHERE follow_up = 1")["n"]
     appeals = store.one("SELECT COUNT(*) AS n FROM appeals WHERE status = 'received'")["n"]
     e = html.escape
+    alerts = "".join(f"<li>{e(LOCKOUT_LABEL.get(lock['scope'], lock['scope']))}: {e(lock['source'] or '—')}"
+                     f" <span class=\"muted\">until {e(_when(lock['locked_until']))}</span></li>"
+                     for lock in limits.lockouts(store, now))
+    lockouts = (f'<div class="alert" id="lockouts"><b>锁定告警 Lockouts in force</b><ul>{alerts}</ul></div>'
+                if alerts else "")
     rows = []
     for k in kiosks:
         css, label = SEVERITY_LABEL[k.severity]
@@ -63,6 +82,7 @@ def render(store: Store, now: float | None = None) -> str:
 <title>自助机运行状态 · Fleet</title><style>{STYLE}</style></head>
 <body>
 <h1>自助机运行状态 <span class="muted">Fleet status · {e(_when(now))}</span></h1>
+{lockouts}
 <div class="counts">
   <div class="count" id="waiting"><b>{waiting}</b>待审批承诺件 pending approval</div>
   <div class="count" id="follow-up"><b>{follow_up}</b>差评待回访 ratings to follow up</div>

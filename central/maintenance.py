@@ -5,7 +5,9 @@
 enforces the retention of :mod:`central.retention` (docs/security.d/platform-data.md): it
 forgets idempotency keys and heartbeat history past their retention, deletes the scans of
 decided applications, and erases printed documents' fields, old appeals' texts and phones,
-old rating comments and old identity checks.  Logs carry counts only.
+old rating comments and old identity checks; it removes presence grants and rate-limit counts
+that ended (central.grants, central.limits) and audit entries older than
+``audit.AUDIT_RETENTION_DAYS``.  Logs carry counts only.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from central import audit, grants, limits
 from central import retention as rules
 from central.idempotency import KEY_RETENTION_DAYS
 from central.retention import DAY_S, HEARTBEAT_RETENTION_DAYS
@@ -24,7 +27,8 @@ log = logging.getLogger("central.maintenance")
 LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sample(s)",
           "scans": "scanned material(s) of decided applications", "documents": "printed document(s) erased",
           "appeals": "appeal text(s) erased", "ratings": "rating comment(s) erased",
-          "verifications": "identity check(s)"}
+          "verifications": "identity check(s)", "presence_grants": "ended presence grant(s)",
+          "rate_limits": "ended rate-limit count(s)", "audit_entries": "audit entries"}
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Retention:
     appeals_s: float = rules.APPEAL_RETENTION_DAYS * DAY_S
     rating_comments_s: float = rules.RATING_COMMENT_DAYS * DAY_S
     verifications_s: float = rules.VERIFICATION_RETENTION_DAYS * DAY_S
+    audit_s: float = audit.AUDIT_RETENTION_DAYS * DAY_S
 
 
 def run(store: Store, retention: Retention | None = None, now: float | None = None) -> dict[str, int]:
@@ -47,7 +52,10 @@ def run(store: Store, retention: Retention | None = None, now: float | None = No
             "documents": rules.erase_printed_documents(store, retention.printed_documents_s, now=now),
             "appeals": rules.erase_appeals(store, retention.appeals_s, now=now),
             "ratings": rules.erase_rating_comments(store, retention.rating_comments_s, now=now),
-            "verifications": rules.purge_verifications(store, retention.verifications_s, now=now)}
+            "verifications": rules.purge_verifications(store, retention.verifications_s, now=now),
+            "presence_grants": grants.purge_expired(store, now=now),
+            "rate_limits": limits.purge_ended(store, now=now),
+            "audit_entries": audit.purge(store, retention.audit_s, now=now)}
     if any(done.values()):
         log.info("maintenance: removed %s", ", ".join(f"{n} {LABELS[kind]}" for kind, n in done.items() if n))
     return done

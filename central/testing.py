@@ -5,7 +5,9 @@
         platform.set_faults(drop_after_rate=0.3, seed=1)   # change faults while it runs
 
 ``platform.token`` belongs to kiosk ``platform.kiosk_id`` (default
-"test-kiosk"); ``platform.store`` is the server's database for assertions.
+"test-kiosk"); ``platform.store`` is the server's database for assertions;
+``platform.admin_token`` is the admin password set for the run.  This is the
+only way (with ``central serve --faults-file``) a server has fault injection.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Iterator
 
 import uvicorn
 
+from central import credentials
 from central.admin import DEFAULT_REGION, issue_kiosk_token
 from central.app import create_app
 from central.faults import FaultInjector, Faults
@@ -84,9 +87,10 @@ def run_server(db_path: str | Path, faults: Faults | None = None, kiosk_id: str 
     store = Store(db_path, pepper_path)
     injector = FaultInjector(faults)
     admin_token = secrets.token_urlsafe(16)
+    credentials.set_password(store, admin_token)
     token = issue_kiosk_token(store, kiosk_id, region)
     platform_key = PlatformIdentity.for_store(store, Path(pepper_path).with_suffix(".identity") if pepper_path else None)
-    server = ServerThread(create_app(store, injector, admin_token=admin_token, platform_key=platform_key)).start()
+    server = ServerThread(create_app(store, injector, platform_key=platform_key)).start()
     try:
         yield LocalPlatform(f"http://127.0.0.1:{server.port}", token, kiosk_id, admin_token, store, injector)
     finally:

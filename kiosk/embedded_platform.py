@@ -47,10 +47,13 @@ def _answers(base_url: str) -> bool:
     try:
         with requests.Session() as session:
             session.trust_env = False  # loopback must never go through a proxy variable
-            response = session.get(base_url + "/openapi.json", timeout=1.0)
+            response = session.get(base_url + "/healthz", timeout=1.0)
     except requests.RequestException:
         return False
-    return response.ok and "/v1/applications" in response.text
+    try:
+        return response.ok and response.json().get("service") == "central"
+    except ValueError:
+        return False
 
 
 def _central(config, *args: str) -> subprocess.CompletedProcess:

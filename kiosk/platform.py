@@ -8,7 +8,18 @@ offline queue can tell "try again later" from "this will never succeed":
   carries ``retry_after`` (seconds) parsed from a Retry-After header given as
   seconds or as an HTTP date.
 * :class:`FinalError` -- every other 4xx (validation: the item goes to the
-  dead letters with the server's reason); :class:`AuthError` for 401/403.
+  dead letters with the server's reason); :class:`AuthError` for 401/403
+  (the kiosk token), :class:`PresenceRequired` for a 403 that asks for a
+  presence grant (the resident has not proved presence at this kiosk).
+
+Reads of a resident's data carry a presence grant (``X-Presence-Grant``):
+from a matching :meth:`PlatformClient.verify_identity` (``presence_grant``
+in its answer) or from :meth:`PlatformClient.grant_by_pickup` (the receipt's
+pickup code with the card's ID number).  The session keeps it
+(``Session.presence_grant``) and forgets it when it ends.
+
+The heartbeat answer may hand over the kiosk's next token; the client saves
+it (mode 0600, to the token file it reads) and uses it from then on.
 
 Logs carry the method, the path template, the status and the duration --
 never the token, never a payload (residents' data).
@@ -59,6 +70,14 @@ class AuthError(FinalError):
     """401/403: the kiosk token is missing, wrong or revoked (re-enrol)."""
 
 
+class PresenceRequired(FinalError):
+    """403 on a resident's data: no live presence grant for this resident at this kiosk (prove
+    presence again: identity check, or pickup code with the card)."""
+
+
+GRANT_HEADER = "X-Presence-Grant"
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
     if value is None:
@@ -98,6 +117,14 @@ def _reason(response: requests.Response) -> str:
                 parts.append(f"{where}: {item.get('msg', '')}")
         return "; ".join(parts)
     return str(detail)[:300]
+
+
+def _asks_for_presence(response: requests.Response) -> bool:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(detail, dict) and detail.get("presence_grant") == "required"
 
 
 def _says_final(response: requests.Response) -> bool:
@@ -229,6 +256,8 @@ class PlatformClient:
             log.info("%s -> %d (retry after %s)", label, status, retry_after)
             raise RetryableError(message, retry_after=retry_after, status=status)
         log.warning("%s -> %d refused", label, status)
+        if status == 403 and _asks_for_presence(response):
+            raise PresenceRequired(message, status)
         if status in (401, 403):
             raise AuthError(message, status)
         raise FinalError(message, status)
@@ -271,28 +300,39 @@ class PlatformClient:
         return self._json(self._request("POST", "/v1/applications", json=payload,
                                         headers={"Idempotency-Key": idempotency_key}))
 
-    def application_status(self, application_no: str) -> dict:
+    def application_status(self, application_no: str, grant: str) -> dict:
+        """The applicant's own application (``grant``: their presence grant at this kiosk)."""
         return self._json(self._request("GET", f"/v1/applications/{application_no}",
-                                        template="/v1/applications/{no}"))
+                                        template="/v1/applications/{no}", headers={GRANT_HEADER: grant}))
 
     def verify_identity(self, card: dict, photo_wlt: bytes | str | None, face_jpeg: bytes | str) -> dict:
-        """人证核验: {match, score, verification_id}. Images as bytes (or already base64)."""
+        """人证核验: {match, score, verification_id, presence_grant}. Images as bytes (or already base64)."""
         body = {"card": card, "photo_wlt_b64": _b64(photo_wlt), "face_jpeg_b64": _b64(face_jpeg)}
         return self._json(self._request("POST", "/v1/identity/verify", json=body))
 
-    def reusable_materials(self, id_number: str) -> list[dict]:
-        """材料复用: materials the platform already holds for this resident."""
-        body = self._json(self._request("POST", "/v1/residents/materials", json={"id_number": id_number}))
+    def grant_by_pickup(self, pickup_code: str, id_number: str) -> str:
+        """通办通取: the receipt's pickup code with the ID number of the card read here → a presence
+        grant for that application.  404: no such code for this card; 410: collected or expired."""
+        body = self._json(self._request("POST", "/v1/presence/pickup",
+                                        json={"pickup_code": pickup_code, "id_number": id_number}))
+        return str(body["presence_grant"])
+
+    def reusable_materials(self, grant: str) -> list[dict]:
+        """材料复用: materials the platform already holds for the resident present."""
+        body = self._json(self._request("POST", "/v1/residents/materials", json={},
+                                        headers={GRANT_HEADER: grant}))
         return list(body.get("materials", []))
 
-    def query_documents(self, id_number: str | None = None, pickup_code: str | None = None) -> list[dict]:
-        body = self._json(self._request("POST", "/v1/documents/query",
-                                        json={"id_number": id_number, "pickup_code": pickup_code}))
+    def query_documents(self, grant: str) -> list[dict]:
+        """The documents the grant covers: all the resident's, or one application's (pickup)."""
+        body = self._json(self._request("POST", "/v1/documents/query", json={}, headers={GRANT_HEADER: grant}))
         return list(body.get("documents", []))
 
-    def get_document(self, document_id: str) -> dict:
-        return self._json(self._request("GET", f"/v1/documents/{document_id}",
-                                        template="/v1/documents/{id}"))
+    def get_document(self, document_id: str, grant: str | None) -> dict:
+        """The document's fields; ``grant`` None only for a document this kiosk's own application
+        issued moments ago (打印证照 right after applying)."""
+        return self._json(self._request("GET", f"/v1/documents/{document_id}", template="/v1/documents/{id}",
+                                        headers={GRANT_HEADER: grant} if grant else None))
 
     def report_printed(self, document_id: str, print_token: str, result: str, detail: str = "",
                        idempotency_key: str | None = None) -> dict:
@@ -310,7 +350,16 @@ class PlatformClient:
                                         headers={"Idempotency-Key": idempotency_key}))
 
     def heartbeat(self, payload: dict) -> dict:
-        return self._json(self._request("POST", "/v1/heartbeat", json=payload))
+        """Send the kiosk's health; a new token in the answer is saved and used from now on."""
+        reply = self._json(self._request("POST", "/v1/heartbeat", json=payload))
+        new_token = reply.get("token")
+        if isinstance(new_token, str) and new_token:
+            if self._token_file is not None:
+                write_token(self._token_file, new_token)
+            else:
+                self._token = new_token
+            log.info("the platform handed over a new kiosk token (saved)")
+        return reply
 
     def create_applications(self, items: list[tuple[str, dict]]) -> list[dict | PlatformError]:
         """Several applications in one request, ``[(idempotency_key, payload), ...]`` in order.
@@ -366,6 +415,11 @@ def token_path(config) -> Path:
 
 def save_token(config, token: str) -> Path:
     """Write the token readable by the kiosk user only (mode 0600)."""
-    path = token_path(config)
+    return write_token(token_path(config), token)
+
+
+def write_token(path: Path, token: str) -> Path:
+    """Replace the token file durably, mode 0600 (a new inode: readers notice the change)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, token)
     return path

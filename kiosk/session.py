@@ -170,6 +170,7 @@ class Session:
         self.card: Any = None                 # devices.idcard.IdCard once read
         self.face_image: bytes | None = None  # best face frame (JPEG) for 人证核验
         self.identity_verified = False
+        self.presence_grant: str | None = None  # the platform's proof of presence (kiosk.platform)
         self.service_id: str | None = None
         self.form: dict[str, Any] = {}
         self.materials: dict[str, list[Path]] = {}
@@ -203,6 +204,7 @@ class Session:
         self.card = None
         self.face_image = None
         self.identity_verified = False
+        self.presence_grant = None
         self.service_id = None
         self.form = {}
         self.materials = {}

@@ -139,13 +139,19 @@ def materials_to_scan(service: Any, reusable_on_record: set[str]) -> list[dict]:
     return sorted(todo, key=lambda m: not m.get("main", True))
 
 
+# Flows that show the platform's records of the resident: the platform answers only with a proof
+# of presence (central.grants), which 人证核验 gives -- so they check the face even where the menu
+# asks for the card alone.
+SHOWS_RESIDENT_RECORDS = ("print_document", "query")
+
+
 def plan(service: Any, reusable_on_record: set[str] | frozenset = frozenset()) -> list[str]:
     flow = attr(service, "flow", "apply")
     identity = attr(service, "identity", "id_card")
     steps: list[str] = []
     if identity in ("id_card", "id_card_face"):
         steps.append(IDENTIFY)
-    if identity == "id_card_face":
+    if identity == "id_card_face" or (identity == "id_card" and flow in SHOWS_RESIDENT_RECORDS):
         steps.append(FACE)
     if flow != "apply":
         # print_document / query / appeal have their own single screen after identification

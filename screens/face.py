@@ -107,6 +107,7 @@ class FaceScreen(FlowScreen):
             self.fail("no_match")
             return
         self.session.identity_verified = True
+        self.session.presence_grant = answer.get("presence_grant")
         next_step(self.app)
 
     def fail(self, code: str) -> None:

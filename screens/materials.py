@@ -51,12 +51,12 @@ class MaterialsScreen(FlowScreen):
         transaction, session, platform = self.app.transaction, self.session, self.app.core.platform
         if transaction is None or session is None:
             return
-        if session.card is None or platform is None:
+        if session.presence_grant is None or platform is None:  # 材料复用 needs 人证核验 (a grant)
             self._plan(set())
             return
         self.busy_text, self.busy = tr("正在查询您以前提交过的材料…"), True
-        id_number = session.card.id_number
-        run_in_worker(lambda: {m["material_id"] for m in platform.reusable_materials(id_number)},
+        grant = session.presence_grant
+        run_in_worker(lambda: {m["material_id"] for m in platform.reusable_materials(grant)},
                       self._plan, lambda _exc: self._plan(set()), name="reusable-materials")
 
     def _plan(self, on_record: set) -> None:

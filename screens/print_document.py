@@ -1,9 +1,10 @@
 """证照打印: documents ready for the resident, printed once on the licence printer.
 
-The list comes from the platform in a worker: by the ID card read for this
-session (``query_documents(id_number=...)``), by a pickup code scanned from a
-receipt's QR (``qr.scanned``, 通办通取: any kiosk), or straight from the
-application just submitted (the result screen's 打印证照).  Printing fetches
+The list comes from the platform in a worker, under the session's presence
+grant (人证核验 after the card read, ``query_documents(grant)``), or by a
+pickup code scanned from a receipt's QR together with the card read here
+(``qr.scanned``, ``grant_by_pickup``, 通办通取: any kiosk), or straight from
+the application just submitted (the result screen's 打印证照).  Printing fetches
 the document and prints it with ``print_document(doc, print_token)`` in a
 worker; the printer's journal makes a second press -- or a crash and restart
 -- print at most one copy per token.
@@ -17,6 +18,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 
 from kiosk.i18n import N_
+from kiosk.platform import PresenceRequired
 from kiosk.workflow import report_prints
 from screens.flow_helpers import FlowScreen, run_in_worker
 from screens.widgets import KButton, tr
@@ -61,8 +63,8 @@ class PrintDocumentScreen(FlowScreen):
         self.message = ""
         if documents:
             self._show(documents)
-        elif self.session is not None and self.session.card is not None:
-            self.lookup(id_number=self.session.card.id_number)
+        elif self.session is not None and self.session.presence_grant is not None:
+            self.lookup()
         else:
             self.state = "idle"
             self._show_list()
@@ -74,12 +76,20 @@ class PrintDocumentScreen(FlowScreen):
         if match:
             self.lookup(pickup_code=match.group(1))
 
-    def lookup(self, id_number: str | None = None, pickup_code: str | None = None) -> None:
-        platform = self.app.core.platform
+    def lookup(self, pickup_code: str | None = None) -> None:
+        """The documents the session's presence grant covers; with a scanned pickup code and no
+        grant yet, the code and the card read here obtain one (通办通取)."""
+        platform, session = self.app.core.platform, self.session
         self.state, self.message = "loading", tr("正在查询可打印的证照…")
         self._show_list()
-        run_in_worker(lambda: platform.query_documents(id_number=id_number, pickup_code=pickup_code),
-                      self._show, lambda _exc: self._fail(tr("暂时查不到证照信息，请稍后再试，或到人工窗口领取。")),
+
+        def work() -> list:
+            if session.presence_grant is None and pickup_code and session.card is not None:
+                session.presence_grant = platform.grant_by_pickup(pickup_code, session.card.id_number)
+            if session.presence_grant is None:
+                raise PresenceRequired("no presence grant in this session", None)
+            return platform.query_documents(session.presence_grant)
+        run_in_worker(work, self._show, lambda _exc: self._fail(tr("暂时查不到证照信息，请稍后再试，或到人工窗口领取。")),
                       name="query-documents")
 
     def _show(self, documents: list) -> None:
@@ -106,11 +116,11 @@ class PrintDocumentScreen(FlowScreen):
             return
         self.state, self.message = "printing", tr("正在打印，请稍候…")
         self.busy_text, self.busy = self.message, True
-        token = summary["print_token"]
+        token, grant = summary["print_token"], self.session.presence_grant if self.session else None
 
         def work():
             try:
-                doc = licence_document(platform.get_document(summary["document_id"]), platform.base_url)
+                doc = licence_document(platform.get_document(summary["document_id"], grant), platform.base_url)
                 return printer.print_document(doc, token)
             finally:
                 report_prints(self.app.core)  # tell the platform, through the queue, either way

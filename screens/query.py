@@ -3,8 +3,8 @@ or the receipt's QR code (``qr.scanned``).
 
 By card: the platform has no "applications of a resident" call, so the
 screen lists the application numbers of the resident's documents
-(``query_documents(id_number=...)``) -- applications that issue nothing are
-found by number only.
+(``query_documents(grant)``, the session's presence grant from 人证核验) --
+applications that issue nothing are found by number only.
 
 The platform answers in a worker; the status is shown in plain words with
 the expected completion date.  Applications still waiting in this kiosk's
@@ -43,9 +43,9 @@ class QueryScreen(FlowScreen):
         self.ids.number.text = ""
         self.ids.mine.clear_widgets()
         session, platform = self.session, self.app.core.platform
-        if session is not None and session.card is not None and platform is not None:
-            id_number = session.card.id_number
-            run_in_worker(lambda: platform.query_documents(id_number=id_number), self._show_mine,
+        if session is not None and session.presence_grant is not None and platform is not None:
+            grant = session.presence_grant
+            run_in_worker(lambda: platform.query_documents(grant), self._show_mine,
                           lambda _exc: None, name="query-by-card")
 
     def _show_mine(self, documents: list) -> None:
@@ -78,9 +78,12 @@ class QueryScreen(FlowScreen):
         if not NUMBER.fullmatch(number):
             self.state, self.message = "not_found", tr("请输入完整的办件编号")
             return
-        platform = self.app.core.platform
+        platform, grant = self.app.core.platform, self.session.presence_grant if self.session else None
+        if grant is None:  # the platform answers only the applicant, present (人证核验)
+            self.state, self.message = "failed", tr("请到人工窗口办理，工作人员会为您核验身份。")
+            return
         self.state, self.message, self.detail = "loading", tr("正在查询…"), ""
-        run_in_worker(lambda: platform.application_status(number), self._found, self._failed,
+        run_in_worker(lambda: platform.application_status(number, grant), self._found, self._failed,
                       name="application-status")
 
     def _found(self, answer: dict) -> None:

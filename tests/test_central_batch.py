@@ -3,16 +3,16 @@ with each item's Idempotency-Key meaning what it means on POST /v1/applications.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
 import requests
 
-from central import app as central_app
+from central import intake as central_intake
+from central.schemas import BATCH_MAX_ITEMS
 from central.testing import run_server
 from kiosk.platform import FinalError, PlatformClient, RetryableError
-from tests.test_central_intake import application, post
+from tests.test_central_intake import application, claim_event, post
 
 
 @pytest.fixture
@@ -67,12 +67,13 @@ def test_a_bad_item_is_refused_alone(platform, client):
     assert platform.count("applications") == 3
 
 
-def test_a_key_still_processing_stops_the_batch_there(platform, client):
+def test_a_key_still_processing_stops_the_batch_there(platform, client, monkeypatch):
     platform.set_faults(processing_delay_s=1.0)
     held_key, held_body = keyed(application())[0]
+    claimed = claim_event(platform, monkeypatch)
     single = threading.Thread(target=post, args=(platform, "/v1/applications", held_body, held_key))
     single.start()
-    time.sleep(0.3)  # the single request holds its key in "processing"
+    assert claimed.wait(10)  # the single request holds its key in "processing"
     platform.set_faults()
     before, after = keyed(application(), application())
     outcomes = client.create_applications([before, (held_key, held_body), after])
@@ -85,20 +86,20 @@ def test_a_key_still_processing_stops_the_batch_there(platform, client):
 
 
 def test_a_failure_mid_batch_records_nothing(platform, client, monkeypatch):
-    real_intake, calls = central_app.intake, []
+    real_intake, calls = central_intake.intake, []
 
     def failing_second(*args):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("the platform broke mid-batch")
         return real_intake(*args)
-    monkeypatch.setattr(central_app, "intake", failing_second)
+    monkeypatch.setattr(central_intake, "intake", failing_second)
     items = keyed(application(), application(), application())
     with pytest.raises(RetryableError) as failed:
         client.create_applications(items)
     assert failed.value.status == 500
     assert platform.count("applications") == 0 and platform.count("idempotency") == 0
-    monkeypatch.setattr(central_app, "intake", real_intake)
+    monkeypatch.setattr(central_intake, "intake", real_intake)
     again = PlatformClient(platform.base_url, platform.token, timeout=10)  # uvicorn closed the old connection
     assert all(isinstance(o, dict) for o in again.create_applications(items))
     assert platform.count("applications") == 3
@@ -115,7 +116,7 @@ def test_a_key_repeated_in_a_batch_is_a_repeat(platform, client):
 
 def test_the_envelope_is_checked(platform, client):
     key = str(uuid.uuid4())
-    too_many = keyed(*[application()] * (central_app.BATCH_MAX_ITEMS + 1))
+    too_many = keyed(*[application()] * (BATCH_MAX_ITEMS + 1))
     with pytest.raises(FinalError):
         client.create_applications(too_many)
     unauthenticated = requests.post(platform.base_url + "/v1/applications/batch",

@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from central import admin, app as central_app, fleet_page, maintenance
+from central import admin, fleet_page, maintenance
+from central.routers import heartbeat as heartbeat_route
 from central.testing import run_server
 from kiosk.platform import PlatformClient
 from tests.test_central_cli import central
@@ -51,7 +52,7 @@ def test_a_sample_only_when_something_changed(platform, monkeypatch):
     beat(platform, depth=3, dead=1, uptime=5, devices={"id_reader": {"state": "FAULT", "reason": "SAM"}})  # restart
     assert [(s["queue_depth"], s["dead"], s["faults"], s["uptime_s"]) for s in samples(platform)] == [
         (0, 0, 0, 100), (3, 0, 0, 220), (3, 1, 0, 280), (3, 1, 1, 340), (3, 1, 1, 5)]
-    monkeypatch.setattr(central_app, "HISTORY_EVERY_S", 0.0)  # the sampling period has passed
+    monkeypatch.setattr(heartbeat_route, "HISTORY_EVERY_S", 0.0)  # the sampling period has passed
     beat(platform, depth=3, dead=1, uptime=65, devices={"id_reader": {"state": "FAULT", "reason": "SAM"}})
     assert len(samples(platform)) == 6
     latest = platform.store.one("SELECT last_heartbeat FROM kiosks WHERE kiosk_id = ?", (platform.kiosk_id,))

@@ -15,7 +15,7 @@ import cv2
 import pytest
 import requests
 
-from central import admin, idempotency, storage
+from central import admin, idempotency, storage, tokens
 from central.testing import run_server
 from kiosk.platform import AuthError, FinalError, PlatformClient, RetryableError
 
@@ -40,6 +40,22 @@ def platform(central_db):
 @pytest.fixture
 def client(platform):
     return PlatformClient(platform.base_url, platform.token, timeout=10)
+
+
+def face_jpeg(**scene) -> bytes:
+    """A frame of the simulated face camera (devices.camera.FaceScene), as the kiosk sends it."""
+    from devices.camera_scenes import FaceScene
+    frame = FaceScene()
+    for name, value in scene.items():  # e.g. faces=0: nobody in front of the camera
+        setattr(frame, name, value)
+    return cv2.imencode(".jpg", frame.render(1280, 720))[1].tobytes()
+
+
+def present(client, id_number=ID_NUMBER) -> str:
+    """The resident proves presence at the client's kiosk (人证核验): the presence grant."""
+    answer = client.verify_identity({"id_number": id_number, "name": "王秀英"}, bytes(1024), face_jpeg())
+    assert answer["match"] and answer["presence_grant"]
+    return answer["presence_grant"]
 
 
 def post(platform, path, body, key=None):
@@ -69,14 +85,28 @@ def test_same_key_different_body_is_422(platform):
     assert platform.count("applications") == 1
 
 
-def test_still_processing_is_409_with_retry_after(platform):
+def claim_event(platform, monkeypatch) -> threading.Event:
+    """Set once the server (in this process) has claimed a new Idempotency-Key."""
+    claimed, real_claim = threading.Event(), platform.store.claim_key
+
+    def claim_key(*args, **kwargs):
+        outcome = real_claim(*args, **kwargs)
+        if outcome[0] == "new":
+            claimed.set()
+        return outcome
+    monkeypatch.setattr(platform.store, "claim_key", claim_key)
+    return claimed
+
+
+def test_still_processing_is_409_with_retry_after(platform, monkeypatch):
     platform.set_faults(processing_delay_s=1.0)
     key = str(uuid.uuid4())
     results = {}
+    claimed = claim_event(platform, monkeypatch)
     first = threading.Thread(target=lambda: results.setdefault("first", post(platform, "/v1/applications",
                                                                              application(), key)))
     first.start()
-    time.sleep(0.3)  # the first request now holds the key in "processing"
+    assert claimed.wait(10)  # the first request now holds the key in "processing"
     concurrent = post(platform, "/v1/applications", application(), key)
     first.join()
     assert concurrent.status_code == 409 and concurrent.headers["Retry-After"] == "1"
@@ -89,7 +119,7 @@ def test_still_processing_is_409_with_retry_after(platform):
 def test_a_crashed_claim_is_taken_over_after_the_lease(platform, monkeypatch):
     key = str(uuid.uuid4())
     body = application()
-    from central.app import ApplicationRequest
+    from central.schemas import ApplicationRequest
     digest = storage.canonical_hash(ApplicationRequest.model_validate(body).model_dump(mode="json"))
     assert platform.store.claim_key(platform.kiosk_id, "applications", key, digest) == ("new", None)
     assert post(platform, "/v1/applications", body, key).status_code == 409  # held, as if mid-request
@@ -122,7 +152,7 @@ def test_immediate_service_issues_a_printable_document(client):
     assert created["status"] == "approved" and created["kind"] == "immediate" and created["promised_days"] == 0
     [document] = created["documents"]
     assert document["status"] == "ready" and document["print_token"]
-    data = client.get_document(document["document_id"])
+    data = client.get_document(document["document_id"], None)  # just issued to this kiosk: no grant needed
     assert data["data"]["holder_name"] == "王秀英"
     assert data["data"]["id_number_masked"] == "440304********0026"  # never the birth date
     assert data["data"]["serial"] == created["application_no"]
@@ -131,10 +161,12 @@ def test_immediate_service_issues_a_printable_document(client):
 def test_promised_service_waits_for_an_officer(platform, client):
     created = client.create_application(application("family-planning-certificate"), str(uuid.uuid4()))
     assert created["status"] == "accepted" and created["documents"] == [] and created["promised_days"] == 3
-    assert client.query_documents(pickup_code=created["pickup_code"]) == []
+    with pytest.raises(FinalError) as nothing_yet:
+        client.grant_by_pickup(created["pickup_code"], ID_NUMBER)
+    assert nothing_yet.value.status == 410
     admin.approve_application(platform.store, created["application_no"])
-    assert client.application_status(created["application_no"])["status"] == "approved"
-    [document] = client.query_documents(pickup_code=created["pickup_code"])
+    assert client.application_status(created["application_no"], present(client))["status"] == "approved"
+    [document] = client.query_documents(client.grant_by_pickup(created["pickup_code"], ID_NUMBER))
     assert document["title"] == "计划生育情况证明" and document["status"] == "ready"
     with pytest.raises(admin.AdminError, match="already approved"):
         admin.approve_application(platform.store, created["application_no"])
@@ -147,22 +179,23 @@ def test_print_token_lifecycle(client):
     assert failed == {"document_id": doc_id, "status": "ready", "print_failures": 1}  # may be printed again
     assert client.report_printed(doc_id, token, "printed")["status"] == "printed"
     assert client.report_printed(doc_id, token, "printed")["status"] == "printed"  # same token: harmless
-    [listed] = client.query_documents(id_number=ID_NUMBER)
+    grant = present(client)
+    [listed] = client.query_documents(grant)
     assert listed["status"] == "printed" and listed["print_token"] is None  # no second print
     with pytest.raises(FinalError) as caught:
         client.report_printed(doc_id, "someone-elses-token", "printed")
     assert caught.value.status == 409
     with pytest.raises(FinalError) as missing:
-        client.get_document("no-such-document")
+        client.get_document("no-such-document", grant)
     assert missing.value.status == 404
 
 
 def test_materials_are_reused_and_keyed_by_a_hash_not_the_id_number(platform, client, central_db):
-    assert client.reusable_materials(ID_NUMBER) == []
+    assert client.reusable_materials(present(client)) == []
     client.create_application(application(pages=(b"scan 1", b"scan 2")), str(uuid.uuid4()))
-    [material] = client.reusable_materials(ID_NUMBER.lower())
+    [material] = client.reusable_materials(present(client, ID_NUMBER.lower()))
     assert material["material_id"] == "marriage-certificate" and material["name"] == "结婚证"
-    assert client.reusable_materials("11010519491231002X") == []
+    assert client.reusable_materials(present(client, "11010519491231002X")) == []
     assert platform.store.one("SELECT pages FROM materials")["pages"] == 2
     db_bytes = b"".join(p.read_bytes() for p in central_db.files())
     assert material["name"].encode() in db_bytes  # the files searched do hold the application
@@ -213,7 +246,7 @@ def test_enrolment_codes(platform):
     with pytest.raises(FinalError) as caught:
         PlatformClient(platform.base_url).enroll(expired)
     assert caught.value.status == 410
-    admin.revoke_kiosk(platform.store, "taijiang-07")
+    tokens.revoke(platform.store, "taijiang-07")
     with pytest.raises(AuthError):
         anonymous.heartbeat({"kiosk_id": "taijiang-07", "version": "1", "uptime_s": 5})
 

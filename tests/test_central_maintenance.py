@@ -111,6 +111,27 @@ def test_residents_data_is_removed_after_its_retention(central_db):
         assert maintenance.run(store, now=later) == NOTHING  # erased once
 
 
+def test_ended_grants_rate_limits_and_old_audit_entries_are_forgotten(central_db):
+    from central import audit, grants, limits
+    store = storage.Store(central_db.db, central_db.pepper)
+    try:
+        now = time.time()
+        with store.write():
+            grants.issue(store, "k", "resident", grants.IDENTITY, now=now - grants.GRANT_TTL_S - 1)
+            grants.issue(store, "k", "resident", grants.IDENTITY, now=now)
+        limits.fail(store, limits.PICKUP_PER_KIOSK, "k", "k", now=now - 2 * 3600)   # window long over
+        limits.fail(store, limits.PICKUP_PER_KIOSK, "k2", "k2", now=now)            # still counting
+        audit.record(store, "k", "documents listed", "resident")
+        with store.write():
+            store.execute("UPDATE audit_log SET at = ?", (now - 181 * DAY,))
+        audit.record(store, "k", "documents listed", "resident")
+        assert maintenance.run(store, now=now) == {**NOTHING, "presence_grants": 1, "rate_limits": 1,
+                                                   "audit_entries": 1}
+        assert store.one("SELECT COUNT(*) AS n FROM audit_log")["n"] == 1
+    finally:
+        store.close()
+
+
 def test_maintenance_thread_runs_rounds_until_stopped(central_db):
     store = storage.Store(central_db.db, central_db.pepper)
     try:

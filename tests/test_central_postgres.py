@@ -160,18 +160,31 @@ def test_a_print_failure_reported_while_it_is_printed_elsewhere_counts_nothing(p
     assert outcome["value"]["status"] == "printed" and outcome["value"]["print_failures"] == 0
 
 
+def waiting_for_an_advisory_lock(store, timeout: float = 10.0) -> bool:
+    """True once some backend waits for an advisory lock (PostgreSQL's own view of it)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(store.dialect.url, autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            if watcher.execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                               ).fetchone()[0]:
+                return True
+            watcher.execute("SELECT pg_sleep(0.01)")
+    return False
+
+
 def test_a_claim_waits_for_a_batch_recording_the_same_key(platform, monkeypatch):
     """A batch reads its keys and records them in one transaction; on PostgreSQL a single request
     with the same key must not claim it in between (it waits, then replays the batch's answer)."""
-    from central import app as central_app
-    real_intake, first = central_app.intake, threading.Event()
+    from central import intake as central_intake
+    real_intake, first = central_intake.intake, threading.Event()
 
     def slow_intake(*args, **kwargs):
         if not first.is_set():
             first.set()
-            time.sleep(0.6)  # the batch has read the key (unseen) and is still working
+            # the batch has read the key (unseen) and holds it: go on once the single request waits for it
+            assert waiting_for_an_advisory_lock(platform.store), "the single request never waited for the key"
         return real_intake(*args, **kwargs)
-    monkeypatch.setattr(central_app, "intake", slow_intake)
+    monkeypatch.setattr(central_intake, "intake", slow_intake)
     key, body = str(uuid.uuid4()), application()
     headers = {"Authorization": f"Bearer {platform.token}"}
     answers = {}
@@ -205,7 +218,7 @@ def test_concurrent_intake_numbers_are_unique_and_gap_free(platform):
     for t in threads:
         t.join(60)
     assert len(results) == 24 and len(set(results)) == 24
-    assert sorted(int(no[-6:]) for no in results) == list(range(1, 25))
+    assert sorted(int(no[14:-5]) for no in results) == list(range(1, 25))  # the sequence before the random tail
     assert platform.count("applications") == 24 and platform.count("documents") == 24
 
 
@@ -320,14 +333,14 @@ def test_token_checks_do_not_stall_the_event_loop(central_db, monkeypatch):
         real_one = platform.store.one
 
         def slow_token_lookup(sql, params=()):
-            if "FROM kiosks WHERE token_hash" in sql:
+            if "FROM kiosk_tokens t" in sql:
                 time.sleep(0.5)
             return real_one(sql, params)
         monkeypatch.setattr(platform.store, "one", slow_token_lookup)
         statuses = []
 
         def get():
-            statuses.append(requests.get(platform.base_url + "/v1/applications/none", timeout=10,
+            statuses.append(requests.get(platform.base_url + "/v1/menu", timeout=10,  # none published: 404
                                          headers={"Authorization": f"Bearer {platform.token}"}).status_code)
         threads = [threading.Thread(target=get) for _ in range(4)]
         started = time.monotonic()

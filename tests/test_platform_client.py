@@ -176,11 +176,13 @@ def test_no_token_and_no_personal_data_in_logs(platform, client, caplog):
     with pytest.raises(RetryableError):
         client.create_application(application(), str(uuid.uuid4()))
     client.create_application(application(), str(uuid.uuid4()))
-    client.reusable_materials(ID_NUMBER)
-    client.query_documents(id_number=ID_NUMBER)
+    from tests.test_central_intake import present
+    grant = present(client, ID_NUMBER)
+    client.reusable_materials(grant)
+    client.query_documents(grant)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "POST /v1/applications" in text  # the client does log, just not secrets
-    for secret in (platform.token, ID_NUMBER, NAME, "13800138000"):
+    for secret in (platform.token, grant, ID_NUMBER, NAME, "13800138000"):
         assert secret not in text
     assert platform.token not in repr(client)
 
@@ -252,3 +254,15 @@ def test_faults_validation():
         Faults.from_dict({"latency": 1})
     with pytest.raises(ValueError, match="error_rate"):
         Faults.from_dict({"error_rate": 2})
+
+
+def test_reads_without_a_grant_raise_presence_required_not_auth_error(platform, client):
+    from kiosk.platform import AuthError, PresenceRequired
+    with pytest.raises(PresenceRequired) as caught:
+        client.query_documents("not-a-grant")
+    assert caught.value.status == 403 and not isinstance(caught.value, AuthError)  # the token is fine
+    created = client.create_application(application(), str(uuid.uuid4()))
+    grant = client.grant_by_pickup(created["pickup_code"], ID_NUMBER)
+    [document] = client.query_documents(grant)
+    assert document["document_id"] == created["documents"][0]["document_id"]
+    assert client.get_document(document["document_id"], grant)["data"]["holder_name"] == NAME

@@ -34,7 +34,9 @@ def test_nothing_to_scan_and_single_delivery_skip_their_steps():
 
 
 def test_other_flows_and_no_identity():
-    assert tx.plan(service(flow="print_document")) == ["identify", "print_document"]
+    # the platform shows a resident's records only after 人证核验 (a presence grant)
+    assert tx.plan(service(flow="print_document")) == ["identify", "face", "print_document"]
+    assert tx.plan(service(flow="query")) == ["identify", "face", "query"]
     assert tx.plan(service(flow="appeal", identity="none")) == ["appeal"]
 
 

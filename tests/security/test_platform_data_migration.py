@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import requests
 
-from central import schema
+from central import grants, schema
 from central.postgres import translate_schema
 from central.storage import Store
 from central.testing import run_server
@@ -105,10 +105,12 @@ def test_a_schema_1_database_is_migrated_and_keeps_serving(central_db):
             "name": NAME, "card_type": "resident", "id_number_masked": MASKED}
         assert store.record("appeals", "SQ20261203000001")["contact_phone"] == APPEAL_PHONE
         assert store.record("material_pages", ("m1", 0))["content"] == PAGE
-        headers = {"Authorization": f"Bearer {platform.token}"}
+        with store.write():  # the resident proved presence at this kiosk (central.grants)
+            grant = grants.issue(store, platform.kiosk_id, store.resident_key(ID_NUMBER), grants.IDENTITY)
+        headers = {"Authorization": f"Bearer {platform.token}", "X-Presence-Grant": grant}
         data = requests.get(platform.base_url + "/v1/documents/d1", headers=headers, timeout=10).json()["data"]
         assert data["holder_name"] == NAME and data["fields"]["address"] == FORM_ADDRESS
-        reuse = requests.post(platform.base_url + "/v1/residents/materials", json={"id_number": ID_NUMBER},
+        reuse = requests.post(platform.base_url + "/v1/residents/materials", json={},
                               headers=headers, timeout=10).json()
         assert [m["material_id"] for m in reuse["materials"]] == ["household-register"]
         copy = stored_rows(central_db)

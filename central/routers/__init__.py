@@ -1,0 +1,1 @@
+"""The API's routes, one APIRouter per area; central.app mounts them."""
