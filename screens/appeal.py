@@ -42,6 +42,10 @@ class AppealScreen(FlowScreen):
         self.ids.phone.text = ""
         self._build()
 
+    def forget(self) -> None:
+        self.prepare()
+        self.ids.phone_error.text = ""
+
     def relabel(self) -> None:
         self._build()
 

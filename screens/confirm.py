@@ -64,6 +64,9 @@ class ConfirmScreen(FlowScreen):
                 (tr("签名"), tr("已签名") if session.signature else tr("未签名"))]
         self.summary = "\n".join(f"[b]{label}[/b]    {value}" for label, value in rows if value)
 
+    def forget(self) -> None:
+        self.summary = ""
+
     def relabel(self) -> None:
         self.prepare()
 

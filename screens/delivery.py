@@ -56,6 +56,12 @@ class DeliveryScreen(FlowScreen):
         self.editing_address = False
         self.choose_method(chosen.get("method") or service.delivery[0])
 
+    def forget(self) -> None:
+        self.method = self.address = self.centre = ""
+        self.editing_address = False
+        self.ids.methods.clear_widgets()
+        self.ids.details.clear_widgets()
+
     def relabel(self) -> None:
         self.choose_method(self.method)
 

@@ -39,6 +39,7 @@ from kiosk import transaction as tx
 from kiosk.i18n import N_
 from kiosk.privacy import mask_phone
 from screens.flow_helpers import Choice, DigitPad, FlowScreen, mask_address, mask_id, next_step
+from screens.base import blank
 from screens.widgets import local, tr
 
 CANDIDATES_SHOWN = 8
@@ -195,6 +196,14 @@ class FormScreen(FlowScreen):
         self.ids.scroll.scroll_y = 1
         first_empty = next((s["id"] for s in self.specs if not self.values.get(s["id"])), None)
         self.select_field(first_empty or (self.specs[0]["id"] if self.specs else ""))
+
+    def forget(self) -> None:
+        for row in self.rows.values():   # kv bindings to the theme keep removed rows alive a while
+            blank(row.ids.value)
+        self.values, self.specs, self.rows, self.active_field = {}, [], {}, ""
+        self.ids.fields.clear_widgets()
+        self.ids.editor.clear_widgets()
+        self.ids.editor_title.text = ""
 
     def relabel(self) -> None:
         lang = self.app.language

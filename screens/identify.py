@@ -57,6 +57,9 @@ class IdentifyScreen(KioskScreen):
         self.status = "waiting"
         self.error_title = self.error_advice = self.greeting = ""
 
+    def forget(self) -> None:
+        self.prepare()
+
     def on_enter(self, *_args):
         self.card_offset = 0.0
         self._animation = (Animation(card_offset=1.0, duration=1.4, t="out_quad")

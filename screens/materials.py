@@ -76,6 +76,11 @@ class MaterialsScreen(FlowScreen):
         if self.is_current():
             self._start_scanner()
 
+    def forget(self) -> None:
+        self.todo, self.index, self.reused = [], 0, ""
+        self.material_title = self.position = self.last_page = ""
+        self.pages = 0
+
     def on_enter(self, *_args):
         if self.todo:
             self._start_scanner()

@@ -88,6 +88,10 @@ class PrintDocumentScreen(FlowScreen):
         self.message = tr("请选择要打印的证照") if self.documents else tr("没有待打印的证照。已打印过的证照不能在本机重复打印。")
         self._show_list()
 
+    def forget(self) -> None:
+        self.documents, self.message, self.state = [], "", "idle"
+        self.ids.documents.clear_widgets()
+
     def relabel(self) -> None:
         self._show_list()
 

@@ -48,6 +48,11 @@ class QueryScreen(FlowScreen):
             run_in_worker(lambda: platform.query_documents(id_number=id_number), self._show_mine,
                           lambda _exc: None, name="query-by-card")
 
+    def forget(self) -> None:
+        self.state, self.message, self.detail = "input", "", ""
+        self.ids.number.text = ""
+        self.ids.mine.clear_widgets()
+
     def _show_mine(self, documents: list) -> None:
         """By the card: the applications the platform lists for this resident (those that
         issue a document); one tap shows the status."""

@@ -42,6 +42,9 @@ class RatingScreen(FlowScreen):
         self.level, self.reasons, self.sent = 0, [], False
         self._build()
 
+    def forget(self) -> None:
+        self.prepare()
+
     def relabel(self) -> None:
         self._build()
 

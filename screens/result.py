@@ -57,6 +57,10 @@ class ResultScreen(FlowScreen):
                               and session.delivery.get("method", "onsite_print") == "onsite_print"
                               and any(d.get("print_token") for d in receipt.get("documents", [])))
 
+    def forget(self) -> None:
+        self.status = self.headline = self.number = self.timing = self.receipt_note = ""
+        self.can_print = self.can_reprint = False
+
     def relabel(self) -> None:
         self.prepare()
 

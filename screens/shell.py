@@ -243,6 +243,8 @@ class KioskApp(App):
         if self.core.session is not None:
             log.info("session ended (%s)", reason)
         self.core.end_session()
+        for screen in self.manager.screens:
+            screen.wipe()
         self.transaction = None
         self.session_active = False
         self.idle = None

@@ -73,6 +73,9 @@ class SignScreen(FlowScreen):
     def prepare(self, **_params) -> None:
         self.ids.pad.clear()
 
+    def forget(self) -> None:
+        self.ids.pad.clear()   # the strokes are the resident's handwriting
+
     def rewrite(self) -> None:
         self.ids.pad.clear()
         session = self.session

@@ -510,3 +510,58 @@ def test_log_files_hold_none_of_the_residents_data(kiosk):
     raw = [card["name"], card["id_number"], card["address"], "13812345678", "深圳市福田区莲花一村12栋304房"]
     for value in raw:
         assert value not in text, f"resident data in the log: {value[:1]}…"
+
+
+def fill_every_screen(app) -> None:
+    """A resident's data on every screen that shows or edits it: the greeting, the form
+    (the phone being edited), a courier address, the summary, an appeal's phone box."""
+    from tests.ui_driver import press_digits as press
+    prepared_session(app, delivery="courier")
+    app.show("identify")
+    on_screen(app, "identify")
+    identify = current(app)
+    identify.card_read(app.core.session.card)
+    assert "王*英" in identify.greeting
+    app.show_step("form")
+    on_screen(app, "form")
+    form = current(app)
+    tap(form.rows["phone"].ids.value)
+    assert form.rows["phone"].ids.value.text == "13812345678"
+    app.show_step("delivery")
+    on_screen(app, "delivery")
+    delivery = current(app)
+    delivery.choose_method("courier")
+    assert "莲花一村" in delivery.address
+    tap(delivery.ids.next_button)
+    on_screen(app, "confirm")
+    app.show("appeal")
+    on_screen(app, "appeal")
+    appeal = current(app)
+    tap(next(w for w in appeal.ids.categories.children if w.value == "help"))
+    press(next(w for w in appeal.walk() if w.__class__.__name__ == "DigitPad"), "13812345678")
+    assert appeal.ids.phone.text == "13812345678"
+
+
+def residents_data() -> list[str]:
+    card = json.loads(CARD.read_text(encoding="utf-8"))
+    return [card["name"], "王*英", card["id_number"], "440304********0026", card["address"],
+            "13812345678", "138****5678", "深圳市福田区莲花一村12栋304房"]
+
+
+@pytest.mark.parametrize("ending", ["finish", "idle_timeout"])
+def test_no_screen_keeps_the_last_resident_after_the_session_ends(app, kiosk, ending):
+    """Issue 12.2: after 结束 or the idle timeout, nothing reachable from the UI (screens,
+    widgets, their properties, text boxes, closures) holds the resident's name, ID
+    number, phone or address, raw or masked."""
+    from kiosk.session import IdleTimer
+    from tests.ui_driver import resident_traces
+    fill_every_screen(app)
+    if ending == "finish":
+        tap(app.header.ids.finish_button)
+    else:
+        app.idle = IdleTimer(idle_s=0.2, countdown_s=0.3)
+        until(lambda: app.manager.current == "home", 10, "the idle timeout")
+    assert app.core.session is None
+    pump(0.3)
+    traces = resident_traces(app, residents_data())
+    assert not traces, "\n".join(traces)

@@ -29,7 +29,6 @@ from devices.idcard.reader import DEFAULT_TIMEOUT, SamReader
 from devices.idcard.simulator import SamSimulator
 from kiosk.config import PROJECT_ROOT
 from kiosk.events import EventBus
-from kiosk.logs import redactor
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +145,8 @@ class IdCardReader(Device):
         if card.expired(self._today()):
             self._publish_error("expired", "the card's validity period has ended")
             return
-        # From now on logs mask this resident's name and address; the session wipe clears it.
-        redactor.protect(card.name, card.english_name, card.address)
+        # The log redactor learns the name when the card enters a session (Session.set_card):
+        # a card read outside one (lying on the reader at boot) leaves nothing behind.
         self.publish("idcard.read", card=card, photo=self._decode_photo(card))
 
     def _decode_photo(self, card: IdCard) -> bytes | None:
