@@ -37,9 +37,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "too_long": {"zh_CN": "内容过长", "zh_TW": "內容過長", "en": "Too long"},
 }
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def attr(obj: Any, key: str, default: Any = None) -> Any:
     """``obj[key]`` for plain JSON (dicts), ``obj.key`` for model objects (Service, IdCard)."""
     return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
@@ -72,11 +69,6 @@ def validate_field(spec: dict, value: Any) -> str | None:
         except re.error:  # `kioskctl menu lint` rejects bad patterns; never block a resident on one
             return None
     return None
-
-
-def clean_text(value: str) -> str:
-    """Residents' input never carries control bytes to the platform or the printer."""
-    return _CONTROL.sub("", value).strip()
 
 
 def prefill(form: list[dict], card: Any) -> dict[str, str]:

@@ -37,8 +37,9 @@ from kivy.uix.label import Label
 
 from kiosk import transaction as tx
 from kiosk.i18n import N_
-from kiosk.privacy import mask_phone
-from screens.flow_helpers import Choice, DigitPad, FlowScreen, mask_address, mask_id, next_step
+from kiosk.privacy import clean_text, mask_address, mask_phone
+from screens.flow_screen import FlowScreen, mask_id, next_step
+from screens.flow_widgets import Choice, DigitPad
 from screens.base import blank
 from screens.widgets import local, tr
 
@@ -223,7 +224,7 @@ class FormScreen(FlowScreen):
         """The field's value as the hall may see it (people stand behind the resident).
 
         ID numbers are always masked like on the confirm screen and the receipt, also
-        while typed (``flow_helpers.mask_id``).  A phone number or an address is shown
+        while typed (``flow_screen.mask_id``).  A phone number or an address is shown
         whole only while its field is being edited, so the resident can check what they
         type; otherwise as a reminder (138****5678, 广东省深圳市福田区华富街道****)."""
         value = str(self.values.get(spec["id"], ""))
@@ -296,7 +297,7 @@ class FormScreen(FlowScreen):
         lang = self.app.language
         first_bad = None
         for spec in self.specs:
-            value = tx.clean_text(str(self.values.get(spec["id"], "")))
+            value = clean_text(self.values.get(spec["id"], ""))
             if spec.get("type") == "id-number":
                 value = value.upper()
             problem = tx.validate_field(spec, value)

@@ -7,7 +7,6 @@ the log (the reader logs it); the resident never sees protocol codes.
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from kivy.animation import Animation
@@ -82,12 +81,12 @@ class IdentifyScreen(KioskScreen):
             self.show_error(str(event.data.get("code", "")))
 
     def card_read(self, card) -> None:
-        if card.expired(dt.date.today()):
-            self.show_error("expired")
+        problem = self.app.card_read(card)
+        if problem:
+            self.show_error(problem)
             return
         self.status = "done"
         self.greeting = tr("{name}，您好").format(name=mask_name(card.name))
-        self.app.card_read(card)
 
     def show_error(self, code: str) -> None:
         title, advice = error_words(code)

@@ -14,9 +14,9 @@ from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk import workflow
 from kiosk.i18n import N_
-from screens.confirm import receipt_data
-from screens.flow_helpers import FlowScreen, next_step, run_in_worker
+from screens.flow_screen import FlowScreen, next_step
 from screens.widgets import tr
+from screens.worker import when_done
 
 
 class ResultScreen(FlowScreen):
@@ -66,19 +66,16 @@ class ResultScreen(FlowScreen):
 
     def reprint_receipt(self) -> None:
         """重新打印凭条: the same receipt again, in a worker; the number stays on screen."""
-        session, printer = self.session, self.device("receipt_printer")
-        if session is None or printer is None or self.busy:
+        if self.session is None or self.busy:
             return
-        data = receipt_data(self.app, session, self.service, session.application["submit_result"])
         self.busy_text, self.busy = tr("正在打印凭条…"), True
 
         def printed(_result) -> None:
             self.busy, self.can_reprint, self.receipt_note = False, False, ""
-            session.application["receipt_printed"] = True
 
         def failed(_exc) -> None:
             self.busy = False
-        run_in_worker(lambda: printer.print_receipt(data), printed, failed, name="reprint-receipt")
+        when_done(self.app.core.print_receipt(), printed, failed, name="reprint-receipt")
 
     def print_documents(self) -> None:
         """打印证照: the documents this application just issued."""

@@ -16,7 +16,7 @@ from kivy.properties import BooleanProperty, NumericProperty
 from kivy.uix.widget import Widget
 
 from kiosk.i18n import N_
-from screens.flow_helpers import FlowScreen, next_step
+from screens.flow_screen import FlowScreen, next_step
 from screens.theme import theme
 
 MIN_INK_POINTS = 6    # a tap or a dot is not a signature

@@ -31,10 +31,10 @@ elder_timeout_factor = 2.0
 [menu]
 bundle = "{ROOT / 'assets/menus/sample.bundle'}"
 """, "test.toml", ROOT)
-    from screens.app import configure_kivy
+    from screens.bootstrap import configure_kivy
     configure_kivy(config)
     from kivy.base import runTouchApp
-    from screens.shell import KioskApp
+    from screens.app import KioskApp
     kiosk = KioskApp(config)
     kiosk._run_prepare()
     runTouchApp(embedded=True)
@@ -367,7 +367,7 @@ def test_production_profile_sets_kiosk_kivy_config(tmp_path):
     import subprocess
     import sys
     probe = (
-        "import json, sys; from kiosk import config as cfg; from screens.app import configure_kivy;"
+        "import json, sys; from kiosk import config as cfg; from screens.bootstrap import configure_kivy;"
         f"c = cfg.parse('[kiosk]\\nprofile = \"production\"\\ndata_dir = \"{tmp_path}\"\\n');"
         "configure_kivy(c); from kivy.config import Config as K;"
         "print(json.dumps({'esc': K.get('kivy','exit_on_escape'), 'fs': K.get('graphics','fullscreen'),"
@@ -404,7 +404,7 @@ def test_five_corner_taps_fire_the_maintenance_gesture(app):
         import types
 
         from screens import shell
-        from screens.shell import CORNER_WINDOW_S
+        from screens.app import CORNER_WINDOW_S
         assert CORNER_WINDOW_S == 3.0
         clock = [1000.0]
         real_time = shell.time

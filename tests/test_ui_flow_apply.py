@@ -93,9 +93,9 @@ def kiosk(tmp_path_factory):
         config = cfg.load(path)
         from kiosk import logs
         logs.setup(config.data_dir / "logs", level="DEBUG", console=False)  # what a kiosk writes
-        from screens.app import configure_kivy
+        from screens.bootstrap import configure_kivy
         configure_kivy(config)
-        from screens.shell import KioskApp
+        from screens.app import KioskApp
 
         core = KioskCore(config)
         core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=3.0)
@@ -154,8 +154,8 @@ def identified(app, service_id: str) -> None:
     app.begin_session()
     app.core.session.service_id = service_id
     app.core.session.set_card(card_from_dict(json.loads(CARD.read_text(encoding="utf-8"))))
-    app.transaction = Transaction(app.menu.service(service_id))
-    app.show_step(app.transaction.advance())
+    app.core.transaction = Transaction(app.menu.service(service_id))
+    app.show_step(app.core.transaction.advance())
 
 
 def prepared_session(app, service_id: str = "elderly-card", delivery: str = "pickup") -> None:
@@ -175,8 +175,8 @@ def prepared_session(app, service_id: str = "elderly-card", delivery: str = "pic
     signature = session.temp_dir / "signature.png"
     signature.write_bytes(b"\x89PNG\r\n\x1a\n")
     session.signature = signature
-    app.transaction = Transaction(service)
-    app.transaction.index = app.transaction.steps.index(CONFIRM)
+    app.core.transaction = Transaction(service)
+    app.core.transaction.index = app.core.transaction.steps.index(CONFIRM)
     app.show_step(CONFIRM)
     on_screen(app, "confirm")
 
@@ -411,7 +411,7 @@ def test_materials_on_record_are_not_scanned_again(app, kiosk):
     _, platform = kiosk
     seed(platform.store, platform.kiosk_id, "440304", CARD, current_token=platform.token)
     prepared_session(app)
-    app.transaction.index = app.transaction.steps.index(MATERIALS)
+    app.core.transaction.index = app.core.transaction.steps.index(MATERIALS)
     app.show_step(MATERIALS)
     on_screen(app, "materials")
     materials = current(app)
@@ -443,7 +443,7 @@ def test_form_pinyin_pad_select_chips_and_language_switch(app, kiosk):
     assert "张" in candidates("zhang") and "张" in candidates("zh")
     prepared_session(app, "sole-proprietor-registration")
     app.core.session.form = {}
-    app.transaction.index = app.transaction.steps.index(FORM)
+    app.core.transaction.index = app.core.transaction.steps.index(FORM)
     app.show_step(FORM)
     on_screen(app, "form")
     form = current(app)

@@ -50,13 +50,13 @@ enabled = false
 [menu]
 bundle = "{ROOT / 'assets/menus/sample.bundle'}"
 """, "test.toml", ROOT)
-    from screens.app import configure_kivy
+    from screens.bootstrap import configure_kivy
     configure_kivy(config)
     from kivy.base import runTouchApp
     from kivy.core.window import Window
     from kivy.uix.screenmanager import NoTransition
 
-    from screens.shell import KioskApp
+    from screens.app import KioskApp
     # Kivy keeps unused RecycleView rows in one module-level cache: rows an earlier
     # module's app built (bound to that app's language) must not be reused by this one
     from kivy.uix.recycleview import views as recycled
@@ -122,7 +122,7 @@ def start(app, service_id: str = "elderly-card", form: dict | None = None):
     session.service_id = service_id
     session.set_card(card())
     session.form = dict(form or {})
-    app.transaction = Transaction(app.menu.service(service_id))
+    app.core.transaction = Transaction(app.menu.service(service_id))
     return session
 
 
@@ -142,7 +142,7 @@ def show_step(app, step: str):
 # -- privacy ------------------------------------------------------------------------------------
 def test_form_never_shows_the_whole_id_number(app):
     """The form masked like the confirm screen: 440304********0026, never the birth date."""
-    from screens.flow_helpers import DigitPad
+    from screens.flow_widgets import DigitPad
     start(app)
     form = show_step(app, "form")
     assert app.manager.current == "form"
@@ -185,7 +185,7 @@ def test_form_shows_phone_and_address_whole_only_while_edited(app):
 
 
 def test_no_flow_screen_shows_the_whole_id_number_and_confirm_shows_the_address_area(app):
-    from screens.flow_helpers import tour_views
+    from screens.tour import tour_views
     seen = []
     for label in tour_views(app, "check"):
         pump(6)
@@ -305,7 +305,7 @@ def test_header_and_elder_banner_whole_in_every_language_and_mode(app, size):
 def test_smaller_type_stays_smaller_after_switching_elder_mode(app):
     """A widget's own font size is not repainted with its class's after 长辈模式 on and off
     (the footer came back at body size, the pad's 删除 at title size)."""
-    from screens.flow_helpers import DigitPad
+    from screens.flow_widgets import DigitPad
     from screens.theme import theme
     home = app.manager.current_screen
     theme.elder = True
