@@ -74,7 +74,7 @@ class AppealScreen(FlowScreen):
 
     def phone_problem(self) -> str:
         problem = tx.validate_field({"type": "phone"}, self.ids.phone.text)
-        return tx.MESSAGES[problem].get(self.app.language, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
+        return tx.problem_text(problem, self.app.language) if problem else ""
 
     def submit(self) -> None:
         if not self.category or not self.phrases or self.busy:

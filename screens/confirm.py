@@ -7,7 +7,7 @@ lost to a printer: if the receipt cannot be printed (paper out, cover open,
 offline …) the result screen says plainly that the application IS saved and
 shows its number large, to photograph or write down, with a hint to ask
 staff.  A kiosk whose disk is too full to store it safely says so and sends
-the resident to a counter (``workflow.MESSAGES["not_saved"]``).
+the resident to a counter (``workflow.outcome_text(NOT_SAVED)``).
 """
 from __future__ import annotations
 
@@ -77,9 +77,8 @@ class ConfirmScreen(FlowScreen):
 
     def _not_saved(self, exc: BaseException) -> None:
         self.busy = False
-        message = workflow.MESSAGES["not_saved"]
         self.app.open_overlay(MessagePanel(
-            title=tr("暂时无法提交"), body=message.get(self.app.language, message["zh_CN"]),
+            title=tr("暂时无法提交"), body=workflow.outcome_text(workflow.NOT_SAVED, self.app.language),
             icon_source=icon("unavailable"), primary_text=tr("结束办理"),
             primary_action=self.app.finish_session, secondary_text=tr("返回"),
             secondary_action=self.app.close_overlay))

@@ -19,7 +19,7 @@ still be corrected.  Other people stand behind the resident in a hall: ID number
 are shown masked (as on the confirm screen and the receipt), phone numbers and
 addresses whole only while their field is being edited
 (:meth:`FormScreen.shown_value`).  Problems are shown under each field in the
-resident's language (``kiosk.transaction.MESSAGES``), all at once when 下一步 is
+resident's language (``kiosk.transaction.problem_text``), all at once when 下一步 is
 pressed.
 """
 from __future__ import annotations
@@ -290,7 +290,7 @@ class FormScreen(FlowScreen):
         for spec in self.specs:
             if self.rows[spec["id"]].error:
                 problem = tx.validate_field(spec, self.values.get(spec["id"], ""))
-                self.rows[spec["id"]].error = tx.MESSAGES[problem].get(lang, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
+                self.rows[spec["id"]].error = tx.problem_text(problem, lang) if problem else ""
 
     def submit(self) -> None:
         """下一步: every problem is shown at once; the first one is opened for editing."""
@@ -301,7 +301,7 @@ class FormScreen(FlowScreen):
             if spec.get("type") == "id-number":
                 value = value.upper()
             problem = tx.validate_field(spec, value)
-            self.rows[spec["id"]].error = tx.MESSAGES[problem].get(lang, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
+            self.rows[spec["id"]].error = tx.problem_text(problem, lang) if problem else ""
             first_bad = first_bad or (spec["id"] if problem else None)
             self.values[spec["id"]] = value
         if first_bad:

@@ -36,8 +36,7 @@ class ResultScreen(FlowScreen):
         application, lang = session.application, self.app.language
         receipt = application.get("receipt", {})
         self.status = application.get("status", workflow.QUEUED)
-        message = workflow.MESSAGES[self.status]
-        self.headline = message.get(lang, message["zh_CN"])
+        self.headline = workflow.outcome_text(self.status, lang)
         self.number = application.get("application_no") or application.get("reference") or ""
         if self.status == workflow.REFUSED:
             self.timing = tr("请凭此编号到人工窗口咨询。")

@@ -403,7 +403,7 @@ def test_five_corner_taps_fire_the_maintenance_gesture(app):
         # the five taps must fall within three seconds (a fake clock for the shell)
         import types
 
-        from screens import shell
+        from screens import app as shell
         from screens.app import CORNER_WINDOW_S
         assert CORNER_WINDOW_S == 3.0
         clock = [1000.0]

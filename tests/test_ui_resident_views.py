@@ -205,7 +205,7 @@ def test_no_flow_screen_shows_the_whole_id_number_and_confirm_shows_the_address_
 # -- 繁體中文 and English names -------------------------------------------------------------------
 def test_traditional_screens_show_traditional_centre_and_pickup_names(app):
     from kiosk import workflow
-    from screens.confirm import receipt_data
+    from kiosk.receipts import receipt_data
     app.set_language("zh_TW")
     pump(3)
     assert app.header.ids.centre_name.text == TRADITIONAL_CENTRE
@@ -226,14 +226,14 @@ def test_traditional_screens_show_traditional_centre_and_pickup_names(app):
 
     result = workflow.SubmitResult(status=workflow.SUBMITTED, item_id="i", reference="r",
                                    application_no="440304202611220000123")
-    receipt = receipt_data(app, session, app.menu.service("elderly-card"), result)
+    receipt = receipt_data(app.kiosk_config, session, app.menu.service("elderly-card"), result)
     assert receipt.centre_name == TRADITIONAL_CENTRE and receipt.delivery["centre"] == TRADITIONAL_HALL
 
     app.set_language("en")
     pump(3)
     assert app.header.ids.centre_name.text == app.kiosk_config.kiosk.centre_name_en
     assert "Huafu Subdistrict Service Hall, Futian" in app.manager.current_screen.summary
-    receipt = receipt_data(app, session, app.menu.service("elderly-card"), result)
+    receipt = receipt_data(app.kiosk_config, session, app.menu.service("elderly-card"), result)
     assert receipt.delivery["centre"] == "Huafu Subdistrict Service Hall, Futian"
 
 
