@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import config as cfg
-from tests.test_ui_app import pump, tap, walk
-from tests.test_ui_app import pump_until as until
+from tests.ui_driver import LANDSCAPE, pump, running_app, tap, until, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -33,7 +32,7 @@ PHONE = "13812345678"
 ADDRESS = "广东省深圳市福田区华富街道莲花一村12栋304房"
 SIMPLIFIED_CENTRE, TRADITIONAL_CENTRE = "福田区华富街道党群服务中心", "福田區華富街道黨群服務中心"
 SIMPLIFIED_HALL, TRADITIONAL_HALL = "福田区华富街道行政服务大厅", "福田區華富街道行政服務大廳"
-LANDSCAPE, PORTRAIT = (1920, 1080), (1080, 1920)
+PORTRAIT = (1080, 1920)
 
 
 @pytest.fixture(scope="module")
@@ -50,56 +49,23 @@ enabled = false
 [menu]
 bundle = "{ROOT / 'assets/menus/sample.bundle'}"
 """, "test.toml", ROOT)
-    from screens.bootstrap import configure_kivy
-    configure_kivy(config)
-    from kivy.base import runTouchApp
-    from kivy.core.window import Window
     from kivy.uix.screenmanager import NoTransition
-
-    from screens.app import KioskApp
-    # Kivy keeps unused RecycleView rows in one module-level cache: rows an earlier
-    # module's app built (bound to that app's language) must not be reused by this one
-    from kivy.uix.recycleview import views as recycled
-    recycled._cached_views.clear()
-    recycled._cache_count = 0
-    gc.collect()
-    kiosk = KioskApp(config)
-    kiosk._run_prepare()
-    runTouchApp(embedded=True)
-    # An earlier module's app.stop() before its loop ever started leaves a deferred
-    # stopTouchApp() on the Clock; it closes this loop on the first tick, and a closed
-    # loop never runs the before-draw triggers (labels keep stale textures).
-    from kivy.base import EventLoop
-    pump(3)
-    if EventLoop.quit:
-        runTouchApp(embedded=True)
-    assert EventLoop.status == "started" and not EventLoop.quit
-    kiosk.manager.transition = NoTransition()   # views, not fades
-    Window.size = LANDSCAPE                     # whatever an earlier UI module left
-    until(lambda: kiosk.core_ready and kiosk.menu is not None, timeout=30)
-    pump(5)
-    yield kiosk
-    kiosk.stop()
-    kiosk.shutdown()
+    with running_app(config) as kiosk:
+        kiosk.manager.transition = NoTransition()   # views, not fades
+        until(lambda: kiosk.core_ready and kiosk.menu is not None, timeout=30)
+        pump(5)
+        yield kiosk
 
 
 @pytest.fixture(autouse=True)
-def fresh(app):
-    """Each test starts at home, landscape, 简体, standard mode, and leaves it so."""
+def landscape(app):
+    """Each test starts in a landscape window and leaves it so (conftest's ui_reset does
+    the rest: home, 简体, standard mode)."""
     from kivy.core.window import Window
-
-    from screens.theme import theme
-
-    def reset():
-        app.close_overlay()
-        app.go_home("finished")
-        theme.elder = False
-        if tuple(Window.size) != LANDSCAPE:
-            Window.size = LANDSCAPE
-        pump(5)
-    reset()
     yield
-    reset()
+    if tuple(Window.size) != LANDSCAPE:
+        Window.size = LANDSCAPE
+        pump(5)
 
 
 # -- driving ------------------------------------------------------------------------------------

@@ -5,7 +5,56 @@ from __future__ import annotations
 import gc
 import time
 import types
+from contextlib import contextmanager
 from typing import Iterable, Iterator
+
+LANDSCAPE = (1920, 1080)
+
+
+@contextmanager
+def running_app(config, core=None):
+    """The real KioskApp on an embedded event loop (one window per process: UI modules
+    take turns), in a landscape window; stopped and shut down afterwards."""
+    from screens.bootstrap import configure_kivy
+    configure_kivy(config)
+    from kivy.base import EventLoop, runTouchApp
+    from kivy.core.window import Window
+    # Kivy keeps unused RecycleView rows in one module-level cache: rows an earlier
+    # module's app built (bound to that app's language) must not be reused by this one
+    from kivy.uix.recycleview import views as recycled
+
+    from screens.app import KioskApp
+    recycled._cached_views.clear()
+    recycled._cache_count = 0
+    gc.collect()
+    app = KioskApp(config, core=core)
+    app._run_prepare()
+    runTouchApp(embedded=True)
+    # An earlier module's app.stop() before its loop ever started leaves a deferred
+    # stopTouchApp() on the Clock; it closes this loop on the first tick, and a closed
+    # loop never runs the before-draw triggers (labels keep stale textures).
+    pump(3)
+    if EventLoop.quit:
+        runTouchApp(embedded=True)
+    assert EventLoop.status == "started" and not EventLoop.quit
+    Window.size = LANDSCAPE                     # whatever an earlier UI module left
+    try:
+        yield app
+    finally:
+        app.stop()
+        app.shutdown()
+
+
+def reset(app) -> None:
+    """Back to the attract screen in the defaults: no overlay, no session, standard mode,
+    the configured language.  Run after every UI test (tests/conftest.py), so one that
+    fails half-way does not fail the rest."""
+    from screens.theme import theme
+    app.close_overlay()
+    app.go_home("finished")
+    theme.elder = app.kiosk_config.display.elder_mode_default
+    app.set_language(app.kiosk_config.display.language)
+    pump(5)
 
 
 def pump(frames: int = 1) -> None:
