@@ -30,6 +30,8 @@ def when_done(future: Future, on_done: Callable[[Any], None],
         if session is not None and (current is None or current.core.session is not session):
             log.info("%s: result dropped, the session ended", name)
             return
+        if current is not None:
+            current.touch_activity()   # the idle timer restarts when the answer is on the glass
         exc = future.exception()
         if exc is None:
             on_done(future.result())

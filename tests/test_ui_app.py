@@ -517,7 +517,8 @@ def test_waiting_for_a_slow_printer_is_never_timed_out(app):
         pump_until(lambda: countdowns.append(isinstance(app.overlay, CountdownOverlay)) or
                    app.manager.current == "result", timeout=20)
         assert not any(countdowns) and app.core.session is session
-        pump_until(lambda: isinstance(app.overlay, CountdownOverlay), timeout=IDLE_S + 3)  # idle again
+        pump_until(lambda: isinstance(app.overlay, CountdownOverlay) or app.manager.current == "home",
+                   timeout=IDLE_S + COUNTDOWN_S + 5)   # idle again: the countdown, then home
     finally:
         del printer.print_receipt
     assert printer.print_receipt == real_print

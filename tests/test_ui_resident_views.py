@@ -15,7 +15,6 @@ needed: the kiosk points at a closed port and nothing is submitted.
 """
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 

@@ -156,7 +156,10 @@ def resident_traces(app, secrets: Iterable[str]) -> list[str]:
     stack += [(screen, (f"screen {screen.name}",)) for screen in app.manager.screens]
     while stack:
         obj, path = stack.pop()
-        if id(obj) in seen or id(obj) in skip or isinstance(obj, _NOT_FOLLOWED):
+        try:
+            if id(obj) in seen or id(obj) in skip or isinstance(obj, _NOT_FOLLOWED):
+                continue
+        except ReferenceError:   # a weak proxy whose widget is gone: it holds nothing
             continue
         seen.add(id(obj))
         if isinstance(obj, str):
