@@ -65,10 +65,9 @@ class FaceScreen(FlowScreen):
         self.stop_capture()
         core = self.app.core
         self.status, self.prompt_code = "capturing", "no_face"
+        self.ids.preview.start(core.camera_preview("camera"))   # the mirror first, then the checks
         if not core.start_face_capture():
             self.fail("no_camera")
-            return
-        self.ids.preview.start(core.camera_preview("camera"))
 
     def stop_capture(self) -> None:
         self.app.core.stop_face_capture()
