@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from devices.paths import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 from devices.printers.licence import render_pdf
 from devices.printers.receipt_layout import ReceiptData, build_receipt
 from devices.printers.simulator import render_png

@@ -30,7 +30,7 @@ HOME, MENU = "FIRST_HOME_FRAME", "FIRST_MENU_FRAME"
 def _child(kind: str, data_dir: str) -> None:
     """Run one app; print the marker at its first frame showing content, then exit at once."""
     from kiosk import config as cfg
-    from screens.app import configure_kivy
+    from screens.bootstrap import configure_kivy
 
     config = cfg.parse(f'[kiosk]\ndata_dir = "{data_dir}"\n', "bench", ROOT)
     configure_kivy(config)
@@ -39,7 +39,7 @@ def _child(kind: str, data_dir: str) -> None:
     from kivy.uix.widget import Widget
 
     if kind == "kiosk":
-        from screens.shell import KioskApp
+        from screens.app import KioskApp
         app = KioskApp(config)
     else:
         class BareApp(App):

@@ -4,7 +4,7 @@ An adapter owns its connection (serial port, camera, printer) the way
 OctoPrint's comm layer owns the printer port: nobody else touches it, and it
 reports what it is doing through a :class:`DeviceStatus`.  Work happens on the
 adapter's own worker thread; results and status changes are published on the
-:class:`~devices.events.EventBus` from that thread (the UI re-posts them to its
+:class:`~common.events.EventBus` from that thread (the UI re-posts them to its
 main thread).  A missing or failing device never raises into the app: its
 status says why, in words a technician understands, and a supervisor loop
 reconnects with exponential backoff after an unplug.
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.worker import Worker
-from devices.backoff import full_jitter
-from devices.events import EventBus
+from common.backoff import full_jitter
+from common.events import EventBus
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from devices.base import Device, DeviceError, State
-from devices.events import EventBus
+from common.events import EventBus
 
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}

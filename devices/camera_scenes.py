@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from devices.base import DeviceError
-from devices.paths import ASSETS
+from common.paths import ASSETS
 
 FACE_SAMPLE = ASSETS / "samples" / "face_astronaut.jpg"
 

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from devices.base import Device, DeviceError, State
-from devices.events import EventBus
+from common.events import EventBus
 
 
 DEFAULT_MAX_WIDTH = 960

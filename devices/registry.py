@@ -13,7 +13,7 @@ import importlib
 import logging
 
 from devices.base import Device, State
-from devices.events import EventBus
+from common.events import EventBus
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kiosk: config error: {exc}", file=sys.stderr)
         return 2
     os.environ.setdefault("KIVY_NO_ARGS", "1")
-    from screens.app import run  # imported late: Kivy reads its environment at import
+    from screens.bootstrap import run  # imported late: Kivy reads its environment at import
     if config.platform.url:
         return run(config, tour_dir=args.tour)
     # No platform configured: the embedded default is the local reference platform on

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from devices.paths import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 from kiosk.schema import Ranged, StrictModel
 
 PRODUCTION_PATH = Path("/etc/kiosk/kiosk.toml")

@@ -1,29 +1,54 @@
 """KioskCore: the one object the screens talk to.
 
 Data flows one way: devices and the platform publish into the core (through
-the :class:`~devices.events.EventBus`), the core keeps state, and the screens
-read it and call its methods.  Screens never touch hardware or the network.
-Nothing here imports Kivy, so the CLIs and tests drive the same code.
+the :class:`~common.events.EventBus`), the core keeps state, and the screens
+read it and call its methods.  Screens never touch hardware or the network:
+every resident use case is a method here (identify, verify the face, capture,
+submit, receipts, licences, queries, appeals, ratings, help), and each one that
+waits for a device or the platform returns a :class:`~concurrent.futures.Future`
+at once.  While such work runs the core is :attr:`busy_for_resident` (the idle
+timer holds: waiting is never timed out).  Nothing here imports Kivy, so the
+CLIs and tests drive the same code.
+
+``devices``, ``platform``, ``sender`` and ``outbox`` are the core's collaborators
+for kiosk-side services (maintenance, heartbeat); screens never use them
+(``tests/test_layers.py``).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, Callable
 
 from devices import registry
 from devices.base import Device
-from devices.events import EventBus
-from kiosk import printer_offsets
+from common.events import EventBus
+from kiosk import licences, printer_offsets, receipts, workflow
+from kiosk.background import run_in_thread
+from kiosk.capture import Captures
 from kiosk.config import Config
 from kiosk.menu import Menu
 from kiosk.menu_store import MenuStore
-from kiosk.platform import PlatformClient
+from kiosk.platform import FinalError, PlatformClient, PresenceRequired
 from kiosk.session import Session, SessionFiles
+from kiosk.transaction import IDENTIFY, Transaction
 from kiosk.workflow import report_prints
 from offline_queue.outbox import Outbox
 from offline_queue.sender import Sender
 
 log = logging.getLogger(__name__)
+
+
+class ApplicationNotFound(LookupError):
+    """The platform does not know this application number (yet: one still in this
+    kiosk's queue is known only after it was delivered)."""
+
+
+class NoReceiptPrinter(RuntimeError):
+    code = "no_printer"
 
 
 class KioskCore:
@@ -39,6 +64,10 @@ class KioskCore:
         self.sender = None     # offline_queue.sender.Sender, the delivery thread
         self.menus = MenuStore(config, self.bus)  # verified menu updates, applied between sessions
         self.heartbeat = None  # kiosk.heartbeat.Heartbeat, health reports to the platform
+        self.transaction: Transaction | None = None  # the steps of the service being done
+        self.captures = Captures(self.devices)
+        self._resident_work = 0
+        self._work_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -47,6 +76,7 @@ class KioskCore:
         self.session_files.prepare()  # wipe what a crash left, before anything else
         self.devices = registry.build_all(self.config, self.bus)
         printer_offsets.apply_saved(self.config, self.devices)  # maintenance-mode calibration
+        self.captures = Captures(self.devices)
         for device in self.devices.values():
             device.open()
         self._start_queue()
@@ -69,6 +99,7 @@ class KioskCore:
     def stop(self) -> None:
         self.end_session()
         self.session_files.release()
+        self.captures.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
             self.heartbeat = None
@@ -98,7 +129,229 @@ class KioskCore:
 
     def end_session(self) -> None:
         """Wipe the resident's data; called on 结束, idle timeout and maintenance entry."""
+        self.captures.stop()
+        self.transaction = None
         if self.session is not None:
             self.session.wipe()
             self.session = None
             self.bus.publish("session.ended")
+
+    # -- background work for the resident ---------------------------------
+    @property
+    def busy_for_resident(self) -> bool:
+        """Work the resident waits for is running (submitting, printing, checking the
+        face, asking the platform): the idle timer must not count this time."""
+        with self._work_lock:
+            return self._resident_work > 0
+
+    def _for_resident(self, work: Callable[[], Any], name: str) -> Future:
+        """Run ``work`` in a worker; busy until it ends."""
+        with self._work_lock:
+            self._resident_work += 1
+
+        def tracked() -> Any:
+            try:
+                return work()
+            finally:
+                with self._work_lock:
+                    self._resident_work -= 1
+        return run_in_thread(tracked, name)
+
+    # -- the service's steps ------------------------------------------------
+    def start_service(self, service) -> str:
+        """开始办理: plan the steps from the service's guide; returns the first step
+        (identification is skipped when the card was read already, 刷身份证办理)."""
+        self.session.service_id = service.id
+        self.transaction = Transaction(service)
+        if self.transaction.current == IDENTIFY and self.session.card is not None:
+            self.transaction.advance()
+        return self.transaction.current
+
+    def next_step(self) -> str | None:
+        """The step after the current one (None outside a service)."""
+        return self.transaction.advance() if self.transaction is not None else None
+
+    def at_step(self, step: str) -> None:
+        """The resident is on ``step`` (also after 返回)."""
+        if self.transaction is not None and step in self.transaction.steps:
+            self.transaction.index = self.transaction.steps.index(step)
+
+    # -- identification ------------------------------------------------------
+    def identify(self, card, today: dt.date | None = None) -> str | None:
+        """The reader read ``card`` for the resident of the current session: keep it
+        there (the log redactor masks its name from now on).  Returns an ``idcard.error``
+        code when it cannot be used ("expired"), else None."""
+        if card.expired(today or dt.date.today()):
+            return "expired"
+        self.session.set_card(card)
+        return None
+
+    def start_face_capture(self) -> bool:
+        """人证核验: the live capture starts (``face.*`` events); False: no camera."""
+        return self.captures.start_face()
+
+    def stop_face_capture(self) -> None:
+        self.captures.stop_face()
+
+    def verify_face(self, face_jpeg: bytes) -> Future:
+        """The platform compares ``face_jpeg`` with the card; the future answers True on a
+        match (and the session is marked verified).  The image stays in memory only."""
+        session, platform = self.session, self.platform
+        session.face_image = face_jpeg
+        card = session.card
+
+        def check() -> bool:
+            answer = platform.verify_identity(card.to_public_dict(), card.photo_wlt or None, face_jpeg)
+            session.identity_verified = bool(answer.get("match"))
+            # the proof of presence the platform asks before it shows this resident's records
+            session.presence_grant = answer.get("presence_grant") if session.identity_verified else None
+            return session.identity_verified
+        return self._for_resident(check, "identity-verify")
+
+    # -- 高拍仪 -----------------------------------------------------------------
+    def reusable_materials(self) -> Future:
+        """材料复用: the set of material ids the platform already holds for this resident
+        (empty without a presence grant: 材料复用 needs 人证核验)."""
+        session, platform = self.session, self.platform
+        if session is None or session.presence_grant is None:
+            return _answered(set())
+        grant = session.presence_grant
+        return self._for_resident(lambda: {m["material_id"] for m in platform.reusable_materials(grant)},
+                                  "reusable-materials")
+
+    def start_document_scan(self, material_id: str) -> bool:
+        """Scan pages of one material (``document.*`` events); False: no document camera."""
+        return self.session is not None and self.captures.start_scan(self.session, material_id)
+
+    def stop_document_scan(self) -> None:
+        self.captures.stop_scan()
+
+    def capture_page(self) -> None:
+        self.captures.capture_page()
+
+    def discard_last_page(self) -> list[Path]:
+        return self.captures.discard_last_page(self.session)
+
+    def record_scanned_pages(self) -> list[Path]:
+        """After ``document.captured``: the material's pages, now in the session."""
+        return self.captures.record_pages(self.session)
+
+    def camera_preview(self, role: str):
+        """What a live preview draws from: the camera's ``latest()`` frames, or None."""
+        camera = self.devices.get(role)
+        return camera if camera is not None and hasattr(camera, "latest") else None
+
+    # -- submitting ------------------------------------------------------------
+    def submit_application(self) -> Future:
+        """确认提交: queue the session's application and wait briefly for the platform;
+        the future answers a :class:`~kiosk.workflow.SubmitResult` (or raises
+        QueueFullError: this kiosk cannot store it safely)."""
+        session, service = self.session, self.transaction.service
+
+        def submit() -> workflow.SubmitResult:
+            result = workflow.submit_application(self, session, service)
+            session.application["submit_result"] = result
+            return result
+        return self._for_resident(submit, "submit-application")
+
+    def print_receipt(self) -> Future:
+        """Print the receipt of the submitted application (again, for 重新打印凭条).  The
+        outcome is recorded in ``Session.application`` (``receipt_printed``,
+        ``receipt_error``); the future raises the printer's error (``.code``)."""
+        session, service = self.session, self.transaction.service
+        printer = self.devices.get("receipt_printer")
+        data = receipts.receipt_data(self.config, session, service, session.application["submit_result"])
+
+        def print_it() -> None:
+            try:
+                if printer is None:
+                    raise NoReceiptPrinter("no receipt printer configured")
+                printer.print_receipt(data)
+            except Exception as exc:
+                session.application.update(receipt_printed=False,
+                                           receipt_error=getattr(exc, "code", None) or "printer_error")
+                raise
+            session.application.update(receipt_printed=True, receipt_error=None)
+        return self._for_resident(print_it, "print-receipt")
+
+    def rate(self, level: int, comment: str = "") -> Future:
+        """好差评 of the session's application (queued behind it while it is queued)."""
+        session = self.session
+        application = session.application.get("submit_result") or session.application.get("application_no")
+        service_id = session.service_id
+        return self._for_resident(
+            lambda: workflow.submit_rating(self, application, level, comment, service_id=service_id),
+            "submit-rating")
+
+    def file_appeal(self, category: str, text: str, contact_phone: str | None = None) -> Future:
+        """诉求: the future answers a SubmitResult (``response["appeal_no"]`` when delivered)."""
+        return self._for_resident(lambda: workflow.submit_appeal(self, category, text, contact_phone),
+                                  "submit-appeal")
+
+    # -- licences and queries ------------------------------------------------------
+    def printable_documents(self, pickup_code: str | None = None) -> Future:
+        """证照打印: the resident's documents that can be printed, under the session's presence
+        grant (人证核验), or -- with no grant yet -- a receipt's pickup code together with the
+        card read here obtains one (通办通取: any kiosk).  Raises PresenceRequired without either."""
+        session, platform = self.session, self.platform
+
+        def look_up() -> list:
+            if session.presence_grant is None and pickup_code and session.card is not None:
+                session.presence_grant = platform.grant_by_pickup(pickup_code, session.card.id_number)
+            if session.presence_grant is None:
+                raise PresenceRequired("no presence grant in this session", None)
+            return licences.printable(platform.query_documents(session.presence_grant))
+        return self._for_resident(look_up, "query-documents")
+
+    def print_licence(self, summary: dict) -> Future:
+        """Print one document of :meth:`printable_documents`, once per print token."""
+        session = self.session
+        return self._for_resident(lambda: licences.print_licence(self, session, summary), "print-document")
+
+    def my_applications(self) -> Future:
+        """办件查询 by the card: ``[{"title", "application_no"}]`` of the resident's applications
+        the platform lists (those that issue a document), each number once."""
+        session, platform = self.session, self.platform
+        if session is None or session.presence_grant is None:
+            return _answered([])
+        grant = session.presence_grant
+
+        def look_up() -> list[dict]:
+            seen, mine = set(), []
+            for doc in platform.query_documents(grant):
+                number = doc.get("application_no")
+                if number and number not in seen:
+                    seen.add(number)
+                    mine.append({"title": doc.get("title", ""), "application_no": number})
+            return mine
+        return self._for_resident(look_up, "query-by-card")
+
+    def application_status(self, number: str) -> Future:
+        """办件进度: the platform's status of ``number`` (the applicant's, present: the session's
+        presence grant); raises ApplicationNotFound, or PresenceRequired without a grant."""
+        platform, grant = self.platform, self.session.presence_grant if self.session else None
+
+        def look_up() -> dict:
+            if grant is None:
+                raise PresenceRequired("no presence grant in this session", None)
+            try:
+                return platform.application_status(number, grant)
+            except FinalError as exc:
+                if getattr(exc, "status", None) == 404:
+                    raise ApplicationNotFound(number) from None
+                raise
+        return self._for_resident(look_up, "application-status")
+
+    # -- help ----------------------------------------------------------------------
+    def ask_for_help(self, screen: str) -> bool:
+        """One-touch 帮助: publish ``ui.help_requested`` for whatever alerts staff.  Returns
+        whether staff were alerted -- today nothing delivers it (the platform's side comes
+        later), so False: the screen must not promise that anyone is coming."""
+        self.bus.publish("ui.help_requested", "core", screen=screen)
+        return False
+
+
+def _answered(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future

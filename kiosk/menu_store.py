@@ -32,7 +32,7 @@ from typing import Callable
 
 from common.files import fsync_dir, stage, write_atomic
 from common.worker import Worker
-from devices.events import Event, EventBus
+from common.events import Event, EventBus
 from kiosk.config import Config, ConfigError
 from kiosk.menu import Menu
 from kiosk.menu_bundle import BundleError, VerifiedBundle, pinned_keys, verify_bundle

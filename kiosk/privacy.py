@@ -1,13 +1,20 @@
-"""Masking of residents' identifiers for receipts, screens and CLIs.
+"""The kiosk's privacy rules, in one place: how residents' data is masked (screens,
+receipts, CLIs) and how their text is cleaned before it goes anywhere.
 
 There is no single national rule; the kiosk shows the first ``head`` and last
 ``tail`` characters of an ID number (6 + 4 by default, configurable) and never
 the birth-date digits (positions 7-14 of an 18-character resident number),
-whatever the configuration says.  Names are shown 张*三 style.
+whatever the configuration says.  Names are shown 张*三 style, phone numbers
+138****5678, addresses as their administrative area (广东省深圳市福田区华富街道****):
+the screens and the receipt hide the same part.
 """
 from __future__ import annotations
 
+import re
+import unicodedata
+
 BIRTH_DATE = slice(6, 14)
+ID_NUMBER_LENGTH = 18
 
 
 def mask_id_number(number: str | None, head: int = 6, tail: int = 4) -> str:
@@ -23,6 +30,17 @@ def mask_id_number(number: str | None, head: int = 6, tail: int = 4) -> str:
     if hidden <= 0:  # too short to mask meaningfully: hide all but the last character
         return "*" * (n - 1) + number[-1:]
     return number[:head] + "*" * hidden + number[n - tail:] if tail else number[:head] + "*" * hidden
+
+
+def mask_id_typed(number: str | None, head: int = 6, tail: int = 4) -> str:
+    """An ID number still being typed, masked as if it were complete: the digits typed
+    so far stay at their places (the resident sees each key land) and the birth-date
+    positions show ``*`` as soon as they are typed.  A typo there is caught by the check
+    digit (``transaction.validate_field``), so hiding them costs nothing."""
+    number = number or ""
+    if 0 < len(number) < ID_NUMBER_LENGTH:
+        return mask_id_number(number.ljust(ID_NUMBER_LENGTH, " "), head, tail)[:len(number)]
+    return mask_id_number(number, head, tail)
 
 
 def mask_name(name: str | None) -> str:
@@ -45,3 +63,38 @@ def mask_phone(phone: str | None) -> str:
         return ""
     digits = phone.strip()
     return digits[:3] + "****" + digits[-4:] if len(digits) >= 11 else "*" * len(digits)
+
+
+# Administrative divisions at the start of a Chinese address, largest first: what is left
+# after them (road, building, room) is what a stranger must not read over a shoulder.
+_ADDRESS_AREA = re.compile(
+    r"^(?:.{1,10}?(?:省|自治区|特别行政区))?"
+    r"(?:.{1,10}?(?:市|自治州|地区|盟))?"
+    r"(?:.{1,10}?(?:区|县|旗))?"
+    r"(?:.{1,10}?(?:街道|镇|乡))?")
+
+
+def mask_address(address: str | None) -> str:
+    """The area of an address with the rest hidden: 广东省深圳市福田区华富街道****.
+    Where the resident checks or edits it (the form field being edited, 领取方式) it is
+    shown whole; everywhere else, receipts included, like this."""
+    address = clean_text(address)
+    if not address:
+        return ""
+    area = _ADDRESS_AREA.match(address).group(0)
+    if not area or len(area) >= len(address):   # no area recognised: keep only the start
+        area = address[:max(1, len(address) // 3)]
+    return area + "****"
+
+
+def clean_text(text: object) -> str:
+    """Residents' text without control, format or unassigned characters (line breaks and
+    tabs become spaces): nothing typed reaches the platform, a log or a printer as a
+    command byte."""
+    out = []
+    for ch in str(text or ""):
+        if ch in "\t\r\n\u2028\u2029":
+            out.append(" ")
+        elif unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append(ch)
+    return "".join(out).strip()

@@ -19,25 +19,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.id_number import id_number_valid  # GB 11643: birth date and check digit, one implementation
+from kiosk import i18n
+from kiosk.i18n import N_
 
 IDENTIFY, FACE, FORM, MATERIALS, SIGN, DELIVERY, CONFIRM, RESULT, RATING = (
     "identify", "face", "form", "materials", "sign", "delivery", "confirm", "result", "rating")
 
-# Resident-facing wording for validation problems, in the three UI languages.
-MESSAGES: dict[str, dict[str, str]] = {
-    "required": {"zh_CN": "此项必须填写", "zh_TW": "此項必須填寫", "en": "This field is required"},
-    "phone": {"zh_CN": "请输入11位手机号码", "zh_TW": "請輸入11位手機號碼",
-              "en": "Enter an 11-digit mobile number"},
-    "date": {"zh_CN": "请按 年-月-日 填写日期，如 2026-11-22", "zh_TW": "請按 年-月-日 填寫日期，如 2026-11-22",
-             "en": "Enter a date as YYYY-MM-DD, e.g. 2026-11-22"},
-    "id_number": {"zh_CN": "身份证号码有误，请核对", "zh_TW": "身分證號碼有誤，請核對",
-                  "en": "The ID number is not valid; please check it"},
-    "select": {"zh_CN": "请从列表中选择一项", "zh_TW": "請從列表中選擇一項", "en": "Choose one of the options"},
-    "pattern": {"zh_CN": "格式不正确，请核对", "zh_TW": "格式不正確，請核對", "en": "The format is not valid"},
-    "too_long": {"zh_CN": "内容过长", "zh_TW": "內容過長", "en": "Too long"},
+# Resident-facing wording for validation problems: msgids of the gettext catalogues.
+PROBLEMS: dict[str, str] = {
+    "required": N_("此项必须填写"),
+    "phone": N_("请输入11位手机号码"),
+    "date": N_("请按 年-月-日 填写日期，如 2026-11-22"),
+    "id_number": N_("身份证号码有误，请核对"),
+    "select": N_("请从列表中选择一项"),
+    "pattern": N_("格式不正确，请核对"),
+    "too_long": N_("内容过长"),
 }
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def attr(obj: Any, key: str, default: Any = None) -> Any:
@@ -46,7 +43,7 @@ def attr(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def validate_field(spec: dict, value: Any) -> str | None:
-    """Return a message key from MESSAGES, or None when the value is acceptable."""
+    """Return a problem key of :data:`PROBLEMS`, or None when the value is acceptable."""
     text = "" if value is None else str(value).strip()
     if not text:
         return "required" if spec.get("required") else None
@@ -74,9 +71,9 @@ def validate_field(spec: dict, value: Any) -> str | None:
     return None
 
 
-def clean_text(value: str) -> str:
-    """Residents' input never carries control bytes to the platform or the printer."""
-    return _CONTROL.sub("", value).strip()
+def problem_text(problem: str, language: str | None = None) -> str:
+    """What the resident is told about ``problem``, in ``language`` (default: the UI's)."""
+    return i18n.gettext(PROBLEMS[problem], language)
 
 
 def prefill(form: list[dict], card: Any) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 The kiosk unit is ``Type=notify`` with ``WatchdogSec=``: systemd restarts the
 app when ``WATCHDOG=1`` stops arriving.  The kicks must come from the Kivy
-main loop itself (``attach_to_kivy_clock``), not from a helper thread, so a
+main loop itself (``screens.bootstrap.kick_from_kivy_clock``), not from a helper thread, so a
 frozen UI -- the failure residents actually see -- stops them.
 
 The protocol is one datagram per message on the unix socket named by
@@ -90,18 +90,6 @@ class Watchdog:
 
     def stopping(self) -> bool:
         return self.notify("STOPPING=1")
-
-    def attach_to_kivy_clock(self):
-        """Kick from the Kivy main loop every ``kick_interval`` seconds.
-
-        Returns the ClockEvent (``.cancel()`` to stop) or None when systemd
-        asked for no watchdog.  Call once, from the app's ``on_start``.
-        """
-        if not self.enabled or not self.kick_interval:
-            return None
-        from kivy.clock import Clock  # imported here: the rest of this module runs without Kivy
-        self.kick()
-        return Clock.schedule_interval(lambda _dt: self.kick(), self.kick_interval)
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ the platform's reason for the technician (the item stays a dead letter).
 These functions block for up to ``wait_s``: call them from a worker thread,
 never on the Kivy main thread.  :class:`~offline_queue.outbox.QueueFullError`
 is raised when the kiosk's disk is too full to store the application safely;
-show the resident :data:`MESSAGES` ``["not_saved"]``.
+show the resident ``outcome_text(NOT_SAVED)``.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk import i18n
+from kiosk.i18n import N_
 from kiosk.transaction import attr
 from offline_queue.outbox import QueueFullError
 
@@ -33,16 +35,19 @@ SUBMITTED, QUEUED, REFUSED = "submitted", "queued", "refused"
 ACK_WAIT_S = 3.0
 _PRINT_REPORTS = uuid.UUID("6f1d3c2a-9b8e-4d7f-a1c2-5e4b3a291807")  # namespace of report item ids
 
-# What the receipt and the result screen say, per outcome, in the UI languages.
-MESSAGES: dict[str, dict[str, str]] = {
-    SUBMITTED: {"zh_CN": "已提交", "zh_TW": "已提交", "en": "Submitted"},
-    QUEUED: {"zh_CN": "已保存，联网后自动提交", "zh_TW": "已保存，連網後自動提交",
-             "en": "Saved; it will be submitted automatically when the network is back"},
-    REFUSED: {"zh_CN": "提交未成功，请凭此凭条到窗口咨询", "zh_TW": "提交未成功，請憑此憑條到窗口諮詢",
-              "en": "Not accepted; please take this receipt to a service window"},
-    "not_saved": {"zh_CN": "本机暂时无法保存申请，请到窗口办理", "zh_TW": "本機暫時無法保存申請，請到窗口辦理",
-                  "en": "This kiosk cannot save applications right now; please go to a service window"},
+NOT_SAVED = "not_saved"   # the kiosk could not store the application (disk full)
+# What the receipt and the result screen say, per outcome: msgids of the gettext catalogues.
+OUTCOMES: dict[str, str] = {
+    SUBMITTED: N_("已提交"),
+    QUEUED: N_("已保存，联网后自动提交"),
+    REFUSED: N_("提交未成功，请凭此凭条到窗口咨询"),
+    NOT_SAVED: N_("本机暂时无法保存申请，请到窗口办理"),
 }
+
+
+def outcome_text(outcome: str, language: str | None = None) -> str:
+    """The words for ``outcome`` (SUBMITTED, QUEUED, REFUSED, NOT_SAVED) in ``language``."""
+    return i18n.gettext(OUTCOMES[outcome], language)
 
 
 @dataclass
@@ -55,8 +60,8 @@ class SubmitResult:
     reason: str | None = None        # REFUSED: the platform's reason (technician wording)
     receipt: dict[str, Any] = field(default_factory=dict)    # data for the receipt printer
 
-    def message(self, language: str = "zh_CN") -> str:
-        return MESSAGES[self.status].get(language, MESSAGES[self.status]["zh_CN"])
+    def message(self, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+        return outcome_text(self.status, language)
 
 
 def _card_fields(card: Any) -> dict[str, Any]:
@@ -159,7 +164,7 @@ def _await(core, item_id: str, wait_s: float, now: dt.datetime) -> SubmitResult:
     result.receipt = {"status": result.status, "reference": reference,
                       "application_no": result.application_no,
                       "submitted_at": now.isoformat(timespec="seconds"),
-                      "note": dict(MESSAGES[result.status])}
+                      "note": {language: outcome_text(result.status, language) for language in i18n.LANGUAGES}}
     return result
 
 

@@ -2,14 +2,14 @@
 
 Used by the sender and, unchanged, by the fleet simulation in
 ``bench/bench_queue.py`` -- so the simulation measures the real policy.  The
-jitter itself is :func:`devices.backoff.full_jitter`, which the devices'
+jitter itself is :func:`common.backoff.full_jitter`, which the devices'
 reconnect loop uses too.
 """
 from __future__ import annotations
 
 import random
 
-from devices.backoff import full_jitter
+from common.backoff import full_jitter
 
 
 def retry_delay(failures: int, retry_after: float | None, base_s: float, cap_s: float,

@@ -141,7 +141,7 @@ def cmd_detect(args) -> int:
 
 def cmd_selftest(args) -> int:
     from devices import registry
-    from devices.events import EventBus
+    from common.events import EventBus
     from kiosk.platform import PlatformClient
     from offline_queue.outbox import Outbox
     from provisioning.selftest import SelfTest, failed, format_table

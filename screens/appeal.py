@@ -2,8 +2,8 @@
 
 Typing a complaint on a kiosk is hard, so the resident picks what fits from
 short preset phrases per category; a callback number (digit pad) lets the
-12345 team follow up in person.  :func:`kiosk.workflow.submit_appeal` runs in
-a worker; the confirmation shows the platform's appeal number, or the local
+12345 team follow up in person.  ``KioskCore.file_appeal`` submits it; the
+confirmation shows the platform's appeal number, or the local
 reference when it was saved offline.
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ from kivy.properties import ListProperty, StringProperty
 from kiosk import transaction as tx
 from kiosk import workflow
 from kiosk.i18n import N_
-from screens.flow_helpers import Choice, FlowScreen, run_in_worker
+from screens.flow_screen import FlowScreen
+from screens.flow_widgets import Choice
 from screens.widgets import MessagePanel, icon, tr
+from screens.worker import when_done
 
 CATEGORIES = (("consultation", N_("咨询")), ("complaint", N_("投诉")), ("suggestion", N_("建议")),
               ("help", N_("求助")))
@@ -41,6 +43,10 @@ class AppealScreen(FlowScreen):
         self.category, self.phrases, self.reference, self.state = "", [], "", "input"
         self.ids.phone.text = ""
         self._build()
+
+    def forget(self) -> None:
+        self.prepare()
+        self.ids.phone_error.text = ""
 
     def relabel(self) -> None:
         self._build()
@@ -68,7 +74,7 @@ class AppealScreen(FlowScreen):
 
     def phone_problem(self) -> str:
         problem = tx.validate_field({"type": "phone"}, self.ids.phone.text)
-        return tx.MESSAGES[problem].get(self.app.language, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
+        return tx.problem_text(problem, self.app.language) if problem else ""
 
     def submit(self) -> None:
         if not self.category or not self.phrases or self.busy:
@@ -77,12 +83,11 @@ class AppealScreen(FlowScreen):
         self.ids.phone_error.text = problem
         if problem:
             return
-        core, category = self.app.core, self.category
         text = "；".join(self.phrases)   # the platform gets the Chinese wording whatever the UI language
         phone = self.ids.phone.text.strip() or None
         self.busy_text, self.busy = tr("正在提交，请稍候…"), True
-        run_in_worker(lambda: workflow.submit_appeal(core, category, text, phone), self._sent,
-                      self._failed, name="submit-appeal")
+        when_done(self.app.core.file_appeal(self.category, text, phone), self._sent, self._failed,
+                  name="submit-appeal")
 
     def _sent(self, result: workflow.SubmitResult) -> None:
         self.busy = False

@@ -1,45 +1,29 @@
 """确认提交: one summary, then the application is saved, submitted and receipted.
 
-确认提交 runs :func:`kiosk.workflow.submit_application` in a worker (it puts
-the application in the durable outbox first and waits up to 3 s for the
-platform), then prints the receipt in a worker.  The application is never
+确认提交 asks the core to submit (``KioskCore.submit_application``: the
+application goes into the durable outbox first, then the core waits up to 3 s
+for the platform), then to print the receipt (``print_receipt``).  The application is never
 lost to a printer: if the receipt cannot be printed (paper out, cover open,
 offline …) the result screen says plainly that the application IS saved and
 shows its number large, to photograph or write down, with a hint to ask
 staff.  A kiosk whose disk is too full to store it safely says so and sends
-the resident to a counter (``workflow.MESSAGES["not_saved"]``).
+the resident to a counter (``workflow.outcome_text(NOT_SAVED)``).
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
-from devices.printers.receipt_layout import ReceiptData
 from kiosk import workflow
 from kiosk.i18n import N_
-from screens.delivery import METHOD_WORDS, pickup_centre_name
-from screens.flow_helpers import FlowScreen, mask_address, masked_card, next_step, run_in_worker
+from kiosk.privacy import mask_address
+from kiosk.receipts import pickup_centre_name
+from screens.delivery import METHOD_WORDS
+from screens.flow_screen import FlowScreen, masked_card, next_step
 from screens.widgets import MessagePanel, icon, tr
-
-
-def receipt_data(app, session, service, result: workflow.SubmitResult) -> ReceiptData:
-    """What the receipt printer prints for this application, masked here: the printer prints it as given."""
-    resident_name, id_number = masked_card(app)
-    number = result.application_no or result.reference
-    language = session.language if session.language in ("zh_CN", "zh_TW", "en") else "zh_CN"
-    return ReceiptData(
-        centre_name=app.kiosk_config.centre_name_for(language),
-        service_name=service.name(language), application_no=number,
-        resident_name=resident_name, id_number=id_number,
-        submitted_at=dt.datetime.now(), status=result.status, kind=service.kind,
-        promised_days=result.receipt.get("promised_days") if service.kind == "承诺件" else None,
-        delivery={"method": session.delivery.get("method", "onsite_print"),
-                  "centre": pickup_centre_name(service, session.delivery.get("centre"), language) or None,
-                  "address": mask_address(session.delivery.get("address"))},
-        lookup_url=number, language=language)
+from screens.worker import when_done
 
 
 class ConfirmScreen(FlowScreen):
@@ -64,51 +48,37 @@ class ConfirmScreen(FlowScreen):
                 (tr("签名"), tr("已签名") if session.signature else tr("未签名"))]
         self.summary = "\n".join(f"[b]{label}[/b]    {value}" for label, value in rows if value)
 
+    def forget(self) -> None:
+        self.summary = ""
+
     def relabel(self) -> None:
         self.prepare()
 
     def submit(self) -> None:
-        session, service, core = self.session, self.service, self.app.core
-        if session is None or service is None or self.busy:
+        if self.session is None or self.service is None or self.busy:
             return
         self.busy_text, self.busy = tr("正在提交，请稍候…"), True
-        run_in_worker(lambda: workflow.submit_application(core, session, service), self._submitted,
-                      self._not_saved, name="submit-application")
+        when_done(self.app.core.submit_application(), self._submitted, self._not_saved,
+                  name="submit-application")
 
     def _submitted(self, result: workflow.SubmitResult) -> None:
-        session = self.session
-        session.application["submit_result"] = result
         if result.status == workflow.REFUSED:   # nothing to receipt: the counter sorts it out
-            session.application["receipt"] = dict(result.receipt, printed=False, print_error="refused")
+            self.session.application["receipt"] = dict(result.receipt, printed=False, print_error="refused")
             self.busy = False
             next_step(self.app)
             return
         self.busy_text = tr("正在打印凭条…")
-        data = receipt_data(self.app, session, self.service, result)
-        printer = self.device("receipt_printer")
+        when_done(self.app.core.print_receipt(), self._receipt_done, self._receipt_done, name="print-receipt")
 
-        def print_receipt():
-            if printer is None:
-                raise RuntimeError("no receipt printer configured")
-            return printer.print_receipt(data)
-        run_in_worker(print_receipt, lambda _r: self._receipt_done(None), self._receipt_failed,
-                      name="print-receipt")
-
-    def _receipt_failed(self, exc: BaseException) -> None:
-        self._receipt_done(getattr(exc, "code", None) or "printer_error")
-
-    def _receipt_done(self, error: str | None) -> None:
+    def _receipt_done(self, _outcome) -> None:
         """The application is saved either way; the result screen tells the resident."""
-        self.session.application["receipt_printed"] = error is None
-        self.session.application["receipt_error"] = error
         self.busy = False
         next_step(self.app)
 
     def _not_saved(self, exc: BaseException) -> None:
         self.busy = False
-        message = workflow.MESSAGES["not_saved"]
         self.app.open_overlay(MessagePanel(
-            title=tr("暂时无法提交"), body=message.get(self.app.language, message["zh_CN"]),
+            title=tr("暂时无法提交"), body=workflow.outcome_text(workflow.NOT_SAVED, self.app.language),
             icon_source=icon("unavailable"), primary_text=tr("结束办理"),
             primary_action=self.app.finish_session, secondary_text=tr("返回"),
             secondary_action=self.app.close_overlay))

@@ -13,9 +13,10 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk import transaction as tx
 from kiosk.i18n import N_
-from screens.flow_helpers import Choice, FlowScreen, next_step
+from kiosk.privacy import clean_text
+from screens.flow_screen import FlowScreen, next_step
+from screens.flow_widgets import Choice
 from screens.form import PinyinPad
 from screens.widgets import local, tr
 
@@ -24,18 +25,6 @@ METHOD_WORDS = {
     "courier": (N_("邮寄到家"), N_("免费寄到您填写的地址")),
     "pickup": (N_("就近领取"), N_("到您选择的服务大厅领取（通办通取）")),
 }
-
-
-def pickup_centre_name(service, centre: str | None, language: str) -> str:
-    """A chosen pickup centre in ``language``.  ``Session.delivery["centre"]`` keeps the
-    centre's 简体 name from the menu (what the platform and the counter staff match on);
-    every screen and receipt shows the menu's own name in the resident's language."""
-    if not centre:
-        return ""
-    for entry in getattr(service, "pickup_centres", None) or []:
-        if entry.get("zh_CN") == centre:
-            return local(entry, language)
-    return centre
 
 
 class DeliveryScreen(FlowScreen):
@@ -55,6 +44,12 @@ class DeliveryScreen(FlowScreen):
         self.centre = chosen.get("centre") or ""
         self.editing_address = False
         self.choose_method(chosen.get("method") or service.delivery[0])
+
+    def forget(self) -> None:
+        self.method = self.address = self.centre = ""
+        self.editing_address = False
+        self.ids.methods.clear_widgets()
+        self.ids.details.clear_widgets()
 
     def relabel(self) -> None:
         self.choose_method(self.method)
@@ -100,7 +95,7 @@ class DeliveryScreen(FlowScreen):
 
     def ready(self) -> bool:
         if self.method == "courier":
-            return bool(tx.clean_text(self.address))
+            return bool(clean_text(self.address))
         if self.method == "pickup":
             return bool(self.centre)
         return bool(self.method)
@@ -110,7 +105,7 @@ class DeliveryScreen(FlowScreen):
             return
         delivery = {"method": self.method, "address": None, "centre": None}
         if self.method == "courier":
-            delivery["address"] = tx.clean_text(self.address)
+            delivery["address"] = clean_text(self.address)
         elif self.method == "pickup":
             delivery["centre"] = self.centre
         self.session.delivery = delivery

@@ -1,10 +1,10 @@
 """人证核验: the resident looks at the camera, blinks, and the platform decides.
 
 The screen shows the live preview (a mirror image, so moving left moves
-left) and one big prompt per ``face.prompt`` code.  ``face.done`` puts the
-JPEG in ``Session.face_image`` (memory only) and the platform's identity
-check runs in a worker; a match advances, anything else says so plainly and
-offers 重试 or 到人工窗口.
+left) and one big prompt per ``face.prompt`` code.  The core runs the capture
+(``KioskCore.start_face_capture``); on ``face.done`` it checks the JPEG with the
+platform (``verify_face``, memory only); a match advances, anything else says so
+plainly and offers 重试 or 到人工窗口.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
-from devices.face import FaceCapture
 from kiosk.i18n import N_
-from screens.flow_helpers import FlowScreen, next_step, run_in_worker
+from screens.flow_screen import FlowScreen, next_step
+from screens.worker import when_done
 from screens.widgets import tr
 
 # face.prompt code -> what the resident should do (devices/face.py order of gates)
@@ -47,7 +47,6 @@ class FaceScreen(FlowScreen):
     failure_advice = StringProperty("")
     prompt_code = StringProperty("no_face")
     prompt_msgid = StringProperty(PROMPTS["no_face"])
-    _capture: FaceCapture | None = None
 
     def on_prompt_code(self, _screen, code: str) -> None:
         self.prompt_msgid = PROMPTS.get(code, PROMPTS["no_face"])
@@ -64,19 +63,14 @@ class FaceScreen(FlowScreen):
 
     def start_capture(self) -> None:
         self.stop_capture()
-        camera = self.device("camera")
+        core = self.app.core
         self.status, self.prompt_code = "capturing", "no_face"
-        if camera is None:
+        self.ids.preview.start(core.camera_preview("camera"))   # the mirror first, then the checks
+        if not core.start_face_capture():
             self.fail("no_camera")
-            return
-        self.ids.preview.start(camera)
-        self._capture = FaceCapture(camera, challenge="blink", timeout_s=20.0)
-        self._capture.start()
 
     def stop_capture(self) -> None:
-        if self._capture is not None:
-            self._capture.stop()
-            self._capture = None
+        self.app.core.stop_face_capture()
         self.ids.preview.stop()
 
     def on_bus_event(self, event) -> None:
@@ -86,28 +80,20 @@ class FaceScreen(FlowScreen):
             self.prompt_code = str(event.data.get("code", "no_face"))
         elif event.topic == "face.done" and self.session is not None:
             self.stop_capture()
-            self.session.face_image = event.data["jpeg"]
-            self.verify()
+            self.verify(event.data["jpeg"])
         elif event.topic == "face.failed":
             self.stop_capture()
             self.fail(str(event.data.get("code", "timeout")))
 
-    def verify(self) -> None:
-        session, platform = self.session, self.app.core.platform
-        card = session.card
+    def verify(self, face_jpeg: bytes) -> None:
         self.status = "verifying"
+        when_done(self.app.core.verify_face(face_jpeg), self.verified, lambda _exc: self.fail("network"),
+                  name="identity-verify")
 
-        def check() -> dict:
-            return platform.verify_identity(card.to_public_dict(), card.photo_wlt or None,
-                                            session.face_image)
-        run_in_worker(check, self.verified, lambda _exc: self.fail("network"), name="identity-verify")
-
-    def verified(self, answer: dict) -> None:
-        if not answer.get("match"):
+    def verified(self, match: bool) -> None:
+        if not match:
             self.fail("no_match")
             return
-        self.session.identity_verified = True
-        self.session.presence_grant = answer.get("presence_grant")
         next_step(self.app)
 
     def fail(self, code: str) -> None:

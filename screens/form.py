@@ -19,7 +19,7 @@ still be corrected.  Other people stand behind the resident in a hall: ID number
 are shown masked (as on the confirm screen and the receipt), phone numbers and
 addresses whole only while their field is being edited
 (:meth:`FormScreen.shown_value`).  Problems are shown under each field in the
-resident's language (``kiosk.transaction.MESSAGES``), all at once when 下一步 is
+resident's language (``kiosk.transaction.problem_text``), all at once when 下一步 is
 pressed.
 """
 from __future__ import annotations
@@ -37,8 +37,10 @@ from kivy.uix.label import Label
 
 from kiosk import transaction as tx
 from kiosk.i18n import N_
-from kiosk.privacy import mask_phone
-from screens.flow_helpers import Choice, DigitPad, FlowScreen, mask_address, mask_id, next_step
+from kiosk.privacy import clean_text, mask_address, mask_phone
+from screens.flow_screen import FlowScreen, mask_id, next_step
+from screens.flow_widgets import Choice, DigitPad
+from screens.base import blank
 from screens.widgets import local, tr
 
 CANDIDATES_SHOWN = 8
@@ -196,6 +198,14 @@ class FormScreen(FlowScreen):
         first_empty = next((s["id"] for s in self.specs if not self.values.get(s["id"])), None)
         self.select_field(first_empty or (self.specs[0]["id"] if self.specs else ""))
 
+    def forget(self) -> None:
+        for row in self.rows.values():   # kv bindings to the theme keep removed rows alive a while
+            blank(row.ids.value)
+        self.values, self.specs, self.rows, self.active_field = {}, [], {}, ""
+        self.ids.fields.clear_widgets()
+        self.ids.editor.clear_widgets()
+        self.ids.editor_title.text = ""
+
     def relabel(self) -> None:
         lang = self.app.language
         for spec in self.specs:
@@ -214,7 +224,7 @@ class FormScreen(FlowScreen):
         """The field's value as the hall may see it (people stand behind the resident).
 
         ID numbers are always masked like on the confirm screen and the receipt, also
-        while typed (``flow_helpers.mask_id``).  A phone number or an address is shown
+        while typed (``flow_screen.mask_id``).  A phone number or an address is shown
         whole only while its field is being edited, so the resident can check what they
         type; otherwise as a reminder (138****5678, 广东省深圳市福田区华富街道****)."""
         value = str(self.values.get(spec["id"], ""))
@@ -280,18 +290,18 @@ class FormScreen(FlowScreen):
         for spec in self.specs:
             if self.rows[spec["id"]].error:
                 problem = tx.validate_field(spec, self.values.get(spec["id"], ""))
-                self.rows[spec["id"]].error = tx.MESSAGES[problem].get(lang, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
+                self.rows[spec["id"]].error = tx.problem_text(problem, lang) if problem else ""
 
     def submit(self) -> None:
         """下一步: every problem is shown at once; the first one is opened for editing."""
         lang = self.app.language
         first_bad = None
         for spec in self.specs:
-            value = tx.clean_text(str(self.values.get(spec["id"], "")))
+            value = clean_text(self.values.get(spec["id"], ""))
             if spec.get("type") == "id-number":
                 value = value.upper()
             problem = tx.validate_field(spec, value)
-            self.rows[spec["id"]].error = tx.MESSAGES[problem].get(lang, tx.MESSAGES[problem]["zh_CN"]) if problem else ""
+            self.rows[spec["id"]].error = tx.problem_text(problem, lang) if problem else ""
             first_bad = first_bad or (spec["id"] if problem else None)
             self.values[spec["id"]] = value
         if first_bad:

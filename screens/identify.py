@@ -7,7 +7,6 @@ the log (the reader logs it); the resident never sees protocol codes.
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from kivy.animation import Animation
@@ -57,6 +56,9 @@ class IdentifyScreen(KioskScreen):
         self.status = "waiting"
         self.error_title = self.error_advice = self.greeting = ""
 
+    def forget(self) -> None:
+        self.prepare()
+
     def on_enter(self, *_args):
         self.card_offset = 0.0
         self._animation = (Animation(card_offset=1.0, duration=1.4, t="out_quad")
@@ -79,12 +81,12 @@ class IdentifyScreen(KioskScreen):
             self.show_error(str(event.data.get("code", "")))
 
     def card_read(self, card) -> None:
-        if card.expired(dt.date.today()):
-            self.show_error("expired")
+        problem = self.app.card_read(card)
+        if problem:
+            self.show_error(problem)
             return
         self.status = "done"
         self.greeting = tr("{name}，您好").format(name=mask_name(card.name))
-        self.app.card_read(card)
 
     def show_error(self, code: str) -> None:
         title, advice = error_words(code)

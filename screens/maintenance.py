@@ -237,7 +237,7 @@ class MaintenanceScreen(KioskScreen):
     def open_enrolment(self) -> None:
         self.mode = "enrol"
         self.results_text = tr("请将注册二维码对准摄像头或扫码器。")
-        camera = self.app.core.devices.get("camera")
+        camera = self.app.core.camera_preview("camera")
         if camera is None or not hasattr(camera, "wait_frame"):
             return
         self._scan_stop = threading.Event()

@@ -1,15 +1,15 @@
 """高拍仪: scan each material the service still needs, one after another.
 
-For each material of ``app.transaction.materials_to_scan()`` (main ones
+For each material of ``app.core.transaction.materials_to_scan()`` (main ones
 first) the document camera's live preview is shown with the page outline the
 scanner detects (``document.preview``); a page that lies still for a second
 is captured automatically (``document.captured``), or at once with 拍照.
 重拍 drops the last page.  A main material needs at least one page before
 下一份; a secondary one may be skipped (可以稍后补交（边办边补）).
 
-Pages are written by :class:`devices.document.DocumentScanner` into a 0700
-directory inside ``Session.temp_dir`` (wiped with the session); their paths
-go to ``Session.materials[material_id]``.
+The core runs the scanner (``KioskCore.start_document_scan``): pages are written
+into a 0700 directory inside ``Session.temp_dir`` (wiped with the session);
+their paths go to ``Session.materials[material_id]``.
 
 材料复用: materials the platform already holds for this resident (asked in a
 worker when the screen opens) are skipped and named on screen; when nothing
@@ -22,9 +22,9 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
-from devices.document import DocumentScanner
 from kiosk.i18n import N_
-from screens.flow_helpers import FlowScreen, next_step, run_in_worker
+from screens.flow_screen import FlowScreen, next_step
+from screens.worker import when_done
 from screens.widgets import local, tr
 
 
@@ -41,27 +41,25 @@ class MaterialsScreen(FlowScreen):
     reused = StringProperty("")            # 材料复用: names the platform already holds
 
     def prepare(self, **_params) -> None:
-        self.todo, self.index, self._scanner, self.reused = [], 0, None, ""
+        self.todo, self.index, self.reused = [], 0, ""
         self.material_title, self.position, self.pages = "", "", 0
         self._look_up_reusable()
 
     def _look_up_reusable(self) -> None:
         """材料复用: ask the platform (in a worker) which materials it already holds for
         this resident; those are not scanned again.  Offline, everything is scanned."""
-        transaction, session, platform = self.app.transaction, self.session, self.app.core.platform
-        if transaction is None or session is None:
+        if self.app.core.transaction is None or self.session is None:
             return
-        if session.presence_grant is None or platform is None:  # 材料复用 needs 人证核验 (a grant)
+        if self.session.card is None:
             self._plan(set())
             return
         self.busy_text, self.busy = tr("正在查询您以前提交过的材料…"), True
-        grant = session.presence_grant
-        run_in_worker(lambda: {m["material_id"] for m in platform.reusable_materials(grant)},
-                      self._plan, lambda _exc: self._plan(set()), name="reusable-materials")
+        when_done(self.app.core.reusable_materials(), self._plan, lambda _exc: self._plan(set()),
+                  name="reusable-materials")
 
     def _plan(self, on_record: set) -> None:
         self.busy = False
-        transaction = self.app.transaction
+        transaction = self.app.core.transaction
         if transaction is None:
             return
         transaction.reusable_on_record = set(on_record)
@@ -75,6 +73,11 @@ class MaterialsScreen(FlowScreen):
         self._show_material()
         if self.is_current():
             self._start_scanner()
+
+    def forget(self) -> None:
+        self.todo, self.index, self.reused = [], 0, ""
+        self.material_title = self.position = self.last_page = ""
+        self.pages = 0
 
     def on_enter(self, *_args):
         if self.todo:
@@ -105,26 +108,21 @@ class MaterialsScreen(FlowScreen):
 
     def _start_scanner(self) -> None:
         self._stop_scanner()
-        camera, material, session = self.device("document_camera"), self.material, self.session
-        self.camera_missing = camera is None
-        if camera is None or material is None or session is None:
+        core, material = self.app.core, self.material
+        if material is None or self.session is None:
+            self.camera_missing = core.camera_preview("document_camera") is None
             return
-        out_dir = session.temp_dir / "materials" / material["id"]
-        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._scanner = DocumentScanner(camera, out_dir)
-        self._scanner.pages = list(session.materials.get(material["id"], []))
-        self._scanner.start()
-        self.ids.preview.start(camera)
+        self.camera_missing = not core.start_document_scan(material["id"])
+        if not self.camera_missing:
+            self.ids.preview.start(core.camera_preview("document_camera"))
 
     def _stop_scanner(self) -> None:
-        if self._scanner is not None:
-            self._scanner.stop()
-            self._scanner = None
+        self.app.core.stop_document_scan()
         self.ids.preview.stop()
         self.ids.preview.corners = []
 
     def on_bus_event(self, event) -> None:
-        if not self.is_current() or self._scanner is None:
+        if not self.is_current() or not self.app.core.captures.scanning:
             return
         if event.topic == "document.preview":
             corners = event.data.get("corners")
@@ -135,23 +133,19 @@ class MaterialsScreen(FlowScreen):
             self._pages_changed()
 
     def _pages_changed(self) -> None:
-        material = self.material
-        if material is None or self._scanner is None or self.session is None:
+        if self.material is None or self.session is None:
             return
-        self.session.materials[material["id"]] = list(self._scanner.pages)
-        if not self._scanner.pages:
-            self.session.materials.pop(material["id"], None)
+        self.app.core.record_scanned_pages()
         self._show_material()
 
     def capture(self) -> None:
-        if self._scanner is not None:
-            self._scanner.capture_now()
+        self.app.core.capture_page()
 
     def retake(self) -> None:
         """重拍: drop the last page; the next steady page (or 拍照) replaces it."""
-        if self._scanner is not None and self._scanner.pages:
-            self._scanner.discard_page(len(self._scanner.pages) - 1)
-            self._pages_changed()
+        if self.session is not None and self.pages:
+            self.app.core.discard_last_page()
+            self._show_material()
 
     def next_material(self) -> None:
         """下一份 (or 跳过 for a secondary material): main materials need a page."""

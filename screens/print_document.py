@@ -1,13 +1,11 @@
 """证照打印: documents ready for the resident, printed once on the licence printer.
 
-The list comes from the platform in a worker, under the session's presence
-grant (人证核验 after the card read, ``query_documents(grant)``), or by a
-pickup code scanned from a receipt's QR together with the card read here
-(``qr.scanned``, ``grant_by_pickup``, 通办通取: any kiosk), or straight from
-the application just submitted (the result screen's 打印证照).  Printing fetches
-the document and prints it with ``print_document(doc, print_token)`` in a
-worker; the printer's journal makes a second press -- or a crash and restart
--- print at most one copy per token.
+The list comes from the core (``KioskCore.printable_documents``): by the ID
+card read for this session, by a pickup code scanned from a receipt's QR
+(``qr.scanned``, 通办通取: any kiosk), or straight from the application just
+submitted (the result screen's 打印证照).  ``KioskCore.print_licence`` fetches,
+maps, prints and reports it (``kiosk.licences``); the printer's journal makes a
+second press -- or a crash and restart -- print at most one copy per token.
 """
 from __future__ import annotations
 
@@ -18,10 +16,10 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 
 from kiosk.i18n import N_
-from kiosk.platform import PresenceRequired
-from kiosk.workflow import report_prints
-from screens.flow_helpers import FlowScreen, run_in_worker
+from kiosk.licences import printable
+from screens.flow_screen import FlowScreen
 from screens.widgets import KButton, tr
+from screens.worker import when_done
 
 PICKUP_CODE = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 # PrinterError code -> what the resident is told (the technician's cause is logged)
@@ -32,24 +30,6 @@ PRINT_FAILURES = {
     "bad_document": N_("这份证照暂时无法在本机打印，请到人工窗口领取。"),
 }
 PRINT_FAILED = N_("打印没有成功。请找现场工作人员，或到人工窗口领取。")
-
-
-def licence_document(platform_doc: dict, verify_base: str) -> dict:
-    """The platform's document (GET /v1/documents/{id}) in the licence printer's
-    ``certificate_generic`` template shape (docs/printing.md)."""
-    data = platform_doc.get("data") or {}
-    holder = data.get("holder_name") or ""
-    masked = data.get("id_number_masked") or ""
-    body = (f"{holder}（公民身份号码：{masked}）申请的{data.get('service_name', '')}事项已办结，"
-            f"特此证明。") if holder else f"{data.get('service_name', '')}事项已办结，特此证明。"
-    return {"document_id": platform_doc["document_id"], "template": "certificate_generic",
-            "title": platform_doc.get("title") or data.get("title", ""), "kind": platform_doc.get("kind", ""),
-            "verify_url": f"{verify_base}/verify?d={platform_doc['document_id']}",
-            "fields": {"title": data.get("title") or platform_doc.get("title", ""),
-                       "number": str(data.get("serial") or platform_doc.get("application_no") or ""),
-                       "recipient": "兹证明：", "body": body, "issuer": data.get("issuer", ""),
-                       "issued_on": data.get("issued_on", ""),
-                       "valid_note": "本证明可通过左侧二维码查验真伪。"}}
 
 
 class PrintDocumentScreen(FlowScreen):
@@ -63,7 +43,7 @@ class PrintDocumentScreen(FlowScreen):
         self.message = ""
         if documents:
             self._show(documents)
-        elif self.session is not None and self.session.presence_grant is not None:
+        elif self.session is not None and self.session.card is not None:
             self.lookup()
         else:
             self.state = "idle"
@@ -77,26 +57,22 @@ class PrintDocumentScreen(FlowScreen):
             self.lookup(pickup_code=match.group(1))
 
     def lookup(self, pickup_code: str | None = None) -> None:
-        """The documents the session's presence grant covers; with a scanned pickup code and no
-        grant yet, the code and the card read here obtain one (通办通取)."""
-        platform, session = self.app.core.platform, self.session
+        """By the session's card, or by a receipt's pickup code."""
         self.state, self.message = "loading", tr("正在查询可打印的证照…")
         self._show_list()
-
-        def work() -> list:
-            if session.presence_grant is None and pickup_code and session.card is not None:
-                session.presence_grant = platform.grant_by_pickup(pickup_code, session.card.id_number)
-            if session.presence_grant is None:
-                raise PresenceRequired("no presence grant in this session", None)
-            return platform.query_documents(session.presence_grant)
-        run_in_worker(work, self._show, lambda _exc: self._fail(tr("暂时查不到证照信息，请稍后再试，或到人工窗口领取。")),
-                      name="query-documents")
+        when_done(self.app.core.printable_documents(pickup_code=pickup_code), self._show,
+                  lambda _exc: self._fail(tr("暂时查不到证照信息，请稍后再试，或到人工窗口领取。")),
+                  name="query-documents")
 
     def _show(self, documents: list) -> None:
-        self.documents = [d for d in documents if d.get("print_token")]
+        self.documents = printable(documents)
         self.state = "list" if self.documents else "empty"
         self.message = tr("请选择要打印的证照") if self.documents else tr("没有待打印的证照。已打印过的证照不能在本机重复打印。")
         self._show_list()
+
+    def forget(self) -> None:
+        self.documents, self.message, self.state = [], "", "idle"
+        self.ids.documents.clear_widgets()
 
     def relabel(self) -> None:
         self._show_list()
@@ -110,20 +86,8 @@ class PrintDocumentScreen(FlowScreen):
                                    on_release=lambda _w, d=doc: self.print_one(d)))
 
     def print_one(self, summary: dict) -> None:
-        platform, printer = self.app.core.platform, self.device("licence_printer")
-        if printer is None:
-            self._fail(tr(PRINT_FAILED))
-            return
         self.state, self.message = "printing", tr("正在打印，请稍候…")
         self.busy_text, self.busy = self.message, True
-        token, grant = summary["print_token"], self.session.presence_grant if self.session else None
-
-        def work():
-            try:
-                doc = licence_document(platform.get_document(summary["document_id"], grant), platform.base_url)
-                return printer.print_document(doc, token)
-            finally:
-                report_prints(self.app.core)  # tell the platform, through the queue, either way
 
         def done(result) -> None:
             self.busy = False
@@ -132,7 +96,7 @@ class PrintDocumentScreen(FlowScreen):
             self.message = tr("这份证照已经打印过，请在出纸口查看。") if result.already_printed else tr(
                 "打印完成，请取走证照。")
             self._show_list()
-        run_in_worker(work, done, self._print_failed, name="print-document")
+        when_done(self.app.core.print_licence(summary), done, self._print_failed, name="print-document")
 
     def _print_failed(self, exc: BaseException) -> None:
         self.busy = False

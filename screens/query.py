@@ -1,12 +1,12 @@
 """办件进度查询: by the resident's card, a typed application number (digit pad)
 or the receipt's QR code (``qr.scanned``).
 
-By card: the platform has no "applications of a resident" call, so the
-screen lists the application numbers of the resident's documents
-(``query_documents(grant)``, the session's presence grant from 人证核验) --
-applications that issue nothing are found by number only.
+By card: the platform has no "applications of a resident" call, so the core
+lists the application numbers of the resident's documents
+(``KioskCore.my_applications``) -- applications that issue nothing are found
+by number only.
 
-The platform answers in a worker; the status is shown in plain words with
+The core asks the platform (``KioskCore.application_status``); the status is shown in plain words with
 the expected completion date.  Applications still waiting in this kiosk's
 queue (a local reference number) are not known to the platform yet, and the
 screen says so.
@@ -19,10 +19,12 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
+from kiosk.core import ApplicationNotFound, PresenceRequired
 from kiosk.i18n import N_
-from kiosk.platform import FinalError
-from screens.flow_helpers import Choice, FlowScreen, run_in_worker
+from screens.flow_screen import FlowScreen
+from screens.flow_widgets import Choice
 from screens.widgets import tr
+from screens.worker import when_done
 
 STATUS_WORDS = {
     "accepted": N_("已受理，正在办理"),
@@ -42,24 +44,23 @@ class QueryScreen(FlowScreen):
         self.state, self.message, self.detail = "input", "", ""
         self.ids.number.text = ""
         self.ids.mine.clear_widgets()
-        session, platform = self.session, self.app.core.platform
-        if session is not None and session.presence_grant is not None and platform is not None:
-            grant = session.presence_grant
-            run_in_worker(lambda: platform.query_documents(grant), self._show_mine,
-                          lambda _exc: None, name="query-by-card")
+        if self.session is not None and self.session.card is not None:
+            when_done(self.app.core.my_applications(), self._show_mine, lambda _exc: None, name="query-by-card")
 
-    def _show_mine(self, documents: list) -> None:
+    def forget(self) -> None:
+        self.state, self.message, self.detail = "input", "", ""
+        self.ids.number.text = ""
+        self.ids.mine.clear_widgets()
+
+    def _show_mine(self, applications: list) -> None:
         """By the card: the applications the platform lists for this resident (those that
         issue a document); one tap shows the status."""
         box = self.ids.mine
         box.clear_widgets()
-        seen = set()
-        for doc in documents:
-            number = doc.get("application_no")
-            if number and number not in seen:
-                seen.add(number)
-                box.add_widget(Choice(text=f"{doc.get('title', '')}  {number}", value=number,
-                                      on_release=lambda w: self.look_up_number(w.value)))
+        for application in applications:
+            number = application["application_no"]
+            box.add_widget(Choice(text=f"{application['title']}  {number}", value=number,
+                                  on_release=lambda w: self.look_up_number(w.value)))
 
     def look_up_number(self, number: str) -> None:
         self.ids.number.text = number
@@ -78,13 +79,8 @@ class QueryScreen(FlowScreen):
         if not NUMBER.fullmatch(number):
             self.state, self.message = "not_found", tr("请输入完整的办件编号")
             return
-        platform, grant = self.app.core.platform, self.session.presence_grant if self.session else None
-        if grant is None:  # the platform answers only the applicant, present (人证核验)
-            self.state, self.message = "failed", tr("请到人工窗口办理，工作人员会为您核验身份。")
-            return
         self.state, self.message, self.detail = "loading", tr("正在查询…"), ""
-        run_in_worker(lambda: platform.application_status(number, grant), self._found, self._failed,
-                      name="application-status")
+        when_done(self.app.core.application_status(number), self._found, self._failed, name="application-status")
 
     def _found(self, answer: dict) -> None:
         self.state = "found"
@@ -97,8 +93,10 @@ class QueryScreen(FlowScreen):
         self.detail = "\n".join(lines)
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, FinalError) and getattr(exc, "status", None) == 404:
+        if isinstance(exc, ApplicationNotFound):
             self.state, self.message = "not_found", tr("没有找到这个办件编号。刚在本机提交、尚未联网的申请，联网后才能查到。")
+        elif isinstance(exc, PresenceRequired):  # the platform answers only the applicant, present (人证核验)
+            self.state, self.message = "failed", tr("请到人工窗口办理，工作人员会为您核验身份。")
         else:
             self.state, self.message = "failed", tr("暂时无法查询，请稍后再试，或拨打 12345 咨询。")
 

@@ -1,8 +1,7 @@
 """好差评: five big choices; a bad rating may add a reason from preset chips.
 
-The rating goes through :func:`kiosk.workflow.submit_rating` (queued behind a
-still-queued application, so it is never lost offline), in a worker.  结束
-ends the session.
+The rating goes through ``KioskCore.rate`` (queued behind a still-queued
+application, so it is never lost offline).  结束 ends the session.
 """
 from __future__ import annotations
 
@@ -13,10 +12,11 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty
 
-from kiosk import workflow
 from kiosk.i18n import N_
-from screens.flow_helpers import Choice, FlowScreen, run_in_worker
+from screens.flow_screen import FlowScreen
+from screens.flow_widgets import Choice
 from screens.widgets import tr
+from screens.worker import when_done
 
 # level (platform scale: 5 best) -> words; shown best first
 LEVELS = ((5, N_("非常满意")), (4, N_("满意")), (3, N_("基本满意")), (2, N_("不满意")), (1, N_("非常不满意")))
@@ -41,6 +41,9 @@ class RatingScreen(FlowScreen):
     def prepare(self, **_params) -> None:
         self.level, self.reasons, self.sent = 0, [], False
         self._build()
+
+    def forget(self) -> None:
+        self.prepare()
 
     def relabel(self) -> None:
         self._build()
@@ -71,12 +74,8 @@ class RatingScreen(FlowScreen):
         self._build()
 
     def submit(self) -> None:
-        session = self.session
-        if not self.level or self.sent or session is None or self.busy:
+        if not self.level or self.sent or self.session is None or self.busy:
             return
-        application = session.application.get("submit_result") or session.application.get("application_no")
-        service_id = session.service_id
-        level, comment, core = self.level, "；".join(self.reasons), self.app.core
         self.busy_text, self.busy = tr("正在提交评价…"), True
 
         def sent(_result) -> None:
@@ -84,8 +83,7 @@ class RatingScreen(FlowScreen):
 
         def failed(_exc) -> None:   # a rating never holds a resident up
             self.busy, self.sent = False, True
-        run_in_worker(lambda: workflow.submit_rating(core, application, level, comment, service_id=service_id),
-                      sent, failed, name="submit-rating")
+        when_done(self.app.core.rate(self.level, "；".join(self.reasons)), sent, failed, name="submit-rating")
 
     def finish(self) -> None:
         self.app.finish_session()

@@ -14,9 +14,9 @@ from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk import workflow
 from kiosk.i18n import N_
-from screens.confirm import receipt_data
-from screens.flow_helpers import FlowScreen, next_step, run_in_worker
+from screens.flow_screen import FlowScreen, next_step
 from screens.widgets import tr
+from screens.worker import when_done
 
 
 class ResultScreen(FlowScreen):
@@ -36,8 +36,7 @@ class ResultScreen(FlowScreen):
         application, lang = session.application, self.app.language
         receipt = application.get("receipt", {})
         self.status = application.get("status", workflow.QUEUED)
-        message = workflow.MESSAGES[self.status]
-        self.headline = message.get(lang, message["zh_CN"])
+        self.headline = workflow.outcome_text(self.status, lang)
         self.number = application.get("application_no") or application.get("reference") or ""
         if self.status == workflow.REFUSED:
             self.timing = tr("请凭此编号到人工窗口咨询。")
@@ -57,24 +56,25 @@ class ResultScreen(FlowScreen):
                               and session.delivery.get("method", "onsite_print") == "onsite_print"
                               and any(d.get("print_token") for d in receipt.get("documents", [])))
 
+    def forget(self) -> None:
+        self.status = self.headline = self.number = self.timing = self.receipt_note = ""
+        self.can_print = self.can_reprint = False
+
     def relabel(self) -> None:
         self.prepare()
 
     def reprint_receipt(self) -> None:
         """重新打印凭条: the same receipt again, in a worker; the number stays on screen."""
-        session, printer = self.session, self.device("receipt_printer")
-        if session is None or printer is None or self.busy:
+        if self.session is None or self.busy:
             return
-        data = receipt_data(self.app, session, self.service, session.application["submit_result"])
         self.busy_text, self.busy = tr("正在打印凭条…"), True
 
         def printed(_result) -> None:
             self.busy, self.can_reprint, self.receipt_note = False, False, ""
-            session.application["receipt_printed"] = True
 
         def failed(_exc) -> None:
             self.busy = False
-        run_in_worker(lambda: printer.print_receipt(data), printed, failed, name="reprint-receipt")
+        when_done(self.app.core.print_receipt(), printed, failed, name="reprint-receipt")
 
     def print_documents(self) -> None:
         """打印证照: the documents this application just issued."""

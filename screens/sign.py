@@ -16,7 +16,7 @@ from kivy.properties import BooleanProperty, NumericProperty
 from kivy.uix.widget import Widget
 
 from kiosk.i18n import N_
-from screens.flow_helpers import FlowScreen, next_step
+from screens.flow_screen import FlowScreen, next_step
 from screens.theme import theme
 
 MIN_INK_POINTS = 6    # a tap or a dot is not a signature
@@ -72,6 +72,9 @@ class SignScreen(FlowScreen):
 
     def prepare(self, **_params) -> None:
         self.ids.pad.clear()
+
+    def forget(self) -> None:
+        self.ids.pad.clear()   # the strokes are the resident's handwriting
 
     def rewrite(self) -> None:
         self.ids.pad.clear()

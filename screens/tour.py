@@ -15,7 +15,6 @@ from kivy.core.window import Window
 from kivy.uix.screenmanager import NoTransition
 
 from kiosk import i18n
-from screens.flow_helpers import tour_views
 from screens.layout_check import cut_labels, spilled_boxes
 from screens.theme import theme
 
@@ -113,4 +112,52 @@ def views(app, orientations=ORIENTATIONS, languages=i18n.LANGUAGES, elder_modes=
                 yield f"{prefix}-help"
                 app.close_overlay()
                 yield from tour_views(app, prefix)   # the transaction flow screens
+    app.go_home("back")
+
+
+def tour_views(app, prefix: str):
+    """For ``kiosk --tour``: arrange each flow screen with a sample resident and
+    yield its label.  Uses the sample card and the 敬老优待证 service; nothing is
+    submitted (the result and rating screens are shown with sample outcomes)."""
+    from kiosk.samples import sample_card
+
+    menu = app.menu
+    if menu is None:
+        return
+    try:
+        service = menu.service("elderly-card")
+    except KeyError:
+        return
+    app.begin_session()
+    session = app.core.session
+    session.set_card(sample_card())
+    app.core.start_service(service)
+    for step in ("face", "form", "materials", "sign", "delivery"):
+        app.show_step(step)
+        yield f"{prefix}-flow-{step}"
+    first_centre = (service.pickup_centres or [{}])[0].get("zh_CN")
+    if "pickup" in service.delivery and first_centre:   # 通办通取: the centres, in this language
+        delivery = app.manager.get_screen("delivery")
+        delivery.choose_method("pickup")
+        delivery.choose_centre(first_centre)
+        yield f"{prefix}-flow-delivery-pickup"
+    session.delivery = {"method": "pickup", "centre": first_centre, "address": None}
+    app.show_step("confirm")
+    yield f"{prefix}-flow-confirm"
+    session.application = {"status": "submitted", "application_no": "440304202611220000123",
+                           "reference": "", "receipt": {"expected_completion": "2026-11-29"},
+                           "receipt_printed": False}
+    app.show_step("result")
+    yield f"{prefix}-flow-result-receipt-failed"
+    app.show_step("rating")
+    app.manager.get_screen("rating").choose(2)
+    yield f"{prefix}-flow-rating"
+    app.show("print_document", documents=[{"document_id": "tour", "title": "社会保险参保证明",
+                                           "print_token": "tour"}])
+    yield f"{prefix}-flow-print_document"
+    app.show("query")
+    yield f"{prefix}-flow-query"
+    app.show("appeal")
+    app.manager.get_screen("appeal").choose_category("complaint")
+    yield f"{prefix}-flow-appeal"
     app.go_home("back")

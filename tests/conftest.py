@@ -15,6 +15,20 @@ os.environ.setdefault("KIVY_HOME", str(ROOT / "var" / "test-kivy-home"))
 os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 
 
+@pytest.fixture(autouse=True)
+def ui_reset(request):
+    """A UI test (one using a running KioskApp as ``app``) starts and ends at the attract
+    screen in the defaults, so one that fails half-way does not fail the rest."""
+    app = request.getfixturevalue("app") if "app" in request.fixturenames else None
+    if not hasattr(app, "go_home"):
+        yield
+        return
+    from tests.ui_driver import reset
+    reset(app)
+    yield
+    reset(app)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "var"

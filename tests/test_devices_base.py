@@ -5,7 +5,7 @@ import threading
 
 from devices import registry
 from devices.base import Device, DeviceError, State, wait_for
-from devices.events import EventBus
+from common.events import EventBus
 
 
 class FlakyDevice(Device):

@@ -10,11 +10,11 @@ import pytest
 
 from devices import registry
 from devices.base import State, wait_for
-from devices.events import EventBus
+from common.events import EventBus
 from devices.idcard.adapter import IdCardReader, create_simulated
 from devices.idcard.card import load_card_file
 from devices.idcard.simulator import SamSimulator
-from devices.paths import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 
 CARD_DIR = PROJECT_ROOT / "assets" / "cards"
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from devices.idcard import fuzzing
 from devices.idcard.card import (ETHNICITIES, LONG_TERM, TEXT_LEN, CardDataError, IdCard, card_from_dict,
                                  check_digit, encode_card, id_number_valid, load_card_file, parse_card)
-from devices.paths import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 from kiosk.privacy import mask_id_number
 
 CARD_DIR = PROJECT_ROOT / "assets" / "cards"

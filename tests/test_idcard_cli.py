@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.paths import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 
 CARD_DIR = PROJECT_ROOT / "assets" / "cards"
 # The installed entry point, as technicians run it (``python -m kiosk.cli`` would

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from devices.idcard import fuzzing
 from devices.idcard import protocol as p
 from devices.idcard.card import load_card_file
-from devices.paths import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 
 SAMPLES = [load_card_file(f) for f in sorted(glob.glob(str(PROJECT_ROOT / "assets/cards/*.json")))]
 FUZZ = settings(max_examples=600, deadline=None, database=None,

@@ -10,7 +10,7 @@ from devices.idcard import protocol as p
 from devices.idcard.card import CardDataError, load_card_file
 from devices.idcard.reader import SamReader
 from devices.idcard.simulator import SamSimulator
-from devices.paths import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 
 CARD_DIR = PROJECT_ROOT / "assets" / "cards"
 ELDERLY = CARD_DIR / "resident_elderly.json"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from devices.events import EventBus
+from common.events import EventBus
 from kiosk import config as cfg
 from kiosk.menu_bundle import (BundleError, canonical_payload, json_depth_exceeds, key_id, public_raw,
                                sign_payload, verify_bundle)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from devices.events import EventBus
+from common.events import EventBus
 from central.admin import publish_menu
 from central.testing import run_server
 from kiosk import config as cfg

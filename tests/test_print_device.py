@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from devices.base import State, wait_for
-from devices.events import EventBus
+from common.events import EventBus
 from devices.printers.common import PrinterError
 from devices.printers.escpos_link import FileLink, NetworkLink, SerialLink
 from devices.printers.receipt import ReceiptPrinter

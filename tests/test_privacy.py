@@ -29,3 +29,29 @@ def test_names(name, masked):
 
 def test_phone():
     assert mask_phone("13812345678") == "138****5678"
+
+
+def test_an_id_number_being_typed_never_shows_its_birth_date():
+    from kiosk.privacy import mask_id_typed
+    assert mask_id_typed("4403") == "4403"
+    assert mask_id_typed("44030419") == "440304**"
+    assert mask_id_typed("440304194905120026") == "440304********0026"
+
+
+@pytest.mark.parametrize("address, masked", [
+    ("广东省深圳市福田区华富街道莲花一村12栋304房", "广东省深圳市福田区华富街道****"),
+    ("深圳市福田区莲花一村12栋304房", "深圳市福田区****"),
+    ("莲花一村12栋304房", "莲花一****"), ("", ""),
+])
+def test_addresses_keep_their_area_only(address, masked):
+    from kiosk.privacy import mask_address
+    assert mask_address(address) == masked
+
+
+def test_clean_text_drops_control_and_format_characters():
+    """One sanitiser for residents' text: ESC/POS commands, NULs, bidi overrides and
+    zero-width characters never travel; line breaks become spaces."""
+    from kiosk.privacy import clean_text
+    assert clean_text(" 莲花\x1b@一村\x00 ") == "莲花@一村"
+    assert clean_text("王\u202e秀\u200b英\n304房\t") == "王秀英 304房"
+    assert clean_text(None) == ""

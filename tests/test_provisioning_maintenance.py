@@ -99,10 +99,10 @@ def test_qr_enrolment_with_a_bad_code_changes_nothing(core, config_path, platfor
 def run_app(config, script, timeout=60):
     """Run the KioskApp and call ``script(app, step)``; step(fn) runs fn on the
     main thread and returns its value.  Returns after the app has stopped."""
-    from screens.app import configure_kivy, watch_main_loop
+    from screens.bootstrap import configure_kivy, watch_main_loop
     configure_kivy(config)
     from kivy.clock import Clock
-    from screens.shell import KioskApp
+    from screens.app import KioskApp
 
     app = KioskApp(config)
     watch_main_loop(app)

@@ -8,7 +8,7 @@ import pytest
 from central.testing import run_server
 from devices import registry
 from devices.base import wait_for
-from devices.events import EventBus
+from common.events import EventBus
 from kiosk.platform import PlatformClient
 from provisioning.selftest import FAIL, PASS, SKIP, WARN, SelfTest, failed, format_table
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from devices.backoff import full_jitter
-from devices.events import EventBus
+from common.backoff import full_jitter
+from common.events import EventBus
 from kiosk.platform import AuthError, FinalError, RetryableError
 from offline_queue.backoff import retry_delay
 from offline_queue.crypto import Sealer

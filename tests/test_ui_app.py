@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from kiosk import config as cfg
+from tests.ui_driver import current, pump, running_app, tap, walk
+from tests.ui_driver import until as pump_until
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE_S, COUNTDOWN_S = 1, 2
@@ -31,56 +33,10 @@ elder_timeout_factor = 2.0
 [menu]
 bundle = "{ROOT / 'assets/menus/sample.bundle'}"
 """, "test.toml", ROOT)
-    from screens.app import configure_kivy
-    configure_kivy(config)
-    from kivy.base import runTouchApp
-    from screens.shell import KioskApp
-    kiosk = KioskApp(config)
-    kiosk._run_prepare()
-    runTouchApp(embedded=True)
-    pump_until(lambda: kiosk.core_ready and tiles(kiosk), timeout=30)
-    pump(3)
-    yield kiosk
-    kiosk.stop()
-    kiosk.shutdown()
-
-
-def pump(frames: int = 1) -> None:
-    from kivy.base import EventLoop
-    for _ in range(frames):
-        EventLoop.idle()
-
-
-def pump_until(condition, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        pump()
-
-
-def tap(widget) -> None:
-    """Touch down and up on the widget's centre, through the window like a finger."""
-    from kivy.app import App
-    from kivy.tests.common import UnitTestTouch
-    manager = App.get_running_app().manager
-    pump_until(lambda: not manager.transition.is_active)  # taps during a fade are ignored
-    x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    pump()
-    touch.touch_up()
-    pump(3)
-
-
-def walk(widget):
-    yield widget
-    for child in widget.children:
-        yield from walk(child)
-
-
-def current(app):
-    return app.manager.current_screen
+    with running_app(config) as kiosk:
+        pump_until(lambda: kiosk.core_ready and tiles(kiosk), timeout=30)
+        pump(3)
+        yield kiosk
 
 
 def tiles(app):
@@ -367,7 +323,7 @@ def test_production_profile_sets_kiosk_kivy_config(tmp_path):
     import subprocess
     import sys
     probe = (
-        "import json, sys; from kiosk import config as cfg; from screens.app import configure_kivy;"
+        "import json, sys; from kiosk import config as cfg; from screens.bootstrap import configure_kivy;"
         f"c = cfg.parse('[kiosk]\\nprofile = \"production\"\\ndata_dir = \"{tmp_path}\"\\n');"
         "configure_kivy(c); from kivy.config import Config as K;"
         "print(json.dumps({'esc': K.get('kivy','exit_on_escape'), 'fs': K.get('graphics','fullscreen'),"
@@ -403,8 +359,8 @@ def test_five_corner_taps_fire_the_maintenance_gesture(app):
         # the five taps must fall within three seconds (a fake clock for the shell)
         import types
 
-        from screens import shell
-        from screens.shell import CORNER_WINDOW_S
+        from screens import app as shell
+        from screens.app import CORNER_WINDOW_S
         assert CORNER_WINDOW_S == 3.0
         clock = [1000.0]
         real_time = shell.time
@@ -531,3 +487,39 @@ def test_rare_name_characters_render_with_real_glyphs(app):
         assert any(missing[3::4]), "the missing-glyph box should have ink"
         for ch in "䶮堃喆𠮷":
             assert bitmap(ch, font) != missing, f"{ch} renders as a missing glyph in {font}"
+
+
+def test_waiting_for_a_slow_printer_is_never_timed_out(app):
+    """Issue 18: while the kiosk works for the resident (here: a receipt printer that
+    takes longer than the idle timeout and the countdown together, after a submission
+    that waits for an unreachable platform) no countdown appears and the session lives;
+    once the work is done the idle timer runs again."""
+    from kiosk.samples import sample_card
+    from screens.widgets import CountdownOverlay
+    printer = app.core.devices["receipt_printer"]
+    real_print = printer.print_receipt
+
+    def slow_print(data):
+        time.sleep(IDLE_S + COUNTDOWN_S + 1)
+        return real_print(data)
+    printer.print_receipt = slow_print
+    try:
+        tap(tiles(app)[0])
+        session = app.core.session
+        session.set_card(sample_card())
+        app.core.start_service(app.menu.service("elderly-card"))
+        session.delivery = {"method": "onsite_print", "centre": None, "address": None}
+        app.core.at_step("confirm")
+        app.show_step("confirm")
+        pump_until(lambda: app.manager.current == "confirm" and not app.manager.transition.is_active)
+        tap(current(app).ids.submit)
+        countdowns = []
+        pump_until(lambda: countdowns.append(isinstance(app.overlay, CountdownOverlay)) or
+                   app.manager.current == "result", timeout=20)
+        assert not any(countdowns) and app.core.session is session
+        pump_until(lambda: isinstance(app.overlay, CountdownOverlay) or app.manager.current == "home",
+                   timeout=IDLE_S + COUNTDOWN_S + 5)   # idle again: the countdown, then home
+    finally:
+        del printer.print_receipt
+    assert printer.print_receipt == real_print
+    go_home(app)

@@ -12,65 +12,14 @@ Runs under Xvfb (``make test``); never with KIVY_GL_BACKEND=mock.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.ui_driver import current, drag, on_screen, press_digits, pump_for, running_app, tap, until
+
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
-
-
-# -- driving the app ---------------------------------------------------------------------------
-def pump(seconds: float = 0.1) -> None:
-    from kivy.base import EventLoop
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        EventLoop.idle()
-
-
-def until(predicate, timeout: float = 15.0, what: str = "condition") -> None:
-    from kivy.base import EventLoop
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        EventLoop.idle()
-
-
-def tap(widget) -> None:
-    """A finger press and release on the middle of ``widget``."""
-    from kivy.tests.common import UnitTestTouch
-    assert not widget.disabled, f"{widget} is disabled"
-    x, y = widget.to_window(*widget.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    pump(0.05)
-    touch.touch_up()
-    pump(0.1)
-
-
-def drag(widget, path) -> None:
-    """A stroke through ``path`` (fractions of the widget) with one finger."""
-    from kivy.tests.common import UnitTestTouch
-    points = [widget.to_window(widget.x + fx * widget.width, widget.y + fy * widget.height) for fx, fy in path]
-    touch = UnitTestTouch(*points[0])
-    touch.touch_down()
-    for x, y in points[1:]:
-        touch.touch_move(x, y)
-        pump(0.01)
-    touch.touch_up()
-    pump(0.1)
-
-
-def current(app):
-    return app.manager.current_screen
-
-
-def on_screen(app, name: str, timeout: float = 15.0) -> None:
-    """Wait until ``name`` is shown, its fade-in is over and no message covers it."""
-    until(lambda: app.manager.current == name and not app.manager.transition.is_active
-          and app.overlay is None, timeout, f"screen {name} (now {app.manager.current}, overlay {app.overlay})")
-    pump(0.1)
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -93,33 +42,17 @@ def kiosk(tmp_path_factory):
         config = cfg.load(path)
         from kiosk import logs
         logs.setup(config.data_dir / "logs", level="DEBUG", console=False)  # what a kiosk writes
-        from screens.app import configure_kivy
-        configure_kivy(config)
-        from screens.shell import KioskApp
-
         core = KioskCore(config)
         core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=3.0)
-        app = KioskApp(config, core=core)
-        app._run_prepare()
-        from kivy.core.window import Window
-        Window.size = (1920, 1080)          # whatever an earlier UI test module left
-        try:
+        with running_app(config, core=core) as app:
             until(lambda: app.menu is not None, what="the menu")
-            pump(0.5)
+            pump_for(0.5)
             yield app, platform
-        finally:
-            app.stop()
-            app.shutdown()
 
 
 @pytest.fixture
 def app(kiosk):
-    app, _platform = kiosk
-    app.go_home("finished")
-    pump(0.2)
-    yield app
-    app.close_overlay()
-    app.go_home("finished")
+    return kiosk[0]
 
 
 def start_service(app, service_id: str) -> None:
@@ -155,8 +88,8 @@ def identified(app, service_id: str) -> None:
     app.begin_session()
     app.core.session.service_id = service_id
     app.core.session.set_card(card_from_dict(json.loads(CARD.read_text(encoding="utf-8"))))
-    app.transaction = Transaction(app.menu.service(service_id))
-    app.show_step(app.transaction.advance())
+    app.core.transaction = Transaction(app.menu.service(service_id))
+    app.show_step(app.core.transaction.advance())
 
 
 def identity_checked(app) -> str:
@@ -164,7 +97,7 @@ def identity_checked(app) -> str:
     import cv2
     from devices.camera_scenes import FaceScene
     frame = cv2.imencode(".jpg", FaceScene().render(1280, 720))[1].tobytes()
-    answer = app.core.platform.verify_identity(app.core.session.card.to_public_dict(masked=False), None, frame)
+    answer = app.core.platform.verify_identity(app.core.session.card.to_public_dict(), None, frame)
     assert answer["match"], answer
     return answer["presence_grant"]
 
@@ -187,8 +120,8 @@ def prepared_session(app, service_id: str = "elderly-card", delivery: str = "pic
     signature = session.temp_dir / "signature.png"
     signature.write_bytes(b"\x89PNG\r\n\x1a\n")
     session.signature = signature
-    app.transaction = Transaction(service)
-    app.transaction.index = app.transaction.steps.index(CONFIRM)
+    app.core.transaction = Transaction(service)
+    app.core.transaction.index = app.core.transaction.steps.index(CONFIRM)
     app.show_step(CONFIRM)
     on_screen(app, "confirm")
 
@@ -210,7 +143,7 @@ def test_full_elderly_card_application(app, kiosk):
 
     # form: name and ID number prefilled from the card; the phone typed on the digit pad
     form = current(app)
-    pump(0.3)
+    pump_for(0.3)
     assert form.values["name"] == "王秀英" and form.values["id-number"] == "440304194905120026"
     tap(form.ids.next_button)
     assert app.manager.current == "form" and form.rows["phone"].error  # required fields flagged
@@ -220,7 +153,7 @@ def test_full_elderly_card_application(app, kiosk):
         tap(next(k for k in pad.children if k.text == digit))
     assert form.values["phone"] == "13812345678"
     form.ids.scroll.scroll_to(form.rows["address"], animate=False)   # the resident scrolls down
-    pump(0.2)
+    pump_for(0.2)
     tap(form.rows["address"].ids.value)
     use_card = next(w for w in form.ids.editor.children if "身份证" in getattr(w, "text", ""))
     tap(use_card)
@@ -345,16 +278,11 @@ def test_print_document_prints_a_licence_once(app, kiosk):
     assert len(prints) == 1 and prints[0].read_bytes()[:5] == b"%PDF-"
     # the same document again (e.g. a second press after a re-query): nothing new is printed
     screen._show([summary])
-    pump(0.3)                                       # the rebuilt list is laid out
+    pump_for(0.3)                                       # the rebuilt list is laid out
     tap(screen.ids.documents.children[0])
     until(lambda: screen.state in ("printed", "failed"), 30, "the second attempt")
     assert screen.message == "这份证照已经打印过，请在出纸口查看。"
     assert len(sorted((app.kiosk_config.data_dir / "prints").glob("*.pdf"))) == 1
-
-
-def press_digits(pad, digits: str) -> None:
-    for digit in digits:
-        tap(next(k for k in pad.children if k.text == digit))
 
 
 def test_query_by_typed_application_number(app, kiosk):
@@ -423,7 +351,7 @@ def test_materials_on_record_are_not_scanned_again(app, kiosk):
     _, platform = kiosk
     seed(platform.store, platform.kiosk_id, "440304", CARD, current_token=platform.token)
     prepared_session(app)
-    app.transaction.index = app.transaction.steps.index(MATERIALS)
+    app.core.transaction.index = app.core.transaction.steps.index(MATERIALS)
     app.show_step(MATERIALS)
     on_screen(app, "materials")
     materials = current(app)
@@ -443,7 +371,7 @@ def test_session_ended_while_submitting_leaves_nothing_behind(app, kiosk):
         assert confirm.busy
         tap(app.header.ids.finish_button)
         assert app.manager.current == "home" and app.core.session is None and not confirm.busy
-        pump(2.5)                                   # the worker finishes meanwhile
+        pump_for(2.5)                                   # the worker finishes meanwhile
         assert app.manager.current == "home"
     finally:
         platform.set_faults()
@@ -455,12 +383,12 @@ def test_form_pinyin_pad_select_chips_and_language_switch(app, kiosk):
     assert "张" in candidates("zhang") and "张" in candidates("zh")
     prepared_session(app, "sole-proprietor-registration")
     app.core.session.form = {}
-    app.transaction.index = app.transaction.steps.index(FORM)
+    app.core.transaction.index = app.core.transaction.steps.index(FORM)
     app.show_step(FORM)
     on_screen(app, "form")
     form = current(app)
     form.ids.scroll.scroll_to(form.rows["trade-name"], animate=False)
-    pump(0.2)
+    pump_for(0.2)
     tap(form.rows["trade-name"].ids.value)
     pad = form.ids.editor.children[0]
     for letter in "xiu":
@@ -469,7 +397,7 @@ def test_form_pinyin_pad_select_chips_and_language_switch(app, kiosk):
     tap(next(c for c in pad.ids.candidates.children if c.text == "秀"))
     assert form.values["trade-name"] == "秀" and pad.letters == ""
     form.ids.scroll.scroll_to(form.rows["business-scope"], animate=False)
-    pump(0.2)
+    pump_for(0.2)
     tap(form.rows["business-scope"].ids.value)
     tap(next(c for c in form.ids.editor.children if c.text == "餐饮服务"))
     assert form.values["business-scope"] == "catering"
@@ -477,7 +405,7 @@ def test_form_pinyin_pad_select_chips_and_language_switch(app, kiosk):
     tap(form.ids.next_button)                      # phone and premises still missing
     assert form.rows["phone"].error == "此项必须填写"
     app.set_language("en")
-    pump(0.2)
+    pump_for(0.2)
     try:
         assert form.rows["trade-name"].label == "Trade name"
         assert form.rows["business-scope"].ids.value.text == "Catering"
@@ -522,3 +450,57 @@ def test_log_files_hold_none_of_the_residents_data(kiosk):
     raw = [card["name"], card["id_number"], card["address"], "13812345678", "深圳市福田区莲花一村12栋304房"]
     for value in raw:
         assert value not in text, f"resident data in the log: {value[:1]}…"
+
+
+def fill_every_screen(app) -> None:
+    """A resident's data on every screen that shows or edits it: the greeting, the form
+    (the phone being edited), a courier address, the summary, an appeal's phone box."""
+    prepared_session(app, delivery="courier")
+    app.show("identify")
+    on_screen(app, "identify")
+    identify = current(app)
+    identify.card_read(app.core.session.card)
+    assert "王*英" in identify.greeting
+    app.show_step("form")
+    on_screen(app, "form")
+    form = current(app)
+    tap(form.rows["phone"].ids.value)
+    assert form.rows["phone"].ids.value.text == "13812345678"
+    app.show_step("delivery")
+    on_screen(app, "delivery")
+    delivery = current(app)
+    delivery.choose_method("courier")
+    assert "莲花一村" in delivery.address
+    tap(delivery.ids.next_button)
+    on_screen(app, "confirm")
+    app.show("appeal")
+    on_screen(app, "appeal")
+    appeal = current(app)
+    tap(next(w for w in appeal.ids.categories.children if w.value == "help"))
+    press_digits(next(w for w in appeal.walk() if w.__class__.__name__ == "DigitPad"), "13812345678")
+    assert appeal.ids.phone.text == "13812345678"
+
+
+def residents_data() -> list[str]:
+    card = json.loads(CARD.read_text(encoding="utf-8"))
+    return [card["name"], "王*英", card["id_number"], "440304********0026", card["address"],
+            "13812345678", "138****5678", "深圳市福田区莲花一村12栋304房"]
+
+
+@pytest.mark.parametrize("ending", ["finish", "idle_timeout"])
+def test_no_screen_keeps_the_last_resident_after_the_session_ends(app, kiosk, ending):
+    """Issue 12.2: after 结束 or the idle timeout, nothing reachable from the UI (screens,
+    widgets, their properties, text boxes, closures) holds the resident's name, ID
+    number, phone or address, raw or masked."""
+    from kiosk.session import IdleTimer
+    from tests.ui_driver import resident_traces
+    fill_every_screen(app)
+    if ending == "finish":
+        tap(app.header.ids.finish_button)
+    else:
+        app.idle = IdleTimer(idle_s=0.2, countdown_s=0.3)
+        until(lambda: app.manager.current == "home", 10, "the idle timeout")
+    assert app.core.session is None
+    pump_for(0.3)
+    traces = resident_traces(app, residents_data())
+    assert not traces, "\n".join(traces)

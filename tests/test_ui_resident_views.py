@@ -15,15 +15,13 @@ needed: the kiosk points at a closed port and nothing is submitted.
 """
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
 import pytest
 
 from kiosk import config as cfg
-from tests.test_ui_app import pump, tap, walk
-from tests.test_ui_app import pump_until as until
+from tests.ui_driver import LANDSCAPE, pump, running_app, tap, until, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -33,7 +31,7 @@ PHONE = "13812345678"
 ADDRESS = "广东省深圳市福田区华富街道莲花一村12栋304房"
 SIMPLIFIED_CENTRE, TRADITIONAL_CENTRE = "福田区华富街道党群服务中心", "福田區華富街道黨群服務中心"
 SIMPLIFIED_HALL, TRADITIONAL_HALL = "福田区华富街道行政服务大厅", "福田區華富街道行政服務大廳"
-LANDSCAPE, PORTRAIT = (1920, 1080), (1080, 1920)
+PORTRAIT = (1080, 1920)
 
 
 @pytest.fixture(scope="module")
@@ -50,56 +48,23 @@ enabled = false
 [menu]
 bundle = "{ROOT / 'assets/menus/sample.bundle'}"
 """, "test.toml", ROOT)
-    from screens.app import configure_kivy
-    configure_kivy(config)
-    from kivy.base import runTouchApp
-    from kivy.core.window import Window
     from kivy.uix.screenmanager import NoTransition
-
-    from screens.shell import KioskApp
-    # Kivy keeps unused RecycleView rows in one module-level cache: rows an earlier
-    # module's app built (bound to that app's language) must not be reused by this one
-    from kivy.uix.recycleview import views as recycled
-    recycled._cached_views.clear()
-    recycled._cache_count = 0
-    gc.collect()
-    kiosk = KioskApp(config)
-    kiosk._run_prepare()
-    runTouchApp(embedded=True)
-    # An earlier module's app.stop() before its loop ever started leaves a deferred
-    # stopTouchApp() on the Clock; it closes this loop on the first tick, and a closed
-    # loop never runs the before-draw triggers (labels keep stale textures).
-    from kivy.base import EventLoop
-    pump(3)
-    if EventLoop.quit:
-        runTouchApp(embedded=True)
-    assert EventLoop.status == "started" and not EventLoop.quit
-    kiosk.manager.transition = NoTransition()   # views, not fades
-    Window.size = LANDSCAPE                     # whatever an earlier UI module left
-    until(lambda: kiosk.core_ready and kiosk.menu is not None, timeout=30)
-    pump(5)
-    yield kiosk
-    kiosk.stop()
-    kiosk.shutdown()
+    with running_app(config) as kiosk:
+        kiosk.manager.transition = NoTransition()   # views, not fades
+        until(lambda: kiosk.core_ready and kiosk.menu is not None, timeout=30)
+        pump(5)
+        yield kiosk
 
 
 @pytest.fixture(autouse=True)
-def fresh(app):
-    """Each test starts at home, landscape, 简体, standard mode, and leaves it so."""
+def landscape(app):
+    """Each test starts in a landscape window and leaves it so (conftest's ui_reset does
+    the rest: home, 简体, standard mode)."""
     from kivy.core.window import Window
-
-    from screens.theme import theme
-
-    def reset():
-        app.close_overlay()
-        app.go_home("finished")
-        theme.elder = False
-        if tuple(Window.size) != LANDSCAPE:
-            Window.size = LANDSCAPE
-        pump(5)
-    reset()
     yield
-    reset()
+    if tuple(Window.size) != LANDSCAPE:
+        Window.size = LANDSCAPE
+        pump(5)
 
 
 # -- driving ------------------------------------------------------------------------------------
@@ -122,7 +87,7 @@ def start(app, service_id: str = "elderly-card", form: dict | None = None):
     session.service_id = service_id
     session.set_card(card())
     session.form = dict(form or {})
-    app.transaction = Transaction(app.menu.service(service_id))
+    app.core.transaction = Transaction(app.menu.service(service_id))
     return session
 
 
@@ -142,7 +107,7 @@ def show_step(app, step: str):
 # -- privacy ------------------------------------------------------------------------------------
 def test_form_never_shows_the_whole_id_number(app):
     """The form masked like the confirm screen: 440304********0026, never the birth date."""
-    from screens.flow_helpers import DigitPad
+    from screens.flow_widgets import DigitPad
     start(app)
     form = show_step(app, "form")
     assert app.manager.current == "form"
@@ -185,7 +150,7 @@ def test_form_shows_phone_and_address_whole_only_while_edited(app):
 
 
 def test_no_flow_screen_shows_the_whole_id_number_and_confirm_shows_the_address_area(app):
-    from screens.flow_helpers import tour_views
+    from screens.tour import tour_views
     seen = []
     for label in tour_views(app, "check"):
         pump(6)
@@ -205,7 +170,7 @@ def test_no_flow_screen_shows_the_whole_id_number_and_confirm_shows_the_address_
 # -- 繁體中文 and English names -------------------------------------------------------------------
 def test_traditional_screens_show_traditional_centre_and_pickup_names(app):
     from kiosk import workflow
-    from screens.confirm import receipt_data
+    from kiosk.receipts import receipt_data
     app.set_language("zh_TW")
     pump(3)
     assert app.header.ids.centre_name.text == TRADITIONAL_CENTRE
@@ -226,14 +191,14 @@ def test_traditional_screens_show_traditional_centre_and_pickup_names(app):
 
     result = workflow.SubmitResult(status=workflow.SUBMITTED, item_id="i", reference="r",
                                    application_no="440304202611220000123")
-    receipt = receipt_data(app, session, app.menu.service("elderly-card"), result)
+    receipt = receipt_data(app.kiosk_config, session, app.menu.service("elderly-card"), result)
     assert receipt.centre_name == TRADITIONAL_CENTRE and receipt.delivery["centre"] == TRADITIONAL_HALL
 
     app.set_language("en")
     pump(3)
     assert app.header.ids.centre_name.text == app.kiosk_config.kiosk.centre_name_en
     assert "Huafu Subdistrict Service Hall, Futian" in app.manager.current_screen.summary
-    receipt = receipt_data(app, session, app.menu.service("elderly-card"), result)
+    receipt = receipt_data(app.kiosk_config, session, app.menu.service("elderly-card"), result)
     assert receipt.delivery["centre"] == "Huafu Subdistrict Service Hall, Futian"
 
 
@@ -305,7 +270,7 @@ def test_header_and_elder_banner_whole_in_every_language_and_mode(app, size):
 def test_smaller_type_stays_smaller_after_switching_elder_mode(app):
     """A widget's own font size is not repainted with its class's after 长辈模式 on and off
     (the footer came back at body size, the pad's 删除 at title size)."""
-    from screens.flow_helpers import DigitPad
+    from screens.flow_widgets import DigitPad
     from screens.theme import theme
     home = app.manager.current_screen
     theme.elder = True

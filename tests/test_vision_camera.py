@@ -9,7 +9,7 @@ from devices import registry
 from devices.base import DeviceError, State, wait_for
 from devices.camera import Camera, SimulatedCamera, open_source
 from devices.camera_scenes import DocumentScene, FaceScene
-from devices.events import EventBus
+from common.events import EventBus
 
 
 def test_missing_source_is_a_clear_error(tmp_path):

@@ -12,7 +12,7 @@ from devices.base import wait_for
 from devices.camera import SimulatedCamera
 from devices.camera_scenes import DocumentScene, render_page
 from devices.document import DocumentScanner, NoPageFound, a4_size, detect_page, enhance_text, scan_still
-from devices.events import EventBus
+from common.events import EventBus
 
 PERSPECTIVES = [
     DocumentScene.DEFAULT_CORNERS,

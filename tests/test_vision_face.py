@@ -10,7 +10,7 @@ import pytest
 from devices.base import wait_for
 from devices.camera import SimulatedCamera
 from devices.camera_scenes import FaceScene
-from devices.events import EventBus
+from common.events import EventBus
 from devices.face import FaceAnalyzer, FaceCapture, Liveness, Observation
 
 

@@ -14,7 +14,7 @@ from devices import registry
 from devices.base import State, wait_for
 from devices.camera import SimulatedCamera
 from devices.camera_scenes import PictureScene
-from devices.events import EventBus
+from common.events import EventBus
 from devices.qr import (CameraQrScanner, HidScanner, SimulatedSerialScanner, decode_frame, decode_image,
                         hid_events, repair_zbar_text)
 from kiosk import cli

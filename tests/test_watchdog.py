@@ -50,7 +50,8 @@ def test_no_notify_socket_means_no_op():
     wd = Watchdog.from_env({})
     assert not wd.enabled and wd.kick_interval is None
     assert wd.ready() is False and wd.kick() is False
-    assert wd.attach_to_kivy_clock() is None
+    from screens.bootstrap import kick_from_kivy_clock
+    assert kick_from_kivy_clock(wd) is None
 
 
 def test_messages_arrive_and_interval_is_half_the_timeout():
@@ -94,6 +95,7 @@ APP = textwrap.dedent("""
     from kivy.clock import Clock
     from kivy.uix.label import Label
     from kiosk.watchdog import Watchdog
+    from screens.bootstrap import kick_from_kivy_clock
 
     FREEZE = sys.argv[1]
 
@@ -104,7 +106,7 @@ APP = textwrap.dedent("""
         def on_start(self):
             watchdog = Watchdog.from_env()
             watchdog.ready()
-            watchdog.attach_to_kivy_clock()
+            kick_from_kivy_clock(watchdog)
             Clock.schedule_interval(self.freeze_on_request, 0.05)
 
         def freeze_on_request(self, _dt):

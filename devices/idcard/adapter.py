@@ -22,13 +22,13 @@ from typing import Callable
 import serial
 
 from devices.base import Device, DeviceError, State
-from devices.events import EventBus
+from common.events import EventBus
 from devices.idcard import protocol as p
 from devices.idcard.card import CardDataError, IdCard
 from devices.idcard.photo import PhotoDecodeError, WltDecoder
 from devices.idcard.reader import DEFAULT_TIMEOUT, SamReader
 from devices.idcard.simulator import SamSimulator
-from devices.paths import ASSETS
+from common.paths import ASSETS
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from devices.commands import CommandError
-from devices.events import EventBus
+from common.events import EventBus
 
 ROLES = ("receipt_printer", "licence_printer")
 

@@ -18,7 +18,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from devices.paths import ASSETS
+from common.paths import ASSETS
 
 log = logging.getLogger(__name__)
 

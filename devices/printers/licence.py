@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 
 from devices.base import Device, State
-from devices.events import EventBus
-from devices.paths import ASSETS
+from common.events import EventBus
+from common.paths import ASSETS
 from devices.printers.common import PrinterError, PrintResult
 from devices.printers.cups_backend import CupsBackend, FileBackend
 from devices.printers.fonts import outline_glyphs, pdf_fonts

@@ -12,7 +12,7 @@ import logging
 import threading
 
 from devices.base import Device, State
-from devices.events import EventBus
+from common.events import EventBus
 from devices.printers import status as escpos_status
 from devices.printers.common import WARNING_CODES, PrinterError, PrintResult
 from devices.printers.escpos_link import NetworkLink, PrinterLink, open_link
