@@ -2,7 +2,7 @@
 
 Small and clear rather than complete: what a kiosk needs to be tested for real -- enrolment, the
 menu, idempotent intake, 即办件 auto-approval with printable documents, identity checks, 材料复用,
-ratings, appeals and heartbeats -- behind the trust model of docs/security.d/platform-auth.md: a
+ratings, appeals and heartbeats -- behind the trust model of docs/security.md: a
 kiosk token says which kiosk asks; reading a resident's data needs a presence grant.
 
 Routes live in central.routers (one APIRouter per area), the contract's models in

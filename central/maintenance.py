@@ -2,7 +2,7 @@
 
 ``central serve`` runs :func:`run` in a background thread shortly after start and then every
 ``--maintenance-every`` (default 1 h); ``central maintenance`` runs it once.  Each round
-enforces the retention of :mod:`central.retention` (docs/security.d/platform-data.md): it
+enforces the retention of :mod:`central.retention` (docs/security.md): it
 forgets idempotency keys and heartbeat history past their retention, deletes the scans of
 decided applications, and erases printed documents' fields, old appeals' texts and phones,
 old rating comments and old identity checks; it removes presence grants and rate-limit counts

@@ -124,7 +124,7 @@ class PostgresDialect(Dialect):
 
     def scrub(self, conn) -> None:
         """Nothing that helps: VACUUM frees dead row versions without erasing them, and the WAL
-        (and any base backup) keeps what was written before -- see docs/security.d/platform-data.md."""
+        (and any base backup) keeps what was written before -- see docs/security.md."""
 
     def is_broken(self, conn) -> bool:
         return bool(conn.broken or conn.closed)

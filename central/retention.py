@@ -1,6 +1,6 @@
 """How long the platform keeps each kind of record, and the purges that enforce it.
 
-The periods are stated, with the reasons, in docs/security.d/platform-data.md ("Retention").
+The periods are stated, with the reasons, in docs/security.md ("Retention").
 Each purge runs in short non-durable transactions (a purge lost in a power cut is done again
 at the next round), off the request path (:mod:`central.maintenance`), and returns a count
 only.  Erased text is stored as ``''`` (:mod:`central.records`); SQLite's ``secure_delete``

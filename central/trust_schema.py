@@ -1,5 +1,5 @@
 """Tables of the platform's trust model: kiosk tokens, presence grants, print releases, rate
-limits and the audit log (docs/security.d/platform-auth.md).
+limits and the audit log (docs/security.md).
 
 All of it lives in the database, never in a worker's memory, so it holds when the platform runs as
 several worker processes.  Resident keys here are the keyed hash of the ID number

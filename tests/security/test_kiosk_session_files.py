@@ -122,7 +122,7 @@ def test_unhandled_ui_exception_wipes_the_session_before_the_app_dies(tmp_path):
     from kivy.base import ExceptionManager
 
     from kiosk.core import KioskCore
-    from screens.app import wipe_on_crash
+    from screens.bootstrap import wipe_on_crash
     core = KioskCore(cfg.parse(f'[kiosk]\ndata_dir = "{tmp_path / "var"}"\n'))
 
     class App:  # what the handler uses of KioskApp

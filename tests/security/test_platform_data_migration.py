@@ -83,7 +83,7 @@ def write_schema_1_database(central_db) -> None:
 
 def stored_rows(central_db) -> bytes:
     """Every value of every table, read past the platform (PostgreSQL's WAL still holds what schema 1
-    wrote: docs/security.d/platform-data.md, "Migrating")."""
+    wrote: docs/security.md, "Migrating")."""
     if central_db.cluster is None:
         with sqlite3.connect(central_db.db) as conn:
             tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
