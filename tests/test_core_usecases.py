@@ -50,9 +50,20 @@ def resident(core):
     """A session with the sample card read, at the start of 敬老优待证办理."""
     core.begin_session()
     assert core.identify(sample_card()) is None
+    prove_presence(core)
     core.start_service(core.menu.service("elderly-card"))
     yield core.session
     core.end_session()
+
+
+def prove_presence(core) -> None:
+    """What 人证核验 gives the session: the platform's presence grant (a simulated-camera face)."""
+    import cv2
+    from devices.camera_scenes import FaceScene
+    frame = cv2.imencode(".jpg", FaceScene().render(1280, 720))[1].tobytes()
+    answer = core.platform.verify_identity(core.session.card.to_public_dict(), None, frame)
+    assert answer["match"], answer
+    core.session.presence_grant = answer["presence_grant"]
 
 
 def first_event(core, topic: str, start) -> dict:

@@ -148,7 +148,7 @@ def resident_traces(app, secrets: Iterable[str]) -> list[str]:
 
     secrets = [s for s in secrets if s]
     core = getattr(app, "_core", None)
-    skip = {id(core), id(getattr(core, "bus", None))}
+    skip = {id(core), id(getattr(core, "bus", None)), id(getattr(core, "captures", None))}
     found: list[str] = []
     seen: set[int] = set()
     # (object, the chain of holders that reached it: the failure message names the path)
