@@ -138,6 +138,13 @@ def press_digits(pad, digits: str) -> None:
 _NOT_FOLLOWED = (types.ModuleType, type, types.CodeType, types.FrameType)
 
 
+def _is_core_part(obj) -> bool:
+    """The core's device owners (any app's, e.g. a screen's bound method of an earlier core):
+    the simulated card lying on the reader is hardware, not the UI's memory."""
+    from kiosk.capture import Captures
+    return isinstance(obj, Captures)
+
+
 def resident_traces(app, secrets: Iterable[str]) -> list[str]:
     """Where in the UI (screens, widgets, their Kivy properties, closures, containers) any of
     ``secrets`` is still held: every object reachable from the app and its screens except
@@ -157,7 +164,7 @@ def resident_traces(app, secrets: Iterable[str]) -> list[str]:
     while stack:
         obj, path = stack.pop()
         try:
-            if id(obj) in seen or id(obj) in skip or isinstance(obj, _NOT_FOLLOWED):
+            if id(obj) in seen or id(obj) in skip or isinstance(obj, _NOT_FOLLOWED) or _is_core_part(obj):
                 continue
         except ReferenceError:   # a weak proxy whose widget is gone: it holds nothing
             continue
