@@ -68,6 +68,7 @@ class KioskCore:
         self.captures = Captures(self.devices)
         self._resident_work = 0
         self._work_lock = threading.Lock()
+        self._maintenance = None  # kiosk.maintenance.Maintenance, made when a technician first enters
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -341,6 +342,15 @@ class KioskCore:
                     raise ApplicationNotFound(number) from None
                 raise
         return self._for_resident(look_up, "application-status")
+
+    # -- maintenance -----------------------------------------------------------------
+    def maintenance(self):
+        """维护模式 for the technician at the machine (:class:`kiosk.maintenance.Maintenance`):
+        PIN gate, overview, self-test, test prints, queue retry, calibration, enrolment."""
+        if self._maintenance is None:
+            from kiosk.maintenance import Maintenance
+            self._maintenance = Maintenance(self)
+        return self._maintenance
 
     # -- help ----------------------------------------------------------------------
     def ask_for_help(self, screen: str) -> bool:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import gettext as _gettext
 import threading
-from pathlib import Path
+
+from common.paths import LOCALE_DOMAIN, LOCALES
 
 LANGUAGES = ("zh_CN", "zh_TW", "en")
 DEFAULT_LANGUAGE = "zh_CN"
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "assets" / "locales"
-DOMAIN = "kiosk"
+LOCALE_DIR = LOCALES
+DOMAIN = LOCALE_DOMAIN
 
 _lock = threading.Lock()
 _catalogues: dict[str, _gettext.NullTranslations] = {}

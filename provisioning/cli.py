@@ -144,7 +144,7 @@ def cmd_selftest(args) -> int:
     from common.events import EventBus
     from kiosk.platform import PlatformClient
     from offline_queue.outbox import Outbox
-    from provisioning.selftest import SelfTest, failed, format_table
+    from kiosk.selftest import SelfTest, failed, format_table
 
     config = kiosk_config.load(args.config)
     _become_kiosk_user(config)

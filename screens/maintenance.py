@@ -8,8 +8,9 @@ and dead letters, menu version and last check, connectivity, heartbeat and
 software version, and the actions -- self-test, test receipt, retry queue,
 licence-printer calibration, QR enrolment, back to service.
 
-All work runs on worker threads (provisioning.maintenance does it); results
-come back to the Kivy thread with ``Clock.schedule_once``.  Left alone for
+All work is the core's (``KioskCore.maintenance()``, kiosk/maintenance.py): each
+action runs off the UI thread and answers through a Future, which
+``screens.worker.when_done`` hands back to the Kivy thread.  Left alone for
 three minutes, the screen returns to service by itself.
 """
 from __future__ import annotations
@@ -18,7 +19,6 @@ import datetime as dt
 import logging
 import threading
 import time
-from functools import partial
 from pathlib import Path
 
 from kivy.clock import Clock
@@ -28,10 +28,12 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.i18n import N_
-from provisioning.calibration import TARGET_MM
-from provisioning.maintenance import IDLE_EXIT_S, Maintenance, MaintenanceError, scan_camera_for_qr
+from kiosk.calibration import TARGET_MM
+from kiosk.maintenance import IDLE_EXIT_S, Maintenance, MaintenanceError
+from kiosk.selftest import format_table
 from screens.base import KioskScreen
 from screens.widgets import tr
+from screens.worker import when_done
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,6 @@ class MaintenanceScreen(KioskScreen):
 
     def on_kv_post(self, _base):
         self._pin = ""
-        self._maintenance: Maintenance | None = None
         self._last_touch = time.monotonic()
         self._ticker = None
         self._scan_stop = threading.Event()
@@ -81,9 +82,7 @@ class MaintenanceScreen(KioskScreen):
 
     @property
     def maintenance(self) -> Maintenance:
-        if self._maintenance is None:
-            self._maintenance = Maintenance(self.app.core)
-        return self._maintenance
+        return self.app.core.maintenance()
 
     # -- lifecycle ------------------------------------------------------------------
     def prepare(self, **_params) -> None:
@@ -154,19 +153,13 @@ class MaintenanceScreen(KioskScreen):
             return
         self._refreshing = True
 
-        def gather():
-            try:
-                info = self.maintenance.overview()
-            except Exception:  # the panel keeps its last view; the cause goes to the log
-                log.exception("maintenance overview failed")
-                info = None
-            Clock.schedule_once(partial(self._show_overview, info), 0)
-        threading.Thread(target=gather, name="maintenance-overview", daemon=True).start()
+        def kept_last_view(_exc) -> None:  # the cause is in the log (kiosk.background)
+            self._refreshing = False
+        when_done(self.maintenance.start(self.maintenance.overview), self._show_overview, kept_last_view,
+                  name="maintenance overview")
 
-    def _show_overview(self, info, _dt=None) -> None:
+    def _show_overview(self, info) -> None:
         self._refreshing = False
-        if info is None:
-            return
         self.overview_text = self._overview(info)
         self.devices_text = "\n".join(
             f"{STATE_MARK.get(s['state'], '?')} {role}: {s['state']}" + (f" [{s['code']}]" if s["code"] else "")
@@ -196,7 +189,6 @@ class MaintenanceScreen(KioskScreen):
         self._action(self.maintenance.selftest, self._show_selftest)
 
     def _show_selftest(self, results) -> None:
-        from provisioning.selftest import format_table
         self.results_text = format_table(results)
         self.refresh()
 
@@ -237,12 +229,11 @@ class MaintenanceScreen(KioskScreen):
     def open_enrolment(self) -> None:
         self.mode = "enrol"
         self.results_text = tr("请将注册二维码对准摄像头或扫码器。")
-        camera = self.app.core.camera_preview("camera")
-        if camera is None or not hasattr(camera, "wait_frame"):
+        if not self.maintenance.can_scan_enrolment_qr():
             return
         self._scan_stop = threading.Event()
         stop = self._scan_stop
-        self._in_background(lambda: scan_camera_for_qr(camera, stop),
+        self._in_background(lambda: self.maintenance.scan_enrolment_qr(stop),
                             lambda text: self.enrol_with(text) if text and not stop.is_set() else None)
 
     def on_bus_event(self, event) -> None:
@@ -284,18 +275,15 @@ class MaintenanceScreen(KioskScreen):
     def _in_background(self, work, done) -> None:
         self.busy = True
 
-        def run():
-            try:
-                outcome, error = work(), None
-            except MaintenanceError as exc:
-                outcome, error = None, str(exc)
-            except Exception as exc:  # shown to the technician, and logged with the traceback
-                log.exception("maintenance action failed")
-                outcome, error = None, f"{type(exc).__name__}: {exc}"
-            Clock.schedule_once(partial(self._finish, done, outcome, error), 0)
-        threading.Thread(target=run, name="maintenance-action", daemon=True).start()
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, MaintenanceError):
+                self._finish(done, None, str(exc))
+            else:  # shown to the technician; kiosk.background logged it
+                self._finish(done, None, f"{type(exc).__name__}: {exc}")
+        when_done(self.maintenance.start(work), lambda outcome: self._finish(done, outcome, None), failed,
+                  name="maintenance action")
 
-    def _finish(self, done, outcome, error, _dt=None) -> None:
+    def _finish(self, done, outcome, error) -> None:
         self.busy = False
         if error is not None:
             self.results_text = tr("失败：") + error

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_HOME", str(ROOT / "var" / "test-kivy-home"))
+Path(os.environ["KIVY_HOME"]).mkdir(parents=True, exist_ok=True)  # Kivy makes only the last level (fresh clone)
 os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 
 

@@ -75,9 +75,19 @@ def test_prints_what_the_core_gives_and_layout_texts():
     assert "Service Receipt" in en and "By courier: 深圳市福田区****" in en
 
 
-def test_texts_come_from_the_cores_translate_when_given():
-    shouted = interpret(build_receipt(sample(language="en", translate=lambda msgid: f"<{msgid}>"))).text()
-    assert "<办事回执>" in shouted and "<申请人><：>张*三" in shouted
+def test_texts_come_from_the_gettext_catalogues_in_every_language():
+    """One translation mechanism: every fixed word of a receipt is a msgid (context
+    "receipt") of the compiled catalogues, translated in zh_TW and en."""
+    import gettext
+    from common.paths import LOCALE_DOMAIN, LOCALES
+    from devices.printers.receipt_texts import MESSAGES, translator
+    for language in ("zh_TW", "en"):
+        catalogue = gettext.translation(LOCALE_DOMAIN, localedir=str(LOCALES), languages=[language])
+        missing = [m for m in MESSAGES if not catalogue._catalog.get(f"receipt\x04{m}")]  # a msgstr, even if equal
+        assert not missing, f"{language}: receipt texts missing from the catalogue: {missing}"
+    assert translator("zh_CN")("现场打印") == "现场打印"
+    assert "Service Receipt" in interpret(build_receipt(sample(language="en"))).text()
+    assert "辦事回執" in interpret(build_receipt(sample(language="zh_TW"))).text()
 
 
 def test_a_profile_without_native_qr_prints_a_raster_image_of_the_code():

@@ -139,10 +139,13 @@ _NOT_FOLLOWED = (types.ModuleType, type, types.CodeType, types.FrameType)
 
 
 def _is_core_part(obj) -> bool:
-    """The core's device owners (any app's, e.g. a screen's bound method of an earlier core):
-    the simulated card lying on the reader is hardware, not the UI's memory."""
+    """The core and its device owners, any app's (the UI tests run several apps in one
+    process, and a Kivy property or bound method may still reach an earlier one's core):
+    the core holds the devices, and the simulated card lying on the reader is hardware,
+    not the UI's memory.  What the core keeps of a resident is tested on the core."""
     from kiosk.capture import Captures
-    return isinstance(obj, Captures)
+    from kiosk.core import KioskCore
+    return isinstance(obj, (Captures, KioskCore))
 
 
 def resident_traces(app, secrets: Iterable[str]) -> list[str]:

@@ -3,9 +3,8 @@
 The layout prints what the kiosk core gives it.  The core masks the
 resident's data (name, ID number, courier address: kiosk/privacy.py) before it
 builds a :class:`ReceiptData`; here text is only made printer-safe
-(:func:`~devices.printers.printable.printable`).  The fixed texts come through
-``translate`` -- the core's gettext in the resident's language -- or, without
-it, from receipt_texts.py.
+(:func:`~devices.printers.printable.printable`).  The fixed texts are the
+gettext catalogues' (receipt_texts.py), in ``language``.
 """
 from __future__ import annotations
 
@@ -38,7 +37,6 @@ class ReceiptData:
     delivery: dict = field(default_factory=lambda: {"method": "onsite_print", "centre": None, "address": None})
     lookup_url: str = ""
     language: str = "zh_CN"                   # "zh_CN" | "zh_TW" | "en"
-    translate: Callable[[str], str] | None = None   # zh_CN msgid -> resident's language (the core's gettext)
 
 
 def build_receipt(data: ReceiptData, width_mm: int = 80, encoding: str = "gb18030", profile: str = "default",
@@ -46,7 +44,7 @@ def build_receipt(data: ReceiptData, width_mm: int = 80, encoding: str = "gb1803
     """The complete ESC/POS byte stream of one receipt."""
     if width_mm not in COLUMNS:
         raise ValueError(f"paper width must be 58 or 80 mm, not {width_mm}")
-    tr = data.translate or translator(data.language if data.language in LANGUAGES else "zh_CN")
+    tr = translator(data.language if data.language in LANGUAGES else "zh_CN")
     sep = tr("：")
     w = EscPosWriter(COLUMNS[width_mm], encoding, profile)
     w.line(printable(data.centre_name), bold=True, align="center")

@@ -1,38 +1,53 @@
-"""The receipt's fixed texts, keyed by their zh_CN wording (the msgid a gettext catalogue would use).
+"""The receipt's fixed texts, in the resident's language, from the kiosk's gettext catalogues.
 
-The kiosk core hands a receipt ``translate`` (its gettext in the resident's
-language) when it has one; until then these are the translations, so a
-receipt reads as it always has.
+The msgids are the zh_CN wording, in the context ``receipt`` (a receipt says
+"现场打印" as 現場列印 / "Printed here", where a button says 現場打印 / "Print
+here").  Devices may not import the kiosk core, so this reads the same compiled
+catalogue (``assets/locales``) with the standard library's gettext; the strings
+are collected into the catalogues by ``scripts/catalogues.py`` from the marks below.
 """
 from __future__ import annotations
 
+import gettext
+from functools import lru_cache
 from typing import Callable
 
-TRANSLATIONS: dict[str, dict[str, str]] = {
-    "办事回执": {"zh_TW": "辦事回執", "en": "Service Receipt"},
-    "办理事项": {"zh_TW": "辦理事項", "en": "Service"},
-    "受理编号": {"zh_TW": "受理編號", "en": "Application No."},
-    "申请人": {"zh_TW": "申請人", "en": "Applicant"},
-    "证件号码": {"zh_TW": "證件號碼", "en": "ID No."},
-    "提交时间": {"zh_TW": "提交時間", "en": "Submitted"},
-    "办理状态": {"zh_TW": "辦理狀態", "en": "Status"},
-    "已提交": {"zh_TW": "已提交", "en": "Submitted"},
-    "已保存，联网后自动提交": {"zh_TW": "已保存，聯網後自動提交", "en": "Saved; will be sent automatically when online"},
-    "办件类型": {"zh_TW": "辦件類型", "en": "Type"},
-    "即办件（当场办结）": {"zh_TW": "即辦件（當場辦結）", "en": "Done on the spot"},
-    "承诺件（{days}个工作日内办结）": {"zh_TW": "承諾件（{days}個工作日內辦結）", "en": "Done within {days} working days"},
-    "领取方式": {"zh_TW": "領取方式", "en": "Collection"},
-    "现场打印": {"zh_TW": "現場列印", "en": "Printed here"},
-    "快递送达：{address}": {"zh_TW": "快遞送達：{address}", "en": "By courier: {address}"},
-    "到{centre}领取（可到任一服务中心领取）": {"zh_TW": "到{centre}領取（可到任一服務中心領取）",
-                                        "en": "Pick up at {centre} (or any service centre)"},
-    "扫码查询办理进度": {"zh_TW": "掃碼查詢辦理進度", "en": "Scan to track your application"},
-    "请妥善保管本回执。": {"zh_TW": "請妥善保管本回執。", "en": "Please keep this receipt."},
-    "打印时间": {"zh_TW": "列印時間", "en": "Printed"},
-    "：": {"zh_TW": "：", "en": ": "},          # label separator
-}
+from common.paths import LOCALE_DOMAIN, LOCALES
+
+CONTEXT = "receipt"
 
 
+def NC_(context: str, message: str) -> str:
+    """Mark ``message`` for the catalogues (translated where printed)."""
+    return message
+
+
+MESSAGES = (
+    NC_("receipt", "办事回执"),
+    NC_("receipt", "办理事项"),
+    NC_("receipt", "受理编号"),
+    NC_("receipt", "申请人"),
+    NC_("receipt", "证件号码"),
+    NC_("receipt", "提交时间"),
+    NC_("receipt", "办理状态"),
+    NC_("receipt", "已提交"),
+    NC_("receipt", "已保存，联网后自动提交"),
+    NC_("receipt", "办件类型"),
+    NC_("receipt", "即办件（当场办结）"),
+    NC_("receipt", "承诺件（{days}个工作日内办结）"),
+    NC_("receipt", "领取方式"),
+    NC_("receipt", "现场打印"),
+    NC_("receipt", "快递送达：{address}"),
+    NC_("receipt", "到{centre}领取（可到任一服务中心领取）"),
+    NC_("receipt", "扫码查询办理进度"),
+    NC_("receipt", "请妥善保管本回执。"),
+    NC_("receipt", "打印时间"),
+    NC_("receipt", "："),
+)
+
+
+@lru_cache(maxsize=None)
 def translator(language: str) -> Callable[[str], str]:
-    """msgid -> text in ``language`` (zh_CN, and any language without a translation, reads the msgid)."""
-    return lambda msgid: TRANSLATIONS.get(msgid, {}).get(language, msgid)
+    """msgid -> its receipt wording in ``language`` (a msgid without a translation reads as is)."""
+    catalogue = gettext.translation(LOCALE_DOMAIN, localedir=str(LOCALES), languages=[language], fallback=True)
+    return lambda msgid: catalogue.pgettext(CONTEXT, msgid)

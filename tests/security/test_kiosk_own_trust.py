@@ -16,7 +16,7 @@ from kiosk.heartbeat import build_payload
 from kiosk.platform import PlatformClient
 from provisioning import install
 from provisioning.install import Installer, render_unit
-from provisioning.maintenance import Maintenance
+from kiosk.maintenance import Maintenance
 from kiosk.pin import PinGate, hash_pin
 
 PIN = "482913"
@@ -135,7 +135,7 @@ def test_a_production_app_does_not_enrol_itself_from_a_scanned_qr(tmp_path):
     from central.admin import create_enroll_code
     from central.platform_key import PlatformIdentity
     from provisioning.enroll import EnrolQr
-    from provisioning.maintenance import MaintenanceError
+    from kiosk.maintenance import MaintenanceError
     with run_server(tmp_path / "central.db") as platform:
         path = tmp_path / "kiosk.toml"
         path.write_text(f'[kiosk]\nprofile = "production"\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")

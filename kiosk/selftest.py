@@ -139,7 +139,7 @@ class SelfTest:
         return self._printer("receipt_printer", "test receipt", print_receipt)
 
     def licence_printer(self) -> CheckResult:
-        from provisioning.calibration import print_sheet
+        from kiosk.calibration import print_sheet
         return self._printer("licence_printer", "test page",
                              lambda device: [f"test page printed ({print_sheet(device, self.config.kiosk.id)})"])
 

@@ -12,7 +12,7 @@ from central.testing import run_server
 from kiosk import config as cfg
 from kiosk.core import KioskCore
 from kiosk.platform import PlatformClient
-from provisioning.maintenance import Maintenance, MaintenanceError
+from kiosk.maintenance import Maintenance, MaintenanceError
 from kiosk.pin import hash_pin
 
 PIN = "482913"
@@ -274,7 +274,7 @@ def test_qr_enrolment_through_the_camera(core, config_path, platform):
     from kiosk.menu_bundle import public_raw
     from central.platform_key import PlatformIdentity
     from provisioning.enroll import EnrolQr
-    from provisioning.maintenance import scan_camera_for_qr
+    from kiosk.maintenance import scan_camera_for_qr
 
     key = base64.b64encode(public_raw(Ed25519PrivateKey.generate().public_key())).decode()
     platform.store.set_setting("menu_pubkeys", [key])

@@ -10,7 +10,7 @@ from devices import registry
 from devices.base import wait_for
 from common.events import EventBus
 from kiosk.platform import PlatformClient
-from provisioning.selftest import FAIL, PASS, SKIP, WARN, SelfTest, failed, format_table
+from kiosk.selftest import FAIL, PASS, SKIP, WARN, SelfTest, failed, format_table
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
-"""What maintenance mode does, without Kivy: the screen (screens/maintenance.py)
-only shows these results and calls these actions from worker threads.
+"""What maintenance mode does, without Kivy: a runtime service of the kiosk (the
+technician at the machine), reached by the screen (screens/maintenance.py) through
+``KioskCore.maintenance()`` like every other use case.
 
-Every action is blocking and returns plain data or raises
+Every action is blocking (the CLIs and tests call them directly); the screen runs
+them through :meth:`Maintenance.start`, which answers with a Future.  Each returns
+plain data or raises
 :class:`MaintenanceError` with one line for the technician; every action is
 logged (what was done, never a PIN, token or resident data).
 """
@@ -9,11 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, Callable
 
 from kiosk import __version__
 from kiosk import config as cfg
 from kiosk import printer_offsets
+from kiosk.background import run_in_thread
 from kiosk.heartbeat import free_disk_mb
 from kiosk.pin import PinGate, PinResult
 
@@ -32,6 +38,10 @@ class Maintenance:
         self.config = core.config
         self.heartbeat = heartbeat if heartbeat is not None else getattr(core, "heartbeat", None)
         self.gate = gate or PinGate.from_config(self.config)
+
+    def start(self, action: Callable[[], Any]) -> Future:
+        """Run one of the actions below off the caller's thread (the Kivy UI's above all)."""
+        return run_in_thread(action, "maintenance-action")
 
     # -- entry -------------------------------------------------------------------
     def enter(self, pin: str) -> PinResult:
@@ -74,7 +84,7 @@ class Maintenance:
 
     # -- actions --------------------------------------------------------------------------
     def selftest(self, print_tests: bool = True):
-        from provisioning.selftest import SelfTest
+        from kiosk.selftest import SelfTest
         log.info("maintenance: self-test started")
         results = SelfTest(self.config, self.core.devices, self.core.platform, print_tests=print_tests,
                            outbox=getattr(self.core, "outbox", None)).run()
@@ -109,7 +119,7 @@ class Maintenance:
 
     def print_calibration_sheet(self) -> str:
         from devices.printers.common import PrinterError
-        from provisioning.calibration import print_sheet
+        from kiosk.calibration import print_sheet
         printer = self._device("licence_printer")
         try:
             job = print_sheet(printer, self.config.kiosk.id)
@@ -128,7 +138,7 @@ class Maintenance:
     def save_calibration(self, measured_left_mm: float, measured_top_mm: float) -> tuple[float, float]:
         """New offsets from the measured sheet: applied to the printer now and saved in the
         app's own calibration file (kiosk.printer_offsets; the config is read-only to the app)."""
-        from provisioning.calibration import CalibrationError, corrected_offsets
+        from kiosk.calibration import CalibrationError, corrected_offsets
         try:
             offsets = corrected_offsets(self.current_offsets(), measured_left_mm, measured_top_mm)
         except CalibrationError as exc:
@@ -166,6 +176,16 @@ class Maintenance:
         return result
 
     # -- helpers --------------------------------------------------------------------------
+    # -- enrolment QR from the camera ---------------------------------------------------
+    def can_scan_enrolment_qr(self) -> bool:
+        camera = self.core.devices.get("camera")
+        return camera is not None and hasattr(camera, "wait_frame")
+
+    def scan_enrolment_qr(self, stop, timeout_s: float = 60.0, backend: str = "zxing") -> str | None:
+        """Decode camera frames until a kiosk enrolment QR code shows up (other codes are
+        ignored), ``stop`` is set, or the timeout passes."""
+        return scan_camera_for_qr(self._device("camera"), stop, timeout_s, backend)
+
     def _device(self, role: str):
         device = self.core.devices.get(role)
         if device is None:
