@@ -37,7 +37,7 @@ DECLARED = {
 
 # The reference platform and the test/build tools: never on a kiosk.
 NOT_ON_A_KIOSK = {"fastapi", "starlette", "uvicorn", "httptools", "uvloop", "psycopg", "psycopg-binary",
-                  "python-multipart", "jinja2", "argon2-cffi", "pytest", "pytest-timeout", "hypothesis",
+                  "python-multipart", "jinja2", "pytest", "pytest-timeout", "hypothesis",
                   "httpx", "schemathesis", "import-linter", "babel"}
 NOT_ON_THE_PLATFORM = {"pytest", "pytest-timeout", "hypothesis", "schemathesis", "import-linter", "babel"}
 
