@@ -7,10 +7,9 @@ comments and scanned pages).  A copy of the database alone therefore reveals no 
 a copy of the database with the data key reveals them, so keep the key off the database
 server and out of its backups.
 
-The scheme is the kiosk outbox's (offline_queue/crypto.py): ``nonce || ciphertext+tag`` with
-what the value belongs to (table, column, row) as associated data, so a sealed value copied
-into another row does not open.  It is its own small module because the platform must not
-depend on the kiosk's queue package.
+The scheme is the kiosk outbox's, shared from common/sealing.py: ``nonce || ciphertext+tag``
+with what the value belongs to (table, column, row) as associated data, so a sealed value
+copied into another row does not open.
 """
 from __future__ import annotations
 
@@ -20,11 +19,10 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from common import sealing as common_sealing
 
 SECRET_BYTES = 32
-NONCE_BYTES = 12
 
 
 class SecretFileError(RuntimeError):
@@ -70,19 +68,9 @@ def fingerprint(secret: bytes, purpose: str) -> str:
     return hmac.new(secret, f"central {purpose} check".encode(), hashlib.sha256).hexdigest()[:16]
 
 
-class Sealer:
-    """Seals and opens values: ``nonce || ciphertext+tag``, bound to ``context``."""
+class Sealer(common_sealing.Sealer):
+    """Seals and opens residents' fields (common/sealing.py's scheme), bound to their row."""
 
-    def __init__(self, key: bytes):
-        self._aead = AESGCM(key)
-
-    def seal(self, plaintext: bytes, context: str) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
-
-    def open(self, blob: bytes, context: str) -> bytes:
-        try:
-            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
-        except InvalidTag:
-            raise SecretFileError(f"stored {context} does not decrypt with this data key "
-                                  "(wrong key, or the value was moved from another row)") from None
+    def does_not_open(self, context: str) -> Exception:
+        return SecretFileError(f"stored {context} does not decrypt with this data key "
+                               "(wrong key, or the value was moved from another row)")

@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from common import sealing as common_sealing
 from common.files import fsync_dir, stage
 
 KEY_BYTES = 32
-NONCE_BYTES = 12
 
 
 class QueueKeyError(Exception):
@@ -64,18 +63,8 @@ def _create_key(path: Path) -> bytes:
     return key
 
 
-class Sealer:
-    """Encrypts and decrypts blobs: ``nonce || ciphertext+tag``."""
+class Sealer(common_sealing.Sealer):
+    """Encrypts and decrypts the outbox's blobs (common/sealing.py's scheme)."""
 
-    def __init__(self, key: bytes):
-        self._aead = AESGCM(key)
-
-    def seal(self, plaintext: bytes, context: str) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
-
-    def open(self, blob: bytes, context: str) -> bytes:
-        try:
-            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode())
-        except InvalidTag:
-            raise QueueKeyError(f"stored data for {context} does not decrypt with this key") from None
+    def does_not_open(self, context: str) -> Exception:
+        return QueueKeyError(f"stored data for {context} does not decrypt with this key")

@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kiosk import config as cfg
-from offline_queue.crypto import NONCE_BYTES, QueueKeyError, Sealer
+from common.sealing import NONCE_BYTES
+from offline_queue.crypto import QueueKeyError, Sealer
 from offline_queue.outbox import Outbox, QueueItemError
 
 RESIDENT = {"service_id": "s1", "applicant": {"name": "王秀英", "id_number": "440304199001010026"}}
