@@ -31,7 +31,6 @@ from concurrent.futures import Future
 
 from common.worker import Worker
 from kiosk.background import run_in_thread
-from kiosk.i18n import N_
 from kiosk.platform import PlatformError
 
 log = logging.getLogger(__name__)
@@ -39,15 +38,7 @@ log = logging.getLogger(__name__)
 SENDING, DELIVERED, PENDING, ACKNOWLEDGED, FAILED = "sending", "delivered", "pending", "acknowledged", "failed"
 TOPIC = "help.state"
 
-# What the resident is told in each state: msgids of the gettext catalogues.
-MESSAGES = {
-    SENDING: N_("正在通知工作人员，请稍候……"),
-    DELIVERED: N_("已通知工作人员，请稍候，工作人员会尽快到您身边。"),
-    PENDING: N_("暂时未能通知到工作人员（网络不通）。请到服务台找工作人员，或拨打政务服务便民热线 12345。"
-                "本机会继续尝试通知。"),
-    ACKNOWLEDGED: N_("工作人员正在赶来，请在本机旁稍候。"),
-    FAILED: N_("未能通知到工作人员。请到服务台找工作人员，或拨打政务服务便民热线 12345。"),
-}
+# What the resident is told in each state: screens/help_panel.py.
 
 
 class HelpDesk:
