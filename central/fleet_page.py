@@ -44,6 +44,7 @@ tr.ok td:first-child{border-left:6px solid #2e7d32}
 .alert{border:2px solid #c62828;border-radius:6px;padding:8px 14px;margin:0 0 18px;background:#fdecea}
 .help{border:3px solid #b71c1c;border-radius:6px;padding:8px 14px;margin:0 0 18px;background:#fff3e0}
 .help li{margin:6px 0}
+#help.muted{margin:0 0 12px}
 .help form{display:inline;margin-left:12px}
 .help input[type=text]{font-size:14px;width:9em}
 .help button{font-size:15px;font-weight:bold;padding:4px 14px;background:#b71c1c;color:#fff;border:0;border-radius:4px}

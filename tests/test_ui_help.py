@@ -67,7 +67,7 @@ def acknowledge_on_the_fleet_page(platform, request_id: str) -> None:
     assert answer.status_code == 303
 
 
-def test_told_notified_only_after_delivery_then_staff_are_coming(app, platform):
+def test_told_notified_only_after_delivery_then_staff_are_coming(app, platform, tmp_path):
     before = platform.count("help_requests")
     platform.set_faults(latency_s=1.0)  # the platform takes a second to answer
     tap(app.header.ids.help_button)
@@ -91,22 +91,28 @@ def test_told_notified_only_after_delivery_then_staff_are_coming(app, platform):
 
     acknowledge_on_the_fleet_page(platform, request_id)
     until(lambda: COMING in panel_text(app), timeout=15, what="工作人员正在赶来")
+    pump(3)
+    assert app.save_screenshot(tmp_path, "help-staff-coming").stat().st_size > 10_000
     tap(app.overlay.ids.primary)  # 知道了
     assert app.overlay is None
 
 
-def test_platform_unreachable_the_truth_then_notified_when_the_queue_delivers(app, platform):
+def test_platform_unreachable_the_truth_then_notified_when_the_queue_delivers(app, platform, tmp_path):
     before = platform.count("help_requests")
     platform.set_faults(drop_rate=1.0)  # the network is down
     tap(app.header.ids.help_button)
     until(lambda: HOTLINE in panel_text(app) and "服务台" in panel_text(app), timeout=15,
           what="the hotline and the service desk")
     assert NOTIFIED not in panel_text(app) and "本机会继续尝试通知" in panel_text(app)
+    pump(3)
+    app.save_screenshot(tmp_path, "help-not-delivered")
     pump_for(1.0)
     assert NOTIFIED not in panel_text(app) and platform.count("help_requests") == before
     platform.set_faults()  # the network is back, the panel still open
     until(lambda: NOTIFIED in panel_text(app), timeout=20, what="已通知工作人员 after the outage")
     assert platform.count("help_requests") == before + 1
+    pump(3)
+    app.save_screenshot(tmp_path, "help-notified")
     tap(app.overlay.ids.primary)
     pump(3)
     assert app.overlay is None
