@@ -24,6 +24,7 @@ from central.storage import Store
 
 
 OPEN, ACKNOWLEDGED = "open", "acknowledged"
+HELP_RETENTION_DAYS = 180  # then a request (open or answered) is forgotten by central.maintenance
 TIMELINE_S = 24 * 3600  # the fleet page's per-kiosk timeline: the last 24 h
 _COLUMNS = "request_id, kiosk_id, screen, centre, requested_at, received_at, acknowledged_at, acknowledged_by"
 
@@ -130,6 +131,13 @@ def recent(store: Store, since: float) -> list[HelpRequest]:
     """Requests received since ``since`` (open or answered), oldest first: the timelines."""
     return [HelpRequest(**r) for r in store.all(
         f"SELECT {_COLUMNS} FROM help_requests WHERE received_at >= ? ORDER BY received_at", (since,))]
+
+
+def purge(store: Store, older_than_s: float, now: float | None = None) -> int:
+    """Forget requests received more than ``older_than_s`` ago (maintenance); returns how many."""
+    cutoff = (time.time() if now is None else now) - older_than_s
+    with store.write(durable=False):
+        return store.execute("DELETE FROM help_requests WHERE received_at < ?", (cutoff,)).rowcount
 
 
 def age(seconds: float) -> str:

@@ -179,3 +179,15 @@ def test_cli_lists_acknowledges_and_kiosks_shows_the_alert(platform, capsys):
     out = capsys.readouterr().out
     assert "help requested" not in out and "answered in" in out and "by 陈 (cli)" in out
     assert any(e["action"] == "help acknowledged" for e in audit.entries(platform.store))
+
+
+def test_maintenance_forgets_help_requests_after_their_retention(platform):
+    from central import maintenance
+    _, old = ask(platform)
+    _, young = ask(platform)
+    with platform.store.write():
+        platform.store.execute("UPDATE help_requests SET received_at = received_at - ? WHERE request_id = ?",
+                               (help_requests.HELP_RETENTION_DAYS * 86400 + 60, old["request_id"]))
+    assert maintenance.run(platform.store)["help_requests"] == 1
+    assert help_requests.get(platform.store, old["request_id"]) is None
+    assert help_requests.get(platform.store, young["request_id"]) is not None
