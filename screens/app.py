@@ -357,14 +357,18 @@ class KioskApp(App):
             self.session.elder_mode = theme.elder
             self._new_idle_timer()
 
-    def show_help(self) -> None:
+    def show_help(self, state: str | None = None) -> None:
         """One-touch help: plain words for this screen; the core asks for staff, and the panel
-        says staff were notified only once the platform has the request (screens/help_panel.py)."""
+        says staff were notified only once the platform has the request (screens/help_panel.py).
+        ``state``: only show the panel in that state, asking no one (the tour)."""
         from screens.help_panel import HelpPanel
         current = self.manager.current_screen
         panel = HelpPanel(help_text=current.help_text)
         self.open_overlay(panel)
-        panel.ask(self.core, current.name)
+        if state is None:
+            panel.ask(self.core, current.name)
+        else:
+            panel.advance(state)
 
     # -- services -------------------------------------------------------------
     def availability(self, service) -> tuple[bool, str]:
