@@ -13,6 +13,7 @@ Closing the panel, by any route, ends the core's watch (``KioskCore.end_help``).
 """
 from __future__ import annotations
 
+from kivy.clock import Clock
 from kivy.properties import StringProperty
 
 from kiosk.i18n import N_
@@ -22,12 +23,11 @@ from screens.worker import when_done
 # the states of kiosk.help, in the order they can follow each other
 RANK = {"sending": 0, "pending": 1, "failed": 1, "delivered": 2, "acknowledged": 3}
 MESSAGES = {
-    "sending": N_("正在通知工作人员，请稍候……"),
-    "delivered": N_("已通知工作人员，请稍候，工作人员会尽快到您身边。"),
-    "pending": N_("暂时未能通知到工作人员（网络不通）。请到服务台找工作人员，或拨打政务服务便民热线 12345。"
-                  "本机会继续尝试通知。"),
-    "acknowledged": N_("工作人员正在赶来，请在本机旁稍候。"),
-    "failed": N_("未能通知到工作人员。请到服务台找工作人员，或拨打政务服务便民热线 12345。"),
+    "sending": N_("正在通知工作人员……"),
+    "delivered": N_("已通知工作人员，请稍候。"),
+    "pending": N_("暂未通知到工作人员（网络不通）。请到服务台或拨打热线 12345。本机会继续尝试。"),
+    "acknowledged": N_("工作人员正在赶来，请稍候。"),
+    "failed": N_("未能通知到工作人员。请到服务台或拨打热线 12345。"),
 }
 
 
@@ -44,6 +44,9 @@ class HelpPanel(MessagePanel):
         self.primary_text = tr("知道了")
         self.primary_action = lambda: app().close_overlay()
         self._show()
+        self._fit_trigger = Clock.create_trigger(self._fit, 0)
+        self.children[0].bind(height=self._fit_trigger)
+        self.bind(height=self._fit_trigger)
 
     def ask(self, core, screen_name: str) -> None:
         self._core = core
@@ -77,6 +80,18 @@ class HelpPanel(MessagePanel):
     def _show(self) -> None:
         self.body = tr(self.help_text) + "\n\n" + tr(MESSAGES[self.state]) if self.help_text else tr(
             MESSAGES[self.state])
+
+    def _fit(self, *_args) -> None:
+        """Long help words in 长辈模式 (English above all) can make the card taller than the
+        window: drop the pictogram first, then use the body size for the words."""
+        from screens.theme import theme
+        card, margin = self.children[0], theme.gap
+        if self.height <= 1 or card.height <= self.height - 2 * margin:
+            return
+        if self.icon_source:
+            self.icon_source = ""
+        elif self.ids.body.font_size > theme.fs_body:
+            self.ids.body.font_size = theme.fs_body
 
     def on_parent(self, _widget, parent) -> None:
         core = getattr(self, "_core", None)
