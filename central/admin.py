@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from central import help as help_requests
 from central import tokens
 from central.intake import issue_document
 from central.storage import Store, new_token, token_hash
@@ -98,6 +99,7 @@ class KioskHealth:
     queue_then: int | None = None  # queue depth / dead letters at the first sample of the last 24 h
     dead_then: int | None = None
     silences: list[tuple[float, float]] = field(default_factory=list)  # (last beat, next beat), last 24 h
+    help_requests: list = field(default_factory=list)  # central.help.HelpRequest: open ones and the last 24 h's
 
     def history_note(self, when=None) -> str:
         """E.g. ``queue 3→40, dead 0→2; silent 2× (last 03:10–03:45, 35 min)`` -- empty if nothing moved."""
@@ -112,6 +114,16 @@ class KioskHealth:
             times = f"{len(self.silences)}× (last " if len(self.silences) > 1 else "("
             notes.append(f"silent {times}{when(start)}–{when(end)[-5:]}, {int((end - start) // 60)} min)")
         return "; ".join(notes)
+
+    @property
+    def open_help(self) -> list:
+        return [r for r in self.help_requests if r.acknowledged_at is None]
+
+    def help_note(self, when=None) -> str:
+        """The kiosk's help requests of the last 24 h (and any still open), with staff's response
+        time: ``help 10:02 → answered in 3 min by 李 (fleet page); help 10:40 open``."""
+        when = when or (lambda ts: time.strftime("%m-%d %H:%M", time.localtime(ts)))
+        return "; ".join(help_requests.timeline_text(r, when) for r in self.help_requests)
 
 
 def fleet(store: Store, now: float | None = None) -> list[KioskHealth]:
@@ -129,6 +141,12 @@ def fleet(store: Store, now: float | None = None) -> list[KioskHealth]:
             "WHERE received_at >= ? AND received_at - prev_at > ? ORDER BY kiosk_id, received_at",
             (since - 6 * 3600, since, STALE_HEARTBEAT_S)):
         silences.setdefault(r["kiosk_id"], []).append((r["prev_at"], r["received_at"]))
+    helped: dict[str, list] = {}
+    seen = set()
+    for request in help_requests.open_requests(store) + help_requests.recent(store, since):
+        if request.request_id not in seen:
+            seen.add(request.request_id)
+            helped.setdefault(request.kiosk_id, []).append(request)
     result = []
     for row in store.all("SELECT * FROM kiosks WHERE revoked = 0"):
         beat = json.loads(row["last_heartbeat"]) if row["last_heartbeat"] else {}
@@ -162,13 +180,18 @@ def fleet(store: Store, now: float | None = None) -> list[KioskHealth]:
             since_when = time.strftime("%m-%d %H:%M", time.localtime(row["last_seen"]))
             problems.append(f"silent for {int((now - row['last_seen']) // 60)} min (since {since_when})")
             severity = min(severity, 2)
+        kiosk_help = sorted(helped.get(row["kiosk_id"], []), key=lambda r: r.received_at)
+        for request in kiosk_help:
+            if request.acknowledged_at is None:  # a resident is waiting for a person: first of all
+                problems.insert(0, help_requests.alert_text(request, now))
+                severity = min(severity, 0)
         then = first.get(row["kiosk_id"])
         result.append(KioskHealth(row["kiosk_id"], row["region"], row["last_seen"], problems, severity,
                                   int(queue.get("depth") or 0), int(queue.get("dead") or 0),
                                   str(beat.get("version") or ""), str(beat.get("menu_version") or ""),
                                   then["queue_depth"] if then else None, then["dead"] if then else None,
-                                  silences.get(row["kiosk_id"], [])))
-    result.sort(key=lambda k: (k.severity, -(k.dead), k.kiosk_id))
+                                  silences.get(row["kiosk_id"], []), kiosk_help))
+    result.sort(key=lambda k: (k.severity, -len(k.open_help), -(k.dead), k.kiosk_id))
     return result
 
 

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from central.body_limits import BodyLimitMiddleware
 from central.faults import FaultInjector, FaultMiddleware
 from central.platform_key import PlatformIdentity
-from central.routers import (admin, applications, documents, enroll, feedback, heartbeat, identity, menu,
+from central.routers import (admin, applications, documents, enroll, feedback, heartbeat, help, identity, menu,
                              residents)
 from central.settings import Settings
 from central.dialect import DataRejected
@@ -62,7 +62,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, docs: bool = F
         """Unauthenticated liveness, naming nothing but the service (the embedded platform probes it)."""
         return {"service": "central", "api": API_VERSION}
 
-    for area in (enroll, menu, applications, identity, residents, documents, feedback, heartbeat, admin):
+    for area in (enroll, menu, applications, identity, residents, documents, feedback, help, heartbeat, admin):
         app.include_router(area.router)
     return app
 

@@ -8,6 +8,7 @@
     central applications list [--status accepted] | approve NO
     central kiosks [KIOSK_ID]               (fleet, what needs attention first; one kiosk's history)
     central kiosks revoke KIOSK_ID          (a stolen kiosk: its token and grants stop working now)
+    central help [list] | help ack REQUEST_ID [--by NAME]   (residents asking for staff at a kiosk)
     central audit [--kiosk ID] [--limit 100]   (reads of residents' data)
     central menu publish BUNDLE | menu pubkeys KEY...
     central seed-dev --kiosk-id ID --token-file F   (what the embedded platform needs)
@@ -28,9 +29,11 @@ import re
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from central import admin, audit, credentials, maintenance, tokens
+from central import help as help_requests
 from central.faults import FaultInjector
 from central.platform_key import IdentityKeyError, PlatformIdentity
 from central.storage import Store, dialect_for
@@ -258,6 +261,41 @@ def cmd_kiosks(args, store: Store) -> int:
         note = k.history_note(_when)
         if note:
             print(f"{'':<20} └ last 24 h: {note}")
+        helped = k.help_note(_when)
+        if helped:
+            print(f"{'':<20} └ help: {helped}")
+    return 0
+
+
+def cmd_help(args, store: Store) -> int:
+    """Open help requests, oldest first; ``ack ID`` (or 8+ characters of it): staff are on the way."""
+    if args.action == "ack":
+        if not args.request_id:
+            raise UsageError("usage: central help ack REQUEST_ID [--by NAME]")
+        by = args.by or os.environ.get("SUDO_USER") or os.environ.get("USER") or "staff"
+        try:
+            request, acknowledged = help_requests.acknowledge(
+                store, help_requests.find(store, args.request_id).request_id, f"{by} (cli)", via="central help ack")
+        except help_requests.HelpNotFound as exc:
+            raise UsageError(str(exc)) from None
+        if not acknowledged:
+            print(f"help request {request.request_id[:8]} at {request.kiosk_id} was already acknowledged "
+                  f"{_when(request.acknowledged_at)} by {request.acknowledged_by}")
+            return 0
+        print(f"help request {request.request_id[:8]} at {request.kiosk_id} acknowledged by {request.acknowledged_by} "
+              f"after {help_requests.age(request.response_time_s())}; the kiosk shows 工作人员正在赶来")
+        return 0
+    if args.request_id:
+        raise UsageError("usage: central help [list] | help ack REQUEST_ID [--by NAME]")
+    now = time.time()
+    requests = help_requests.open_requests(store)
+    if not requests:
+        print("no open help requests")
+        return 0
+    print(f"{'REQUEST':<10} {'KIOSK':<20} {'SCREEN':<16} {'WAITING':>10}  CENTRE")
+    for r in requests:
+        print(f"{r.request_id[:8]:<10} {r.kiosk_id:<20} {r.screen:<16} {help_requests.age(now - r.received_at):>10}  "
+              f"{r.centre or ''}")
     return 0
 
 
@@ -401,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
                                       "history; `revoke KIOSK_ID` cuts a kiosk off")
     s.add_argument("words", nargs="*", metavar="KIOSK_ID | revoke KIOSK_ID")
     s.set_defaults(func=cmd_kiosks)
+
+    s = sub.add_parser("help", help="residents asking for staff: list the open requests; `ack ID` says someone "
+                                    "is on the way (the kiosk shows 工作人员正在赶来)")
+    s.add_argument("action", nargs="?", choices=("list", "ack"), default="list")
+    s.add_argument("request_id", nargs="?", help="the request's id, or its first 8 characters")
+    s.add_argument("--by", help="who answers (default: your login name)")
+    s.set_defaults(func=cmd_help)
 
     s = sub.add_parser("admin", help="the admin credential (fleet page, admin API)")
     s.add_argument("action", choices=("set-password",))

@@ -8,6 +8,10 @@ enrolment or the admin password: someone may be guessing).  HTTP Basic auth
 (any user name, the admin credential as password) so a plain browser can
 open it; without an admin credential set the page does not exist (404).  Server-rendered, no scripts; refreshes every
 30 s.  Residents never appear on it.
+
+Open help requests (a resident pressed 帮助) come first, each with its kiosk, screen and age and
+an acknowledge form (POST /admin/help/{id}/ack, with a CSRF token per request: central.help);
+the per-kiosk timeline lists the last 24 h's help requests with staff's response times.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import html
 import time
 
 from central import admin, limits
+from central import help as help_requests
 from central.storage import Store
 
 SEVERITY_LABEL = {0: ("fault", "故障"), 1: ("paper", "缺纸"), 2: ("attention", "需关注"),
@@ -37,6 +42,12 @@ tr.warning td:first-child{border-left:6px solid #90a4ae}
 tr.ok td:first-child{border-left:6px solid #2e7d32}
 .muted{color:#607080}
 .alert{border:2px solid #c62828;border-radius:6px;padding:8px 14px;margin:0 0 18px;background:#fdecea}
+.help{border:3px solid #b71c1c;border-radius:6px;padding:8px 14px;margin:0 0 18px;background:#fff3e0}
+.help li{margin:6px 0}
+#help.muted{margin:0 0 12px}
+.help form{display:inline;margin-left:12px}
+.help input[type=text]{font-size:14px;width:9em}
+.help button{font-size:15px;font-weight:bold;padding:4px 14px;background:#b71c1c;color:#fff;border:0;border-radius:4px}
 """
 
 
@@ -67,11 +78,28 @@ def render(store: Store, now: float | None = None) -> str:
                      for lock in limits.lockouts(store, now))
     lockouts = (f'<div class="alert" id="lockouts"><b>锁定告警 Lockouts in force</b><ul>{alerts}</ul></div>'
                 if alerts else "")
+    help_items = []
+    for k in kiosks:
+        for request in k.open_help:
+            token = help_requests.csrf_token(store, request.request_id)
+            help_items.append(
+                f'<li class="help-request" data-request="{e(request.request_id)}"><b>{e(k.kiosk_id)}</b> '
+                f'{e(request.centre or "")} · 页面 screen <code>{e(request.screen)}</code> · '
+                f'已等待 waiting <b>{e(help_requests.age(now - request.received_at))}</b> '
+                f'<span class="muted">({e(request.request_id[:8])})</span>'
+                f'<form method="post" action="/admin/help/{e(request.request_id)}/ack">'
+                f'<input type="hidden" name="csrf" value="{e(token)}">'
+                f'<input type="text" name="by" placeholder="工作人员 staff" maxlength="40">'
+                f'<button type="submit">确认前往 Acknowledge</button></form></li>')
+    helps = (f'<div class="help" id="help"><b>求助 Residents asking for help ({len(help_items)})</b>'
+             f'<ul>{"".join(help_items)}</ul></div>' if help_items else
+             '<div class="muted" id="help">没有待处理的求助 No open help requests</div>')
     rows = []
     for k in kiosks:
         css, label = SEVERITY_LABEL[k.severity]
         problems = "<br>".join(e(p) for p in k.problems) or '<span class="muted">—</span>'
-        history = e(k.history_note(_when)) or '<span class="muted">—</span>'
+        notes = [note for note in (k.history_note(_when), k.help_note(_when)) if note]
+        history = e("; ".join(notes)) or '<span class="muted">—</span>'
         rows.append(f'<tr class="{css}" data-kiosk="{e(k.kiosk_id)}"><td>{e(k.kiosk_id)}</td><td>{e(label)}</td>'
                     f"<td>{problems}</td><td>{_when(k.last_seen)}</td><td>{k.queue_depth}</td>"
                     f"<td>{k.dead}</td><td class=\"history\">{history}</td><td>{e(k.version)}</td>"
@@ -82,6 +110,7 @@ def render(store: Store, now: float | None = None) -> str:
 <title>自助机运行状态 · Fleet</title><style>{STYLE}</style></head>
 <body>
 <h1>自助机运行状态 <span class="muted">Fleet status · {e(_when(now))}</span></h1>
+{helps}
 {lockouts}
 <div class="counts">
   <div class="count" id="waiting"><b>{waiting}</b>待审批承诺件 pending approval</div>

@@ -5,7 +5,8 @@
 enforces the retention of :mod:`central.retention` (docs/security.md): it
 forgets idempotency keys and heartbeat history past their retention, deletes the scans of
 decided applications, and erases printed documents' fields, old appeals' texts and phones,
-old rating comments and old identity checks; it removes presence grants and rate-limit counts
+old rating comments and old identity checks, and help requests past
+``help.HELP_RETENTION_DAYS``; it removes presence grants and rate-limit counts
 that ended (central.grants, central.limits) and audit entries older than
 ``audit.AUDIT_RETENTION_DAYS``.  Logs carry counts only.
 """
@@ -16,6 +17,7 @@ import threading
 from dataclasses import dataclass
 
 from central import audit, grants, limits
+from central import help as help_requests
 from central import retention as rules
 from central.idempotency import KEY_RETENTION_DAYS
 from central.retention import DAY_S, HEARTBEAT_RETENTION_DAYS
@@ -28,7 +30,8 @@ LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sam
           "scans": "scanned material(s) of decided applications", "documents": "printed document(s) erased",
           "appeals": "appeal text(s) erased", "ratings": "rating comment(s) erased",
           "verifications": "identity check(s)", "presence_grants": "ended presence grant(s)",
-          "rate_limits": "ended rate-limit count(s)", "audit_entries": "audit entries"}
+          "rate_limits": "ended rate-limit count(s)", "audit_entries": "audit entries",
+          "help_requests": "help request(s)"}
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Retention:
     rating_comments_s: float = rules.RATING_COMMENT_DAYS * DAY_S
     verifications_s: float = rules.VERIFICATION_RETENTION_DAYS * DAY_S
     audit_s: float = audit.AUDIT_RETENTION_DAYS * DAY_S
+    help_s: float = help_requests.HELP_RETENTION_DAYS * DAY_S
 
 
 def run(store: Store, retention: Retention | None = None, now: float | None = None) -> dict[str, int]:
@@ -55,7 +59,8 @@ def run(store: Store, retention: Retention | None = None, now: float | None = No
             "verifications": rules.purge_verifications(store, retention.verifications_s, now=now),
             "presence_grants": grants.purge_expired(store, now=now),
             "rate_limits": limits.purge_ended(store, now=now),
-            "audit_entries": audit.purge(store, retention.audit_s, now=now)}
+            "audit_entries": audit.purge(store, retention.audit_s, now=now),
+            "help_requests": help_requests.purge(store, retention.help_s, now=now)}
     if any(done.values()):
         log.info("maintenance: removed %s", ", ".join(f"{n} {LABELS[kind]}" for kind, n in done.items() if n))
     return done

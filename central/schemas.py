@@ -220,6 +220,28 @@ class AppealResponse(BaseModel):
     status: Literal["received"]
 
 
+HELP_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class HelpRequestBody(Strict):
+    """帮助 pressed at a kiosk.  Nothing about the resident: any other field is refused."""
+    model_config = ConfigDict(strict=True, extra="forbid")
+    request_id: str = Field(pattern=HELP_ID, description="a UUID chosen by the kiosk (its queue item id): "
+                                                         "sending it again is the same request")
+    screen: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$",
+                        description="the name of the screen the resident was on (e.g. home, form)")
+    requested_at: str | None = Field(None, max_length=40, description="ISO 8601, kiosk clock")
+    centre: str | None = Field(None, max_length=120, description="the service centre the kiosk stands in")
+
+
+class HelpStatus(BaseModel):
+    request_id: str
+    status: Literal["open", "acknowledged"] = Field(
+        description="acknowledged: a member of staff is on the way (the kiosk says 工作人员正在赶来)")
+    received_at: str
+    acknowledged_at: str | None = None
+
+
 class DeviceState(Strict):
     state: str = Field(max_length=20)
     reason: str | None = Field(None, max_length=200)

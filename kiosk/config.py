@@ -191,6 +191,18 @@ class HeartbeatTable(Table):
     jitter: Ranged(float, 0, 0.5) = setting(0.2, "each interval varies by this fraction, so a fleet does not beat in step")
 
 
+class HelpTable(Table):
+    """帮助: the request to the platform (kiosk.help) and the kiosk's own bell or light."""
+    local_alert_command: list[str] = setting([], "argv run without a shell when a resident presses 帮助 (a bell, a "
+                                                 "light, a USB relay); gets KIOSK_HELP_SCREEN, KIOSK_HELP_REQUEST_ID")
+    local_alert_timeout_s: Ranged(float, 0.1, 60) = setting(5.0, "the command is killed after this long")
+    delivery_wait_s: Ranged(float, 0.5, 30) = setting(3.0, "how long the resident waits before being told the "
+                                                           "request has not reached staff yet (hotline, desk)")
+    poll_interval_s: Ranged(float, 0.5, 60) = setting(3.0, "how often the open help panel asks the platform "
+                                                           "whether staff acknowledged")
+    watch_max_s: Ranged(int, 60, 7200) = setting(1800, "the panel stops asking after this long")
+
+
 class Settings(Table):
     """The whole file; owners of a section add keys to its table (and to ``kiosk.example.toml``)."""
     kiosk: KioskTable = KioskTable()
@@ -204,6 +216,7 @@ class Settings(Table):
     privacy: PrivacyTable = PrivacyTable()
     maintenance: MaintenanceTable = MaintenanceTable()
     heartbeat: HeartbeatTable = HeartbeatTable()
+    help: HelpTable = HelpTable()
 
 
 # The centre's name in each UI language (kiosk.i18n.LANGUAGES) -> its [kiosk] key.

@@ -30,6 +30,7 @@ from kiosk import licences, printer_offsets, receipts, workflow
 from kiosk.background import run_in_thread
 from kiosk.capture import Captures
 from kiosk.config import Config
+from kiosk.help import HelpDesk
 from kiosk.menu import Menu
 from kiosk.menu_store import MenuStore
 from kiosk.platform import FinalError, PlatformClient, PresenceRequired
@@ -69,6 +70,7 @@ class KioskCore:
         self._resident_work = 0
         self._work_lock = threading.Lock()
         self._maintenance = None  # kiosk.maintenance.Maintenance, made when a technician first enters
+        self.help_desk = HelpDesk(self)  # 帮助: requests to staff through the queue (kiosk.help)
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -99,6 +101,7 @@ class KioskCore:
 
     def stop(self) -> None:
         self.end_session()
+        self.help_desk.stop_watching()
         self.session_files.release()
         self.captures.stop()
         if self.heartbeat is not None:
@@ -353,12 +356,17 @@ class KioskCore:
         return self._maintenance
 
     # -- help ----------------------------------------------------------------------
-    def ask_for_help(self, screen: str) -> bool:
-        """One-touch 帮助: publish ``ui.help_requested`` for whatever alerts staff.  Returns
-        whether staff were alerted -- today nothing delivers it (the platform's side comes
-        later), so False: the screen must not promise that anyone is coming."""
+    def ask_for_help(self, screen: str) -> Future:
+        """One-touch 帮助 (kiosk.help): ring the local bell, queue a request for staff (no personal
+        data) and wait briefly; the future answers ``(request_id, state)`` -- ``delivered`` only once
+        the platform acknowledged receipt, else ``pending`` or ``failed``.  Later news (delivered,
+        staff acknowledged) comes as ``help.state`` events until :meth:`end_help`."""
         self.bus.publish("ui.help_requested", "core", screen=screen)
-        return False
+        return self._for_resident(lambda: self.help_desk.ask(screen), "ask-for-help")
+
+    def end_help(self) -> None:
+        """The help panel closed: stop watching for news (the request is still delivered)."""
+        self.help_desk.stop_watching()
 
 
 def _answered(value: Any) -> Future:

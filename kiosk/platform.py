@@ -42,7 +42,7 @@ from common.files import write_atomic
 log = logging.getLogger("kiosk.platform")
 
 RETRYABLE_STATUSES = {408, 409, 425, 429}
-SUBMIT_KINDS = ("application", "rating", "appeal", "print_report")
+SUBMIT_KINDS = ("application", "rating", "appeal", "print_report", "help")
 
 
 class PlatformError(Exception):
@@ -349,6 +349,16 @@ class PlatformClient:
         return self._json(self._request("POST", "/v1/appeals", json=payload,
                                         headers={"Idempotency-Key": idempotency_key}))
 
+    def ask_for_help(self, payload: dict) -> dict:
+        """帮助: ``{request_id, screen, requested_at, centre}`` (nothing about the resident) ->
+        ``{request_id, status, received_at, acknowledged_at?}``; the same request id again is the
+        same request (the queue's retries)."""
+        return self._json(self._request("POST", "/v1/help", json=payload))
+
+    def help_status(self, request_id: str) -> dict:
+        """Whether staff acknowledged this kiosk's help request (``status``: open | acknowledged)."""
+        return self._json(self._request("GET", f"/v1/help/{request_id}", template="/v1/help/{id}"))
+
     def heartbeat(self, payload: dict) -> dict:
         """Send the kiosk's health; a new token in the answer is saved and used from now on."""
         reply = self._json(self._request("POST", "/v1/heartbeat", json=payload))
@@ -386,6 +396,8 @@ class PlatformClient:
             return self.rate(payload, idempotency_key)
         if kind == "appeal":
             return self.appeal(payload, idempotency_key)
+        if kind == "help":
+            return self.ask_for_help(payload)
         if kind == "print_report":
             try:
                 document_id, token = payload["document_id"], payload["print_token"]

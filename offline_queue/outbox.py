@@ -21,7 +21,9 @@ acknowledgement, at most once a second during a drain and when the sender
 runs dry: :meth:`Outbox.empty_wal`), so not even the queue key (which sits on
 the same disk) recovers an acknowledged payload from the files.  Items of one kind leave in FIFO order; an item may
 depend on another (a rating waits for its application and gets the
-application number filled in from the acknowledgement).
+application number filled in from the acknowledgement).  Between kinds the oldest due
+head leaves first, except a help request (kind ``help``: a resident waiting for a person),
+which leaves before any backlog.
 
 States: ``pending`` → ``sending`` → ``done``, or ``dead`` (a final refusal,
 kept with its reason until a technician runs ``kioskctl queue retry|purge``,
@@ -52,7 +54,8 @@ from offline_queue.crypto import Sealer, key_path, load_or_create_key
 
 log = logging.getLogger(__name__)
 
-KINDS = ("application", "rating", "appeal", "print_report")
+KINDS = ("application", "rating", "appeal", "print_report", "help")
+PRIORITY_KINDS = ("help",)  # a resident waiting for a person: sent before any backlog
 FREE_MARGIN_BYTES = 64 * 1024 * 1024  # below min_free + this, statvfs on every enqueue
 TOMBSTONE_DAYS = 90  # delivered and expired items' tombstones (no personal data) are kept this long
 WAL_EMPTY_EVERY_S = 1.0  # at most one purge checkpoint a second while draining
@@ -283,7 +286,7 @@ class Outbox:
                 elif earliest is None or head.next_attempt_at < earliest:
                     earliest = head.next_attempt_at
         if ready:
-            return min(ready, key=lambda item: item.seq), None
+            return min(ready, key=lambda item: (item.kind not in PRIORITY_KINDS, item.seq)), None
         return None, earliest
 
     def _head(self, kind: str) -> Item | None:

@@ -357,17 +357,18 @@ class KioskApp(App):
             self.session.elder_mode = theme.elder
             self._new_idle_timer()
 
-    def show_help(self) -> None:
-        """One-touch help: plain words for this screen; the core asks for staff, and the
-        resident is told staff are coming only when the request was delivered."""
-        from screens.widgets import MessagePanel, icon, tr
+    def show_help(self, state: str | None = None) -> None:
+        """One-touch help: plain words for this screen; the core asks for staff, and the panel
+        says staff were notified only once the platform has the request (screens/help_panel.py).
+        ``state``: only show the panel in that state, asking no one (the tour)."""
+        from screens.help_panel import HelpPanel
         current = self.manager.current_screen
-        alerted = self.core.ask_for_help(current.name)
-        self.open_overlay(MessagePanel(
-            title=tr("需要帮助？"), body=tr(current.help_text) + "\n\n" + (
-                tr("工作人员已收到提示，请稍候；也可拨打政务服务便民热线 12345。") if alerted
-                else tr("需要人工帮助，请向现场工作人员示意，或拨打政务服务便民热线 12345。")),
-            icon_source=icon("help"), primary_text=tr("知道了"), primary_action=self.close_overlay))
+        panel = HelpPanel(help_text=current.help_text)
+        self.open_overlay(panel)
+        if state is None:
+            panel.ask(self.core, current.name)
+        else:
+            panel.advance(state)
 
     # -- services -------------------------------------------------------------
     def availability(self, service) -> tuple[bool, str]:
@@ -420,6 +421,8 @@ class KioskApp(App):
             self.connectivity = str(event.data["state"])
         for screen in self.manager.screens:
             screen.on_bus_event(event)
+        if hasattr(self._overlay, "on_bus_event"):  # the help panel hears of its request
+            self._overlay.on_bus_event(event)
 
     # -- the hidden technician gesture ------------------------------------------
     def _count_corner_tap(self, touch) -> bool:

@@ -108,7 +108,7 @@ def views(app, orientations=ORIENTATIONS, languages=i18n.LANGUAGES, elder_modes=
                 app.show_countdown(app.kiosk_config.session.countdown_s)
                 yield f"{prefix}-countdown"
                 app.close_overlay()
-                app.show_help()
+                app.show_help(state="pending")  # the longest words; staff are not called by a tour
                 yield f"{prefix}-help"
                 app.close_overlay()
                 yield from tour_views(app, prefix)   # the transaction flow screens

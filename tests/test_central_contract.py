@@ -39,7 +39,8 @@ def test_contract_covers_the_whole_kiosk_api():
         ("GET", "/v1/applications/{application_no}"), ("POST", "/v1/identity/verify"),
         ("POST", "/v1/residents/materials"), ("POST", "/v1/documents/query"),
         ("GET", "/v1/documents/{document_id}"), ("POST", "/v1/documents/{document_id}/printed"),
-        ("POST", "/v1/ratings"), ("POST", "/v1/appeals"), ("POST", "/v1/heartbeat"), ("POST", "/v1/presence/pickup")}
+        ("POST", "/v1/ratings"), ("POST", "/v1/appeals"), ("POST", "/v1/heartbeat"), ("POST", "/v1/presence/pickup"),
+        ("POST", "/v1/help"), ("GET", "/v1/help/{request_id}")}
     assert {"kioskToken", "presenceGrant"} <= set(PUBLISHED["components"]["securitySchemes"])
     assert not any(p.startswith("/admin") for p in PUBLISHED["paths"])
 

@@ -62,3 +62,38 @@ def test_fleet_page_renders_in_headless_chromium(fleet, tmp_path):
     rows = re.findall(r'<tr class="(\w+)" data-kiosk="([^"]+)"', dom)
     assert rows[0] == ("fault", "k-fault") and rows[1] == ("paper", "k-paper")
     assert re.search(r'id="waiting"><b>1</b>', dom) and re.search(r'id="follow-up"><b>1</b>', dom)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/bootstrap.sh installs it)")
+def test_open_help_request_is_acknowledged_in_headless_chromium(fleet, tmp_path):
+    """A resident pressed 帮助 at k-ok: the page shows the open request first; a member of staff
+    types their name and presses 确认前往 in the browser; the page shows it answered, and the
+    kiosk's next poll says so."""
+    from central import help as help_requests
+    from tests.cdp import Browser
+    kiosk = PlatformClient(fleet.base_url, admin.issue_kiosk_token(fleet.store, "k-help"))
+    request_id = str(uuid.uuid4())
+    assert kiosk.ask_for_help({"request_id": request_id, "screen": "materials", "centre": "华富街道"})["status"] == "open"
+    host = fleet.base_url.removeprefix("http://")
+    browser = Browser(f"http://admin:{fleet.admin_token}@{host}/admin/fleet", tmp_path / "profile")
+    try:
+        dom = browser.wait_for(lambda d: "自助机运行状态" in d)
+        browser.screenshot(tmp_path / "fleet-help-open.png")
+        item = re.search(rf'<li class="help-request" data-request="{request_id}">(.*?)</li>', dom, re.S)
+        assert item and "k-help" in item.group(1) and "materials" in item.group(1) \
+            and re.search(r"waiting <b>\d+ s</b>", item.group(1))
+        rows = re.findall(r'<tr class="(\w+)" data-kiosk="([^"]+)"', dom)
+        assert rows[0] == ("fault", "k-help")  # a resident waiting: first of all
+        assert kiosk.help_status(request_id)["status"] == "open"
+
+        browser.evaluate("document.querySelector('li.help-request input[name=by]').value = '李工';"
+                         "document.querySelector('li.help-request button').click()")
+        dom = browser.wait_for(lambda d: "No open help requests" in d)
+        browser.screenshot(tmp_path / "fleet-help-answered.png")
+    finally:
+        browser.close()
+    assert f'data-request="{request_id}"' not in dom
+    assert re.search(r"help \S+ \S+ → answered in \d+ s by 李工 \(fleet page\)", dom), dom
+    assert kiosk.help_status(request_id)["status"] == "acknowledged"
+    assert help_requests.get(fleet.store, request_id).acknowledged_by == "李工 (fleet page)"
+    assert (tmp_path / "fleet-help-open.png").stat().st_size > 10_000

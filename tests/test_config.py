@@ -150,6 +150,9 @@ def test_deeply_nested_toml_is_a_one_line_config_error_exit_2(tmp_path, nesting)
     ("[privacy]\nid_mask_head = 18\n", "privacy.id_mask_head = 18", "0 to 6"),
     ("[heartbeat]\njitter = 2.0\n", "heartbeat.jitter = 2.0", "0.0 to 0.5"),
     ("[logging]\nbackups = -3\n", "logging.backups = -3", "0 to 100"),
+    ("[help]\ndelivery_wait_s = 0.0\n", "help.delivery_wait_s = 0.0", "0.5 to 30.0"),
+    ("[help]\nlocal_alert_timeout_s = inf\n", "help.local_alert_timeout_s = inf", "0.1 to 60.0"),
+    ("[help]\nwatch_max_s = 0\n", "help.watch_max_s = 0", "60 to 7200"),
 ])
 def test_every_number_is_range_checked(tmp_path, text, key, allowed):
     path = tmp_path / "range.toml"
@@ -159,6 +162,14 @@ def test_every_number_is_range_checked(tmp_path, text, key, allowed):
     message = str(err.value)
     assert message.startswith(f"{path}: {key} is out of range"), message
     assert f"allowed: {allowed}" in message and "\n" not in message
+
+
+def test_help_alert_command_must_be_a_list_of_words(tmp_path):
+    path = tmp_path / "help.toml"
+    path.write_text('[help]\nlocal_alert_command = "ring --loud"\n')  # a shell line is not an argv
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path)
+    assert "help.local_alert_command must be list" in str(err.value), str(err.value)
 
 
 def test_backoff_cap_below_base_is_refused(tmp_path):

@@ -210,14 +210,18 @@ def test_appeal_and_rating(core, platform, resident):
     assert rating.item_id
 
 
-def test_help_is_published_and_not_claimed_delivered(core):
+def test_help_is_published_and_answered_through_a_future(core, platform):
+    """帮助 reaches the platform (tests/test_help_core.py covers the outage and the acknowledgement)."""
     seen = []
     unsubscribe = core.bus.subscribe("ui.help_requested", seen.append)
     try:
-        assert core.ask_for_help("form") is False    # nothing alerts staff yet: never promised
+        request_id, state = core.ask_for_help("form").result(WAIT_S)
     finally:
         unsubscribe()
+        core.end_help()
     assert seen and seen[0].data["screen"] == "form"
+    assert state == "delivered" and platform.store.one(
+        "SELECT screen FROM help_requests WHERE request_id = ?", (request_id,))["screen"] == "form"
 
 
 def test_use_cases_never_block_and_keep_the_core_busy_meanwhile(core, platform, resident):

@@ -91,6 +91,18 @@ def test_fifo_per_kind_and_a_rating_waits_for_its_application(box):
     assert box.next_ready() == (None, None)
 
 
+def test_a_help_request_leaves_before_any_backlog(box):
+    backlog = [box.enqueue("application", {"n": n}) for n in range(3)]
+    appeal = box.enqueue("appeal", {"category": "help", "text": "?"})
+    help_request = box.enqueue("help", {"request_id": "r", "screen": "home"})
+    assert box.next_ready()[0].id == help_request  # a resident waiting for a person
+    box.mark_done(help_request)
+    assert [box.next_ready()[0].id for _ in range(1)] == [backlog[0]]
+    for item_id in backlog:
+        box.mark_done(item_id, "NO")
+    assert box.next_ready()[0].id == appeal
+
+
 def test_dependency_fills_in_the_application_number(box):
     app = box.enqueue("application", {"n": 1})
     rating = box.enqueue("rating", {"level": 4}, depends_on=app)
