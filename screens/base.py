@@ -21,6 +21,28 @@ class KioskScreen(Screen):
     # msgid shown by the one-touch 帮助 button on this screen
     help_text = N_(
         "请按屏幕上的提示操作。需要返回上一步请按“返回”，办理完毕请按“结束”。")
+    # the prompt spoken when the screen is shown (kiosk/voice/prompts.py; "" = "screen.<name>",
+    # None = silent); a screen whose entry depends on its state overrides entry_prompt()
+    voice_prompt: str | None = ""
+
+    def entry_prompt(self) -> str | None:
+        if self.voice_prompt is None:
+            return None
+        return self.voice_prompt or f"screen.{self.name}"
+
+    def spoken_lines(self) -> list[str]:
+        """What 朗读 reads: the screen's texts top to bottom, left to right (the guide's
+        content on the guide screen).  The core drops any line that could carry the
+        resident's data; hidden and empty labels are skipped."""
+        labels = [w for w in self.walk(restrict=True)
+                  if isinstance(w, Label) and w.text.strip() and w.opacity > 0 and w.width > 1 and w.height > 1]
+        placed = sorted(labels, key=lambda w: (-round(w.to_window(*w.pos)[1] + w.height), w.to_window(*w.pos)[0]))
+        lines: list[str] = []
+        for label in placed:
+            text = " ".join(label.text.split())
+            if text and text not in lines and not label.markup:
+                lines.append(text)
+        return lines
 
     @property
     def app(self):
