@@ -7,7 +7,7 @@ are committed, so a fresh clone runs without this step (and without Babel).
     python scripts/catalogues.py update    # collect new msgids into every .po, then compile
     python scripts/catalogues.py compile   # .po -> .mo (after translating the empty msgstr)
 
-Strings are collected from ``screens/*.py``, ``screens/*.kv`` and ``kiosk/*.py``:
+Strings are collected from ``screens/*.py``, ``screens/*.kv``, ``kiosk/*.py`` and ``kiosk/voice/*.py``:
 ``tr("…")``, ``N_("…")``, ``_("…")``, ``gettext("…")``, and with a context
 ``NC_("ctx", "…")`` / ``pgettext("ctx", "…")``.  简体中文 gets the msgid as its
 translation; 繁體中文 and English start empty (shown in Simplified until
@@ -33,7 +33,8 @@ LOCALES = ROOT / "assets" / "locales"
 DOMAIN = "kiosk"
 LANGUAGES = ("zh_CN", "zh_TW", "en")  # kiosk.i18n.LANGUAGES; not imported so the script runs without the app
 KEYWORDS = {**DEFAULT_KEYWORDS, "tr": None, "NC_": ((1, "c"), 2)}
-SOURCES = (("screens", "*.py", "python"), ("screens", "*.kv", "kv"), ("kiosk", "*.py", "python"))
+SOURCES = (("screens", "*.py", "python"), ("screens", "*.kv", "kv"), ("kiosk", "*.py", "python"),
+           ("kiosk/voice", "*.py", "python"))   # the spoken prompts' catalogue
 _KV_CALL = re.compile(r'''\btr\(\s*("(?:[^"\\]|\\.)*")''')
 
 
