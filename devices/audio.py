@@ -166,8 +166,9 @@ def _rechunk(chunks: Iterable[bytes]) -> Iterable[bytes]:
             yield data[i:i + CHUNK_BYTES]
 
 
-def alsa_cards(path: Path = ALSA_CARDS) -> list[str]:
+def alsa_cards(path: Path | None = None) -> list[str]:
     """The sound cards ALSA lists (``/proc/asound/cards``: " 0 [PCH ]: HDA-Intel - ...")."""
+    path = path or ALSA_CARDS
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
