@@ -1,12 +1,17 @@
 """Base class of every kiosk screen: the hooks the app calls."""
 from __future__ import annotations
 
+import re
+
 from kivy.app import App
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 
 from common.events import Event
 from kiosk.i18n import N_
+
+
+_MARKUP = re.compile(r"\[/?[a-z_]+(?:=[^\]]*)?\]")
 
 
 def blank(label: Label) -> None:
@@ -39,9 +44,13 @@ class KioskScreen(Screen):
         placed = sorted(labels, key=lambda w: (-round(w.to_window(*w.pos)[1] + w.height), w.to_window(*w.pos)[0]))
         lines: list[str] = []
         for label in placed:
-            text = " ".join(label.text.split())
-            if text and text not in lines and not label.markup:
-                lines.append(text)
+            text = label.text
+            if label.markup:   # the words, not the tags
+                text = _MARKUP.sub("", text).replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
+            for line in text.splitlines():
+                line = " ".join(line.split())
+                if line and line not in lines:
+                    lines.append(line)
         return lines
 
     @property
