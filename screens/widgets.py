@@ -103,7 +103,7 @@ class HeaderBar(BoxLayout):
         self.ids.centre_name.bind(text=self._fit_name_trigger, width=self._fit_name_trigger)
         self.fit_name()
         self._restack_trigger = Clock.create_trigger(self._restack, 0)
-        for widget in (self, self.ids.controls, self.ids.voice_box, self.ids.clock_box):
+        for widget in (self, self.ids.voice_box, self.ids.clock_box, *self.ids.controls.children):
             widget.bind(width=self._restack_trigger)
         self.bind(portrait=self._restack_trigger)
         self._restack()
@@ -120,7 +120,9 @@ class HeaderBar(BoxLayout):
         # ids hold weak proxies; a widget's parent is the widget itself
         box, controls, top = (getattr(ids[k], "__self__", ids[k]) for k in ("voice_box", "controls", "top_row"))
         inside = box.parent is controls
-        others = controls.width - (box.width + controls.spacing if inside else 0)
+        # from the children, not controls.width: that lags a frame behind a move
+        rest = [child for child in controls.children if child is not box]
+        others = sum(child.width for child in rest) + controls.spacing * (len(rest) - 1)
         all_controls = others + controls.spacing + box.width
         room = self.width - self.padding[0] - self.padding[2]
         # stacked when the name would keep less than 16% of the row (it wraps before that)
