@@ -298,3 +298,27 @@ def test_a_language_switch_speaks_in_that_language(app):
     until(lambda: ("screen.category", "zh_TW") in list(app.core.voice.requested)[since:], 5, "繁體 prompt")
     app.go_home("finished")
 
+
+
+def test_without_a_loudspeaker_the_resident_sees_no_error(app):
+    """The audio device unplugged: prompts are asked for as always, nothing is played, no
+    message covers the screen, 朗读 and the volume control still answer."""
+    from devices.base import State
+    audio = sink(app)
+    audio.set_status(State.DISCONNECTED, "no sound card: /proc/asound/cards lists none", "no_sound_card")
+    try:
+        played = len(audio.played)
+        since = mark(app)
+        app.begin_session()
+        app.show("identify")
+        on_screen(app, "identify")
+        current(app).show_error("read_failed")
+        tap(app.header.ids.read_aloud_button)
+        tap(app.header.ids.volume_button)
+        pump_for(0.5)
+        assert {"screen.identify", "card.read_failed", "text", "volume.changed"} <= set(asked(app)[since:])
+        assert len(audio.played) == played and app.overlay is None and app.manager.current == "identify"
+        assert app.core.device_statuses()["audio"]["state"] == "disconnected"
+    finally:
+        audio.set_status(State.READY)
+        app.go_home("finished")
