@@ -102,10 +102,11 @@ class HeaderBar(BoxLayout):
     def on_kv_post(self, _base):
         self.ids.centre_name.bind(text=self._fit_name_trigger, width=self._fit_name_trigger)
         self.fit_name()
-        self._restack_trigger = Clock.create_trigger(self._restack, 0)
+        # at once, not on the next frame: a view photographed (or seen) right after a language
+        # or orientation switch already has the header's final arrangement
         for widget in (self, self.ids.voice_box, self.ids.clock_box, *self.ids.controls.children):
-            widget.bind(width=self._restack_trigger)
-        self.bind(portrait=self._restack_trigger)
+            widget.bind(width=self._restack)
+        self.bind(portrait=self._restack)
         self._restack()
 
     def _restack(self, *_args) -> None:
