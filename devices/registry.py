@@ -49,6 +49,11 @@ DRIVERS: dict[str, dict[str, str]] = {
         "file": "devices.printers.licence:create",
         "simulated": "devices.printers.licence:create",
     },
+    "audio": {
+        "alsa": "devices.audio:create_alsa",
+        "pipe": "devices.audio:create_pipe",
+        "simulated": "devices.audio:create_simulated",
+    },
 }
 
 

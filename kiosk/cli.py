@@ -28,6 +28,7 @@ COMMANDS = [
     "offline_queue.cli",          # queue list|retry|purge
     "kiosk.menu_cli",             # menu lint|keygen|sign|verify
     "provisioning.cli",           # enroll, detect, selftest, install
+    "kiosk.voice.cli",            # voice build|list|say
 ]
 
 

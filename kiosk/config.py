@@ -132,6 +132,12 @@ class LicencePrinterTable(DeviceTable):
     retention_min: Ranged(float, 0, 1440) = setting(10.0, "file driver: minutes a licence PDF is kept, then deleted")
 
 
+class AudioTable(DeviceTable):
+    """The loudspeaker for voice guidance (devices/audio.py)."""
+    device: str = setting("", "alsa: ALSA device, e.g. plughw:1,0 (empty: ALSA's default)")
+    command: str = setting("", "pipe: a player reading S16LE mono PCM on stdin; {rate} is the sample rate")
+
+
 class DevicesTable(Table):
     id_reader: IdReaderTable = IdReaderTable()
     camera: CameraTable = CameraTable()
@@ -139,6 +145,7 @@ class DevicesTable(Table):
     qr_scanner: QrScannerTable = QrScannerTable()
     receipt_printer: ReceiptPrinterTable = ReceiptPrinterTable()
     licence_printer: LicencePrinterTable = LicencePrinterTable()
+    audio: AudioTable = AudioTable()
 
 
 class PlatformTable(Table):
@@ -203,6 +210,16 @@ class HelpTable(Table):
     watch_max_s: Ranged(int, 60, 7200) = setting(1800, "the panel stops asking after this long")
 
 
+class VoiceTable(Table):
+    """Spoken prompts (kiosk/voice, docs/ui.md "Voice")."""
+    enabled: bool = setting(True, "automatic prompts for every resident (长辈模式 turns them on anyway)")
+    cantonese: bool = setting(False, "粤语 voice on 简体/繁體 screens instead of 普通话 (Guangdong, Hong Kong)")
+    volume: Ranged(int, 0, 3) = setting(2, "default volume step 0-3 (-18, -12, -6, 0 dB); back to it after each session")
+    engine: Literal["espeak-ng", "none"] = setting("espeak-ng", "none: recorded prompts (assets/voice) only")
+    words_per_minute: Ranged(int, 80, 400) = setting(150, "speaking rate of the synthesised voice")
+    cache_dir: str = setting("", "WAV cache of the fixed prompts (empty: data_dir/voice)")
+
+
 class Settings(Table):
     """The whole file; owners of a section add keys to its table (and to ``kiosk.example.toml``)."""
     kiosk: KioskTable = KioskTable()
@@ -217,6 +234,7 @@ class Settings(Table):
     maintenance: MaintenanceTable = MaintenanceTable()
     heartbeat: HeartbeatTable = HeartbeatTable()
     help: HelpTable = HelpTable()
+    voice: VoiceTable = VoiceTable()
 
 
 # The centre's name in each UI language (kiosk.i18n.LANGUAGES) -> its [kiosk] key.

@@ -30,6 +30,7 @@ from kiosk import licences, printer_offsets, receipts, workflow
 from kiosk.background import run_in_thread
 from kiosk.capture import Captures
 from kiosk.config import Config
+from kiosk import i18n
 from kiosk.help import HelpDesk
 from kiosk.menu import Menu
 from kiosk.menu_store import MenuStore
@@ -67,6 +68,7 @@ class KioskCore:
         self.heartbeat = None  # kiosk.heartbeat.Heartbeat, health reports to the platform
         self.transaction: Transaction | None = None  # the steps of the service being done
         self.captures = Captures(self.devices)
+        self.voice = None      # kiosk.voice.speaker.Speaker, started with the devices
         self._resident_work = 0
         self._work_lock = threading.Lock()
         self._maintenance = None  # kiosk.maintenance.Maintenance, made when a technician first enters
@@ -82,6 +84,9 @@ class KioskCore:
         self.captures = Captures(self.devices)
         for device in self.devices.values():
             device.open()
+        from kiosk.voice import runtime as voice_runtime
+        self.voice = voice_runtime.for_core(self)
+        self.voice.start()
         self._start_queue()
         report_prints(self)  # licence jobs settled before a crash or restart
         self.menus.load()
@@ -108,6 +113,8 @@ class KioskCore:
             self.heartbeat.stop()
             self.heartbeat = None
         self.menus.stop()
+        if self.voice is not None:
+            self.voice.stop()
         if self.sender is not None:
             self.sender.stop()
             self.outbox.close()
@@ -135,6 +142,8 @@ class KioskCore:
         """Wipe the resident's data; called on 结束, idle timeout and maintenance entry."""
         self.captures.stop()
         self.transaction = None
+        if self.voice is not None:
+            self.voice.reset()   # volume and voice on/off back to the kiosk's defaults
         if self.session is not None:
             self.session.wipe()
             self.session = None
@@ -354,6 +363,34 @@ class KioskCore:
             from kiosk.maintenance import Maintenance
             self._maintenance = Maintenance(self)
         return self._maintenance
+
+    # -- voice guidance (kiosk/voice; docs/ui.md "Voice") ---------------------------
+    def speak(self, prompt_id: str, interrupt: bool = True, force: bool = False) -> bool:
+        """Say fixed prompt ``prompt_id`` in the UI language, in the voice worker; False when
+        prompts are off or the voice is not started yet.  Never blocks."""
+        return self.voice is not None and self.voice.speak(prompt_id, i18n.language(), interrupt, force)
+
+    def read_aloud(self, text: str | list[str]) -> bool:
+        """朗读 ``text`` or its lines (a screen's texts, a guide) in the voice worker; lines
+        that could carry the resident's name, ID number, phone or address are not spoken.
+        False when nothing was left to say."""
+        return self.voice is not None and self.voice.say(text, i18n.language())
+
+    def set_volume(self, step: int) -> int:
+        """The resident's volume step (0 quietest); reset when the session ends."""
+        return self.voice.set_volume(step) if self.voice is not None else step
+
+    def set_voice(self, on: bool | None = None, elder: bool | None = None) -> None:
+        """Automatic prompts on/off (the resident's choice), or 长辈模式 (on by default)."""
+        if self.voice is not None:
+            if elder is not None:
+                self.voice.elder = elder
+            if on is not None:
+                self.voice.set_enabled(on)
+
+    @property
+    def voice_enabled(self) -> bool:
+        return self.voice is not None and self.voice.enabled
 
     # -- help ----------------------------------------------------------------------
     def ask_for_help(self, screen: str) -> Future:

@@ -98,3 +98,35 @@ def clean_text(text: object) -> str:
         elif unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"):
             out.append(ch)
     return "".join(out).strip()
+
+
+# What a spoken or otherwise broadcast text must never carry: an ID number (18 or 15
+# characters), a mobile number, any run of 7+ digits (a landline, part of an ID), or a
+# masked value (张*三, 138****5678: still the resident's).
+_ID_OR_PHONE = re.compile(r"\d{17}[\dXx]|\d{15}|1[3-9]\d{9}|\d{7,}|\*")
+
+
+def address_detail(address: str | None) -> str:
+    """The part of an address :func:`mask_address` hides (road, building, room): '' when no
+    administrative area starts it (then it is not taken for an address)."""
+    address = clean_text(address)
+    area = _ADDRESS_AREA.match(address).group(0) if address else ""
+    return address[len(area):] if area and len(area) < len(address) else ""
+
+
+def personal_data_in(text: str, values=()) -> str | None:
+    """Why ``text`` may not be said aloud, or None: it contains one of ``values`` (the
+    session's name, ID number, phone, address; at least 2 characters each) or any 4
+    characters in a row of an address's detail (road, building, room), or looks like an
+    ID number, a phone number or a masked value."""
+    squeezed = re.sub(r"[\s\-]", "", text or "")
+    for value in values:
+        value = re.sub(r"[\s\-]", "", str(value or ""))
+        if len(value) >= 2 and value in squeezed:
+            return "personal_value"
+        detail = address_detail(value)
+        if any(detail[i:i + 4] in squeezed for i in range(max(0, len(detail) - 3))):
+            return "address_detail"
+    if _ID_OR_PHONE.search(squeezed):
+        return "id_or_phone_pattern"
+    return None

@@ -65,7 +65,7 @@ class SelfTest:
     def run(self, progress: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
         results = []
         for check in (self.id_reader, self.camera("camera"), self.camera("document_camera"), self.qr_scanner,
-                      self.receipt_printer, self.licence_printer, *self.platform_checks(), self.queue, self.disk):
+                      self.receipt_printer, self.licence_printer, self.audio, *self.platform_checks(), self.queue, self.disk):
             try:
                 result = check()
             except Exception as exc:  # a check that crashes is a failed check, not a crashed self-test
@@ -129,6 +129,16 @@ class SelfTest:
         if device is None or not self.config.devices.qr_scanner.enabled:
             return CheckResult("qr_scanner", SKIP, "disabled in config")
         return _device_state(device, self.wait_s) or CheckResult("qr_scanner", PASS, "ready")
+
+    def audio(self) -> CheckResult:
+        """The loudspeaker of voice guidance: missing is a WARN (the kiosk works on, silent)."""
+        device = self.devices.get("audio")
+        if device is None or not self.config.devices.audio.enabled:
+            return CheckResult("audio", SKIP, "disabled in config")
+        problem = _device_state(device, self.wait_s)
+        if problem is not None and problem.status == FAIL:
+            return CheckResult("audio", WARN, f"voice prompts are silent: {problem.reason}")
+        return problem or CheckResult("audio", PASS, "ready")
 
     def receipt_printer(self) -> CheckResult:
         from devices.printers.cli import sample_receipt

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import glob
+import re
 import logging
 import subprocess
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ CAMERA_SIZES = ((640, 480), (1280, 720), (1920, 1080), (2592, 1944), (3264, 2448
 
 @dataclass
 class Finding:
-    role: str                    # "id_reader", "receipt_printer", "camera", "licence_printer", "serial"
+    role: str                    # "id_reader", "receipt_printer", "camera", "licence_printer", "audio", "serial"
     where: str                   # port, /dev/videoN, VID:PID, CUPS queue
     detail: str                  # what we learned, for the table
     settings: dict = field(default_factory=dict)   # proposed [devices.<role>] keys
@@ -202,6 +203,25 @@ def probe_cups(run: Callable = subprocess.run) -> tuple[list[Finding], str]:
     return findings, "" if findings else "CUPS has no print queues"
 
 
+# -- sound cards ----------------------------------------------------------------------------
+_ALSA_CARD = re.compile(r"^\s*(\d+)\s+\[(\S+)\s*\]:\s*(.*)$")
+
+
+def probe_sound_cards(cards: Path = Path("/proc/asound/cards")) -> list[Finding]:
+    """ALSA cards (``/proc/asound/cards``) as the voice guidance's loudspeaker; a card's id,
+    not its number, names it (numbers change with plug order).  HDMI outputs (a monitor's
+    speakers, often silent) are shown but not proposed."""
+    findings = []
+    for line in _read(cards).splitlines():
+        match = _ALSA_CARD.match(line)
+        if match:
+            number, card_id, name = match.groups()
+            findings.append(Finding("audio", f"card {number}", f"{card_id}: {name.strip()}",
+                                    {"driver": "alsa", "device": f"plughw:CARD={card_id},DEV=0"},
+                                    usable="HDMI" not in name.upper()))
+    return findings
+
+
 # -- the proposal ------------------------------------------------------------------------------
 def propose(findings: list[Finding]) -> dict[str, dict]:
     """[devices.<role>] settings: the first usable find per role.
@@ -211,7 +231,7 @@ def propose(findings: list[Finding]) -> dict[str, dict]:
     found are proposed; the rest keep their configured drivers.
     """
     proposal: dict[str, dict] = {}
-    for role in ("id_reader", "receipt_printer", "licence_printer"):
+    for role in ("id_reader", "receipt_printer", "licence_printer", "audio"):
         first = next((f for f in findings if f.role == role and f.usable), None)
         if first:
             proposal[role] = {"enabled": True, **first.settings}
@@ -239,11 +259,12 @@ def proposal_toml(proposal: dict[str, dict]) -> str:
 
 
 def table(findings: list[Finding], proposal: dict[str, dict]) -> str:
-    chosen = {(s.get("port") or s.get("connection") or s.get("source") or s.get("queue")): role
+    chosen = {(s.get("port") or s.get("connection") or s.get("source") or s.get("queue") or s.get("device")): role
               for role, s in proposal.items()}
     rows = [("FOUND", "WHERE", "DETAILS", "PROPOSED AS")]
     for f in findings:
-        role = chosen.get(f.where) or chosen.get(f.settings.get("connection")) or ("-" if f.usable else "not used")
+        role = (chosen.get(f.where) or chosen.get(f.settings.get("connection")) or chosen.get(f.settings.get("device"))
+                or ("-" if f.usable else "not used"))
         rows.append((f.role, f.where, f.detail, role))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)
@@ -251,7 +272,7 @@ def table(findings: list[Finding], proposal: dict[str, dict]) -> str:
 
 def detect(ports: list[str] | None = None, cameras: list[str] | None = None,
            sysfs: Path = Path("/sys/bus/usb/devices"), cups: bool = True,
-           timeout: float = 0.3) -> tuple[list[Finding], list[str]]:
+           timeout: float = 0.3, sound_cards: Path = Path("/proc/asound/cards")) -> tuple[list[Finding], list[str]]:
     """Everything found, and notes about what could not be looked at."""
     notes = []
     try:
@@ -266,6 +287,10 @@ def detect(ports: list[str] | None = None, cameras: list[str] | None = None,
     if not sysfs.exists():
         notes.append(f"{sysfs} not found: USB printers not probed")
     findings += probe_usb_printers(sysfs)
+    sound = probe_sound_cards(sound_cards)
+    findings += sound
+    if not sound:
+        notes.append("no sound card: voice prompts stay silent (devices.audio)")
     if cups:
         found, note = probe_cups()
         findings += found

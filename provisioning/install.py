@@ -123,8 +123,35 @@ class Installer:
         steps += self._directory_steps()
         steps += self._file_steps()
         steps += self._service_steps(bool(steps))
+        steps += self._voice_steps()
         steps += self._runtime_env_steps()
         return steps
+
+    def _voice_steps(self) -> list[Step]:
+        """The spoken prompts' WAV cache (what ``kioskctl voice build`` writes), built now so
+        the first resident hears every prompt at once; only where espeak-ng is installed
+        (else the kiosk synthesises nothing and speaks recorded prompts only)."""
+        from kiosk.voice import prompts, runtime
+        if not self.which("espeak-ng"):
+            return []
+        config_file = self.path(CONFIG)
+        config = (cfg.load(config_file) if config_file.exists()
+                  else cfg.parse(production_config_text(), str(CONFIG)))
+        sounds = runtime.prompt_sounds(config)
+        cache = self.path(runtime.cache_dir(config)) if runtime.cache_dir(config).is_absolute() \
+            else runtime.cache_dir(config)
+        missing = [(p, lang) for lang in ("zh_CN", "zh_TW", "en") for p in prompts.ids()
+                   if sounds.cached(p, lang, cache) is None]
+        if not missing:
+            return []
+
+        def build(sounds=sounds, cache=cache):
+            sounds.build(cache)
+            uid, gid = self._owner("kiosk:kiosk")
+            for path in [cache, *cache.rglob("*")]:
+                os.chown(path, uid, gid)
+        return [Step(f"build the voice prompt cache {runtime.cache_dir(config)} ({len(missing)} prompt files, "
+                     "kioskctl voice build)", build)]
 
     def _runtime_env_steps(self) -> list[Step]:
         """Last, because it rebuilds the .venv this very command runs from."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
@@ -87,6 +87,7 @@ class KioskApp(App):
     centre_name = StringProperty("")
     connectivity = StringProperty("online")
     core_ready = BooleanProperty(False)   # devices, queue and menu started (in the background)
+    volume_step = NumericProperty(0)      # the header's volume control (kiosk/voice), reset per session
     use_kivy_settings = False
     __events__ = ("on_maintenance_gesture",)
 
@@ -127,6 +128,7 @@ class KioskApp(App):
         display = self.kiosk_config.display
         self.set_language(display.language)
         theme.elder = display.elder_mode_default
+        self.volume_step = self.kiosk_config.voice.volume
         theme.fit_window(*Window.size)
         Window.bind(size=lambda _w, size: theme.fit_window(*size))
         Window.clearcolor = theme.background
@@ -156,11 +158,6 @@ class KioskApp(App):
         except Exception:
             log.exception("kiosk core failed to start; services stay unavailable")
         Clock.schedule_once(lambda _dt: setattr(self, "core_ready", True), 0)
-
-    def on_core_ready(self, _app, ready: bool) -> None:
-        if ready and self.screenshot_dir is not None:  # the home screen now shows the menu
-            Clock.schedule_once(
-                lambda _dt: self.save_screenshot(self.screenshot_dir, self.manager.current), 0.5)
 
     @property
     def core(self) -> "KioskCore":
@@ -249,6 +246,9 @@ class KioskApp(App):
         self.manager.current = name
         self.screen_shown_at = time.monotonic()
         log.info("screen %s", name)
+        prompt = screen.entry_prompt()
+        if prompt and self._core is not None:   # every screen's entry is spoken (kiosk/voice)
+            self._core.speak(prompt)
         if self.screenshot_dir is not None and self._running:
             Clock.schedule_once(lambda _dt: self.save_screenshot(self.screenshot_dir, name), 0.5)
 
@@ -275,6 +275,7 @@ class KioskApp(App):
         if reason in ("timeout", "finished"):  # the next resident starts from the defaults
             self.set_language(display.language)
             theme.elder = display.elder_mode_default
+        self._sync_voice()   # the core reset volume and voice on/off when the session ended
         self.show("home")
 
     def finish_session(self) -> None:
@@ -321,6 +322,7 @@ class KioskApp(App):
         if self._overlay is None or not isinstance(self._overlay, CountdownOverlay):
             self.open_overlay(CountdownOverlay(continue_action=self.continue_session,
                                                finish_action=self.finish_session))
+            self.core.speak("idle.countdown")
         self._overlay.seconds = seconds
 
     def continue_session(self) -> None:
@@ -356,6 +358,39 @@ class KioskApp(App):
         if self.session is not None:
             self.session.elder_mode = theme.elder
             self._new_idle_timer()
+        self._sync_voice()
+
+    # -- voice guidance (the core's speaker; docs/ui.md "Voice") ---------------------
+    def _sync_voice(self) -> None:
+        """长辈模式 turns prompts on by default; the header shows the core's volume."""
+        if self._core is not None and self._core.voice is not None:
+            self._core.set_voice(elder=theme.elder)
+            self.volume_step = self._core.voice.volume
+        else:
+            self.volume_step = self.kiosk_config.voice.volume
+
+    def on_core_ready(self, _app, ready: bool) -> None:
+        if ready:
+            self._sync_voice()
+        if ready and self.screenshot_dir is not None:  # the home screen now shows the menu
+            Clock.schedule_once(
+                lambda _dt: self.save_screenshot(self.screenshot_dir, self.manager.current), 0.5)
+
+    def read_aloud(self) -> None:
+        """🔊 朗读: the current screen's texts (the guide's on the guide screen), in a worker."""
+        self.touch_activity()
+        overlay = self._overlay
+        lines = [] if overlay is None else [w.text for w in overlay.walk(restrict=True)
+                                           if hasattr(w, "text") and isinstance(w.text, str) and w.text.strip()]
+        self.core.read_aloud(lines or self.manager.current_screen.spoken_lines())
+
+    def cycle_volume(self) -> None:
+        """音量: the next step (after the loudest, the quietest); prompts are on from now,
+        and the resident hears the new level at once."""
+        from kiosk.voice.speaker import VOLUME_STEPS_DB
+        self.volume_step = self.core.set_volume((int(self.volume_step) + 1) % len(VOLUME_STEPS_DB))
+        self.core.set_voice(on=True)
+        self.core.speak("volume.changed", force=True)
 
     def show_help(self, state: str | None = None) -> None:
         """One-touch help: plain words for this screen; the core asks for staff, and the panel

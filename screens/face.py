@@ -50,6 +50,11 @@ class FaceScreen(FlowScreen):
 
     def on_prompt_code(self, _screen, code: str) -> None:
         self.prompt_msgid = PROMPTS.get(code, PROMPTS["no_face"])
+        if self.is_current() and self.status == "capturing" and code != "no_face":
+            # after the one playing (prompts change several times a second); "no_face"
+            # is what the screen's entry prompt says already
+            self.app.core.speak(f"face.{code}" if code in PROMPTS and code != "blurry" else "face.hold_still",
+                                interrupt=False)
 
     def prepare(self, **_params) -> None:
         self.status, self.prompt_code = "capturing", "no_face"
@@ -80,6 +85,7 @@ class FaceScreen(FlowScreen):
             self.prompt_code = str(event.data.get("code", "no_face"))
         elif event.topic == "face.done" and self.session is not None:
             self.stop_capture()
+            self.app.core.speak("face.captured")
             self.verify(event.data["jpeg"])
         elif event.topic == "face.failed":
             self.stop_capture()
@@ -100,6 +106,7 @@ class FaceScreen(FlowScreen):
         title, advice = FAILURES.get(code, FAILURES["timeout"])
         self.status = "failed"
         self.failure_title, self.failure_advice = tr(title), tr(advice)
+        self.app.core.speak("face.failed")
 
     def to_counter(self) -> None:
         """到人工窗口: nothing is kept on the kiosk."""

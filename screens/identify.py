@@ -38,6 +38,14 @@ def error_words(code: str) -> tuple[str, str]:
     return ERROR_WORDS.get(code, DEVICE_TROUBLE)
 
 
+# Reader error code -> the spoken prompt (kiosk/voice/prompts.py); else "card.reader_trouble"
+ERROR_PROMPTS = {
+    "read_failed": "card.read_failed", "card_auth_failed": "card.read_failed", "protocol": "card.read_failed",
+    "unsupported_card": "card.unsupported", "expired": "card.expired",
+    "bad_check_digit": "card.unverifiable", "bad_card_data": "card.unverifiable",
+}
+
+
 class IdentifyScreen(KioskScreen):
     help_text = N_(
         "请把身份证有照片的一面朝上，平放在屏幕下方的感应区，等待提示音。读卡时请不要移动证件。")
@@ -87,11 +95,13 @@ class IdentifyScreen(KioskScreen):
             return
         self.status = "done"
         self.greeting = tr("{name}，您好").format(name=mask_name(card.name))
+        self.app.core.speak("card.read")   # the 提示音 the screen asks the resident to wait for
 
     def show_error(self, code: str) -> None:
         title, advice = error_words(code)
         self.status = "error"
         self.error_title, self.error_advice = tr(title), tr(advice)
+        self.app.core.speak(ERROR_PROMPTS.get(code, "card.reader_trouble"))
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -52,6 +52,7 @@ PANES = {"pin": "MaintenancePinPane", "panel": "MaintenancePanelPane",
 
 class MaintenanceScreen(KioskScreen):
     help_text = N_("技术人员维护界面。请输入维护密码；完成后按“返回服务”。")
+    voice_prompt = None   # the technician's screen is silent
     mode = StringProperty("pin")            # pin | panel | calibrate | enrol
     pin_dots = StringProperty("")
     message = StringProperty("")            # result of the last action / PIN attempt

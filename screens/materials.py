@@ -130,6 +130,7 @@ class MaterialsScreen(FlowScreen):
             self.page_found = bool(corners)
             self.steady = float(event.data.get("steady") or 0.0)
         elif event.topic == "document.captured":
+            self.app.core.speak("capture.done")
             self._pages_changed()
 
     def _pages_changed(self) -> None:

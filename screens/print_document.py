@@ -95,11 +95,14 @@ class PrintDocumentScreen(FlowScreen):
             self.state = "printed"
             self.message = tr("这份证照已经打印过，请在出纸口查看。") if result.already_printed else tr(
                 "打印完成，请取走证照。")
+            if not result.already_printed:
+                self.app.core.speak("print.done")
             self._show_list()
         when_done(self.app.core.print_licence(summary), done, self._print_failed, name="print-document")
 
     def _print_failed(self, exc: BaseException) -> None:
         self.busy = False
+        self.app.core.speak("print.failed")
         self._fail(tr(PRINT_FAILURES.get(getattr(exc, "code", ""), PRINT_FAILED)))
 
     def _fail(self, message: str) -> None:

@@ -56,6 +56,13 @@ class ResultScreen(FlowScreen):
                               and session.delivery.get("method", "onsite_print") == "onsite_print"
                               and any(d.get("print_token") for d in receipt.get("documents", [])))
 
+    def entry_prompt(self) -> str | None:
+        """请取走凭条 only when it printed; else what to do without it."""
+        application = self.session.application if self.session is not None else {}
+        if application.get("receipt_printed"):
+            return "receipt.take"
+        return "receipt.failed" if self.receipt_note else "screen.result"
+
     def forget(self) -> None:
         self.status = self.headline = self.number = self.timing = self.receipt_note = ""
         self.can_print = self.can_reprint = False
@@ -71,6 +78,7 @@ class ResultScreen(FlowScreen):
 
         def printed(_result) -> None:
             self.busy, self.can_reprint, self.receipt_note = False, False, ""
+            self.app.core.speak("receipt.take")
 
         def failed(_exc) -> None:
             self.busy = False

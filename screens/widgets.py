@@ -85,6 +85,8 @@ class HeaderBar(BoxLayout):
     ``fs_large`` when it fits on one line, otherwise one size smaller (``fs_body``) on as
     many lines as it needs, and the header grows (``name_size``, :meth:`fit_name`)."""
     portrait = BooleanProperty(False)
+    stacked = BooleanProperty(False)     # controls under the name (see _restack)
+    voice_row = BooleanProperty(False)   # 朗读 and 音量 in the name's row (portrait)
     clock_text = StringProperty("")
     date_text = StringProperty("")
     name_size = NumericProperty(0)
@@ -100,6 +102,40 @@ class HeaderBar(BoxLayout):
     def on_kv_post(self, _base):
         self.ids.centre_name.bind(text=self._fit_name_trigger, width=self._fit_name_trigger)
         self.fit_name()
+        # at once, not on the next frame: a view photographed (or seen) right after a language
+        # or orientation switch already has the header's final arrangement
+        for widget in (self, self.ids.voice_box, self.ids.clock_box, *self.ids.controls.children):
+            widget.bind(width=self._restack)
+        self.bind(portrait=self._restack)
+        self._restack()
+
+    def _restack(self, *_args) -> None:
+        """One row (name, clock, controls) while it leaves the name room; else ``stacked``:
+        the controls on a row of their own under the name and the clock (portrait, English
+        in 长辈模式).  朗读 and 音量 (``voice_box``) sit with the other controls, or -- when
+        even a whole row is too narrow for all of them (portrait) -- in the name's row,
+        beside the clock (the name wraps; no third row takes the content's height)."""
+        ids = self.ids
+        if "voice_box" not in ids or "controls" not in ids or "top_row" not in ids:
+            return
+        # ids hold weak proxies; a widget's parent is the widget itself
+        box, controls, top = (getattr(ids[k], "__self__", ids[k]) for k in ("voice_box", "controls", "top_row"))
+        inside = box.parent is controls
+        # from the children, not controls.width: that lags a frame behind a move
+        rest = [child for child in controls.children if child is not box]
+        others = sum(child.width for child in rest) + controls.spacing * (len(rest) - 1)
+        all_controls = others + controls.spacing + box.width
+        room = self.width - self.padding[0] - self.padding[2]
+        # stacked when the name would keep less than 16% of the row (it wraps before that)
+        self.stacked = self.portrait or room - all_controls - ids.clock_box.width - 2 * theme.gap < room * 0.16
+        beside_clock = self.stacked and all_controls > room
+        if beside_clock and box.parent is not top:
+            box.parent.remove_widget(box)
+            top.add_widget(box, index=1)                # between the name and the clock
+        elif not beside_clock and not inside:
+            box.parent.remove_widget(box)
+            controls.add_widget(box, index=len(controls.children))   # first, left of the language switch
+        self.voice_row = beside_clock
 
     def fit_name(self, *_args) -> None:
         from kivy.core.text import Label as CoreLabel

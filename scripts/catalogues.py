@@ -7,8 +7,8 @@ are committed, so a fresh clone runs without this step (and without Babel).
     python scripts/catalogues.py update    # collect new msgids into every .po, then compile
     python scripts/catalogues.py compile   # .po -> .mo (after translating the empty msgstr)
 
-Strings are collected from ``screens/*.py``, ``screens/*.kv``, ``kiosk/*.py`` and the
-receipt's ``devices/printers/receipt_texts.py``:
+Strings are collected from ``screens/*.py``, ``screens/*.kv``, ``kiosk/*.py``, ``kiosk/voice/*.py``
+and the receipt's ``devices/printers/receipt_texts.py``:
 ``tr("…")``, ``N_("…")``, ``_("…")``, ``gettext("…")``, and with a context
 ``NC_("ctx", "…")`` / ``pgettext("ctx", "…")``.  简体中文 gets the msgid as its
 translation; 繁體中文 and English start empty (shown in Simplified until
@@ -35,6 +35,7 @@ DOMAIN = "kiosk"
 LANGUAGES = ("zh_CN", "zh_TW", "en")  # kiosk.i18n.LANGUAGES; not imported so the script runs without the app
 KEYWORDS = {**DEFAULT_KEYWORDS, "tr": None, "NC_": ((1, "c"), 2)}
 SOURCES = (("screens", "*.py", "python"), ("screens", "*.kv", "kv"), ("kiosk", "*.py", "python"),
+           ("kiosk/voice", "*.py", "python"),   # the spoken prompts' catalogue
            ("devices/printers", "receipt_texts.py", "python"))  # devices read the same catalogues
 _KV_CALL = re.compile(r'''\btr\(\s*("(?:[^"\\]|\\.)*")''')
 

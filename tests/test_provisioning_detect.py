@@ -173,3 +173,21 @@ def test_kioskctl_detect_apply(sam, printer, tmp_path, capsys, monkeypatch):
         ("sam_serial", sam.port, 38400)
     assert config.devices.receipt_printer.connection == printer_port
     assert (tmp_path / "var" / "detected-devices.toml").exists()
+
+
+def test_sound_cards_from_proc_asound_and_the_proposal(tmp_path):
+    """The voice guidance's loudspeaker: the first card that is not an HDMI output, by its id."""
+    cards = tmp_path / "cards"
+    cards.write_text(" 0 [HDMI           ]: HDA-Intel - HDA ATI HDMI\n"
+                     "                      HDA ATI HDMI at 0xfe860000 irq 56\n"
+                     " 1 [Device         ]: USB-Audio - USB PnP Sound Device\n"
+                     "                      C-Media Electronics Inc. USB PnP Sound Device at usb-0000:00:14.0-2\n")
+    findings = detect.probe_sound_cards(cards)
+    assert [(f.where, f.usable) for f in findings] == [("card 0", False), ("card 1", True)]
+    proposal = detect.propose(findings)
+    assert proposal["audio"] == {"enabled": True, "driver": "alsa", "device": "plughw:CARD=Device,DEV=0"}
+    assert cfg.parse(detect.proposal_toml(proposal)).devices.audio.device == "plughw:CARD=Device,DEV=0"
+    table = detect.table(findings, proposal)
+    assert "USB PnP Sound Device" in table and "not used" in table
+    cards.write_text("--- no soundcards ---\n")
+    assert detect.probe_sound_cards(cards) == []
