@@ -254,7 +254,7 @@ def test_kiosk_without_a_sound_card_works_on_and_reports_it(tmp_path, make_confi
     DISCONNECTED in the core's device statuses (self-test, heartbeat), speaking is a no-op."""
     from devices import audio as audio_module
     from kiosk.core import KioskCore
-    from provisioning.selftest import WARN, SelfTest
+    from kiosk.selftest import WARN, SelfTest
     cards = tmp_path / "cards"
     cards.write_text("--- no soundcards ---\n")
     monkeypatch.setattr(audio_module, "ALSA_CARDS", cards)
