@@ -26,7 +26,7 @@ from typing import Any, Callable
 from devices import registry
 from devices.base import Device
 from common.events import EventBus
-from kiosk import licences, printer_offsets, receipts, workflow
+from kiosk import counter_slip, licences, printer_offsets, receipts, workflow
 from kiosk.background import run_in_thread
 from kiosk.capture import Captures
 from kiosk.config import Config
@@ -207,6 +207,15 @@ class KioskCore:
             session.presence_grant = answer.get("presence_grant") if session.identity_verified else None
             return session.identity_verified
         return self._for_resident(check, "identity-verify")
+
+    def counter_slip(self) -> Future:
+        """转人工 (no face check): print a slip with a random reference and no personal data
+        (:mod:`kiosk.counter_slip`); the future answers a ``HandOff`` (``printed`` False on a
+        printer fault: the screen shows the reference).  The screen then ends the session."""
+        session, printer = self.session, self.devices.get("receipt_printer")
+        service = self.transaction.service if self.transaction is not None else None
+        return self._for_resident(lambda: counter_slip.hand_off(self.config, session, service, printer),
+                                  "counter-slip")
 
     # -- 高拍仪 -----------------------------------------------------------------
     def reusable_materials(self) -> Future:
