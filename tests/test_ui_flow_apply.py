@@ -428,10 +428,52 @@ def test_identity_check_unreachable_says_so_and_offers_retry_or_counter(app, kio
         tap(face.ids.retry)
         assert face.status == "capturing"
         until(lambda: face.status == "failed", 40, "the second failed check")
-        tap(face.ids.counter)                      # 到人工窗口: nothing is kept
+        printer = app.core.devices["receipt_printer"].simulator
+        jobs = len(printer.receipts)
+        tap(face.ids.counter)                      # 转人工办理: a slip, then 结束 keeps nothing
+        until(lambda: app.overlay is not None, 10, "the slip's outcome")
+        assert len(printer.receipts) == jobs + 1 and app.overlay.title == "请取走转人工凭条"
+        tap(app.overlay.ids.primary)
         assert app.manager.current == "home" and app.core.session is None
     finally:
         platform.set_faults()
+
+
+@pytest.mark.parametrize("printer_fault", [False, True])
+def test_no_face_check_wanted_prints_a_counter_slip_and_ends_the_session(app, kiosk, printer_fault):
+    """不想刷脸: the button is there while the camera runs; the slip has the reference and no personal
+    data; a printer fault shows the reference on the screen instead; 结束 leaves nothing behind."""
+    import re
+    from tests.ui_driver import resident_traces
+    printer = app.core.devices["receipt_printer"].simulator
+    printer.paper_out = printer_fault
+    try:
+        start_service(app, "elderly-card")
+        read_card(app)
+        on_screen(app, "face")
+        face = current(app)
+        assert face.status == "capturing" and face.ids.hand_off.opacity == 1
+        assert face.ids.hand_off.height >= 64 and not face.ids.hand_off.disabled
+        jobs = len(printer.receipts)
+        tap(face.ids.hand_off)
+        until(lambda: app.overlay is not None, 10, "the slip's outcome")
+        panel = app.overlay
+        reference = re.search(r"ZRG-[A-Z2-9]{4}-[A-Z2-9]{4}", panel.body).group(0)
+        if printer_fault:
+            assert panel.title == "凭条没有打印出来" and len(printer.receipts) == jobs   # never claimed printed
+        else:
+            assert panel.title == "请取走转人工凭条" and len(printer.receipts) == jobs + 1
+            text = printer.text()
+            assert reference in text and "敬老优待证" in text
+            for secret in residents_data():
+                assert secret not in text
+        assert not app.core.session.identity_verified       # no face check happened
+        tap(panel.ids.primary)                               # 结束
+        assert app.manager.current == "home" and app.core.session is None and app.overlay is None
+        pump_for(0.3)
+        assert not resident_traces(app, residents_data())
+    finally:
+        printer.paper_out = False
 
 
 def test_log_files_hold_none_of_the_residents_data(kiosk):
