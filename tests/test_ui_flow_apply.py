@@ -506,8 +506,13 @@ def fill_every_screen(app) -> None:
     app.show_step("form")
     on_screen(app, "form")
     form = current(app)
+    until(lambda: not app.core.busy_for_resident, 10, "the contact details on record")
+    pump_for(0.2)
     tap(form.rows["phone"].ids.value)
-    assert form.rows["phone"].ids.value.text == "13812345678"
+    # shown whole while edited -- unless it is the number on record (an earlier test applied with it)
+    on_record = form.on_record.get("phone") == "13812345678"
+    assert form.rows["phone"].ids.value.text == ("138****5678" if on_record else "13812345678")
+    assert not on_record or any("138****5678" in w.text for w in form.ids.editor.children)
     app.show_step("delivery")
     on_screen(app, "delivery")
     delivery = current(app)
@@ -545,4 +550,50 @@ def test_no_screen_keeps_the_last_resident_after_the_session_ends(app, kiosk, en
     assert app.core.session is None
     pump_for(0.3)
     traces = resident_traces(app, residents_data())
+    assert not traces, "\n".join(traces)
+
+
+def test_a_returning_resident_reuses_the_phone_and_address_on_record(app, kiosk):
+    """材料复用 of contact details: the platform holds the phone and address of an earlier
+    application; the form offers them masked (one tap each), never shows them whole, and
+    forgets them with the session."""
+    import uuid
+    from kiosk.transaction import FORM
+    from tests.ui_driver import resident_traces, walk
+    phone, address = "13987654321", "广东省深圳市福田区华富街道莲花二村5栋201房"
+    app.core.platform.create_application(
+        {"service_id": "elderly-card", "applicant": {"name": "王秀英", "id_number": "440304194905120026"},
+         "form": {"phone": phone, "address": address}, "materials": [], "delivery": {"method": "pickup"},
+         "submitted_at": None, "offline": False}, f"contact-ui-{uuid.uuid4().hex}")
+    prepared_session(app)
+    app.core.session.form = {}
+    app.core.transaction.index = app.core.transaction.steps.index(FORM)
+    app.show_step(FORM)
+    on_screen(app, "form")
+    form = current(app)
+    tap(form.rows["phone"].ids.value)
+    until(lambda: any("139****4321" in getattr(w, "text", "") for w in form.ids.editor.children), 10,
+          "the number on record to be offered")
+    shown = [getattr(w, "text", "") for w in walk(app.root)]
+    assert not [t for t in shown if phone in t or "莲花二村" in t], "a number on record shown whole"
+    use = next(w for w in form.ids.editor.children if "139****4321" in w.text)
+    assert use.text == "使用此号码 139****4321"
+    assert any(w.text == "换一个号码" for w in form.ids.editor.children)
+    tap(use)                                                   # one tap instead of 11 digits
+    assert form.values["phone"] == phone and form.rows["phone"].ids.value.text == "139****4321"
+    form.ids.scroll.scroll_to(form.rows["address"], animate=False)
+    pump_for(0.2)
+    tap(form.rows["address"].ids.value)
+    before = next(w for w in form.ids.editor.children if "上次填写" in getattr(w, "text", ""))
+    assert before.text == "使用上次填写的地址 广东省深圳市福田区华富街道****"
+    tap(before)
+    assert form.values["address"] == address
+    tap(form.rows["phone"].ids.value)                          # selected again: still masked
+    assert form.rows["phone"].ids.value.text == "139****4321"
+    tap(next(w for w in form.ids.editor.children if w.text == "换一个号码"))
+    assert form.values["phone"] == "" and form.ids.editor.children[0].__class__.__name__ == "DigitPad"
+    tap(app.header.ids.finish_button)
+    assert app.core.session is None
+    pump_for(0.3)
+    traces = resident_traces(app, [phone, "139****4321", address])
     assert not traces, "\n".join(traces)
