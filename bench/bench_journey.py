@@ -46,20 +46,28 @@ class Journey:
         from kivy.core.window import Window
         self.app, self.name = app, name
         self.taps = 0
-        self.steps: list[tuple[str, float]] = []     # (what, ms): UI answers
+        self.steps: list[tuple[str, float, float]] = []   # (what, ms to drawn, ms to the frame's start)
         self.waits: list[tuple[str, float]] = []     # (what, ms): answers that wait for the platform/printer
-        self._watch = None                           # (condition, started) while a tap is pending
+        self.frames: list[float] = []                # ms each frame took to draw and swap
+        self._watch = None                           # the pending tap's "answered?" condition
         self._drawn_at: float | None = None
-        Window.bind(on_flip=self._on_flip)
+        self._ready_at: float | None = None
+        self._frame_started = 0.0
+        Window.bind(on_draw=self._on_draw, on_flip=self._on_flip)
 
     def close(self) -> None:
         from kivy.core.window import Window
-        Window.unbind(on_flip=self._on_flip)
+        Window.unbind(on_draw=self._on_draw, on_flip=self._on_flip)
+
+    def _on_draw(self, *_args) -> None:
+        self._frame_started = time.perf_counter()     # bound handlers run before the window renders
 
     def _on_flip(self, *_args) -> None:
         # the frame just swapped shows the state as it is now: is the answer on the glass?
+        now = time.perf_counter()
+        self.frames.append((now - self._frame_started) * 1000)
         if self._watch is not None and self._drawn_at is None and self._watch():
-            self._drawn_at = time.perf_counter()
+            self._drawn_at, self._ready_at = now, self._frame_started
 
     def _settle(self) -> None:
         """No tap lands during a screen transition (the driver waits, as a resident would)."""
@@ -110,7 +118,10 @@ class Journey:
                 raise RuntimeError(f"{self.name}: no answer drawn for {what!r} "
                                    f"(screen {self.app.manager.current})")
             EventLoop.idle()
-        (self.waits if waits else self.steps).append((what, (self._drawn_at - started) * 1000))
+        if waits:
+            self.waits.append((what, (self._drawn_at - started) * 1000))
+        else:
+            self.steps.append((what, (self._drawn_at - started) * 1000, (self._ready_at - started) * 1000))
         self._watch = None
 
 
@@ -254,7 +265,8 @@ def _child(out: str) -> None:
             pump_for(0.5)
             app.core.devices["licence_printer"].font_cache = ROOT / "var" / "test-cache" / "fonts"
             journeys = [print_proof(app), elderly_card(app)]
-    Path(out).write_text(json.dumps([{"service": j.name, "taps": j.taps, "steps": j.steps, "waits": j.waits}
+    Path(out).write_text(json.dumps([{"service": j.name, "taps": j.taps, "steps": j.steps, "waits": j.waits,
+                                      "frame_ms": statistics.median(j.frames) if j.frames else None}
                                      for j in journeys], ensure_ascii=False), encoding="utf-8")
 
 
@@ -279,31 +291,43 @@ def run(quick: bool = False) -> list[dict]:
             results.append(json.loads(out.read_text(encoding="utf-8")))
     figures: list[dict] = []
     every_step: list[float] = []
+    every_ready: list[float] = []
     for index, service in enumerate(("social-insurance-proof-print", "elderly-card")):
         runs = [r[index] for r in results]
         taps = runs[0]["taps"]
-        assert all(r["taps"] == taps for r in runs), "a journey's tap count changed between runs"
-        steps = [ms for r in runs for _, ms in r["steps"]]
+        if any(r["taps"] != taps for r in runs):
+            raise RuntimeError(f"{service}: the tap count changed between runs")
+        steps = [drawn for r in runs for _, drawn, _ in r["steps"]]
+        ready = [at for r in runs for _, _, at in r["steps"]]
         every_step += steps
-        slowest = max(((what, ms) for r in runs for what, ms in r["steps"]), key=lambda s: s[1])
+        every_ready += ready
+        slowest = max(((what, drawn) for r in runs for what, drawn, _ in r["steps"]), key=lambda s: s[1])
         waits = "; ".join(f"{what} {statistics.median(ms for r in runs for w, ms in r['waits'] if w == what):.0f} ms"
                           for what in dict.fromkeys(w for w, _ in runs[0]["waits"]))
         label = NAMES[service] + (" (returning resident)" if service == "elderly-card" else "")
+        path = [what for what, *_ in runs[0]["steps"]] + [w for w, _ in runs[0]["waits"] if "paper out" not in w]
         figures += [
             {"name": f"journey: {label} taps", "value": taps, "unit": "taps", "goal": f"<= {GOALS[service]}",
-             "ok": taps <= GOALS[service], "detail": " → ".join(what for what, _ in runs[0]["steps"] + runs[0]["waits"]
-                                                                 if not what.startswith("licence printed"))},
+             "ok": taps <= GOALS[service], "detail": " → ".join(path)},
             {"name": f"journey: {NAMES[service]} tap → next screen drawn p95", "value": round(_p95(steps), 1),
              "unit": "ms", "goal": f"<= {GOAL_P95_MS:.0f} ms", "ok": _p95(steps) <= GOAL_P95_MS,
              "detail": f"p50 {statistics.median(steps):.1f} ms over {len(steps)} taps in {len(runs)} run(s); "
-                       f"slowest: {slowest[0]} {slowest[1]:.0f} ms; waits not counted: {waits}"},
+                       f"slowest: {slowest[0]} {slowest[1]:.0f} ms; the app's own work (tap → the frame that "
+                       f"shows it starts) p50 {statistics.median(ready):.0f} / p95 {_p95(ready):.0f} ms; "
+                       f"not counted (waits for the platform or printer): {waits}"},
         ]
-    figures.append({"name": "journey: tap → next screen drawn p50 (both journeys)",
-                    "value": round(statistics.median(every_step), 1), "unit": "ms", "goal": "", "ok": None,
-                    "detail": f"{len(every_step)} taps"})
-    figures.append({"name": "journey: tap → next screen drawn p95 (both journeys)", "value": round(_p95(every_step), 1),
-                    "unit": "ms", "goal": f"<= {GOAL_P95_MS:.0f} ms", "ok": _p95(every_step) <= GOAL_P95_MS,
-                    "detail": f"{len(every_step)} taps"})
+    frames = [r["frame_ms"] for rs in results for r in rs if r.get("frame_ms")]
+    figures += [
+        {"name": "journey: tap → next screen drawn p50 (both journeys)", "value": round(statistics.median(every_step), 1),
+         "unit": "ms", "goal": "", "ok": None, "detail": f"{len(every_step)} taps"},
+        {"name": "journey: tap → next screen drawn p95 (both journeys)", "value": round(_p95(every_step), 1),
+         "unit": "ms", "goal": f"<= {GOAL_P95_MS:.0f} ms", "ok": _p95(every_step) <= GOAL_P95_MS,
+         "detail": f"{len(every_step)} taps; app work alone (tap → start of the frame showing it) "
+                   f"p50 {statistics.median(every_ready):.0f} / p95 {_p95(every_ready):.0f} ms"},
+        {"name": "journey: one frame drawn and swapped (median)", "value": round(statistics.median(frames), 1),
+         "unit": "ms", "goal": "", "ok": None,
+         "detail": "1920x1080 under Xvfb with Mesa's software GL: the floor under every tap's latency here"},
+    ]
     return figures
 
 

@@ -32,6 +32,7 @@ import datetime as dt
 import threading
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import (BooleanProperty, DictProperty, ListProperty, NumericProperty,
                              ObjectProperty, StringProperty)
@@ -322,7 +323,15 @@ class FormScreen(FlowScreen):
             if kind == "address" and card is not None and card.address:
                 editor.add_widget(Choice(text=tr("使用身份证上的地址"),
                                          on_release=lambda _w: self.set_value(field_id, card.address)))
-            editor.add_widget(PinyinPad(target=proxy, max_length=int(spec.get("max_length", 200))))
+            # the pad (40 keys) follows a frame later: the field's value and its one-tap choices
+            # are on the glass first (the answer to the tap that opened the field)
+            Clock.schedule_once(lambda _dt: self._add_pinyin_pad(field_id, int(spec.get("max_length", 200))), 0)
+
+    def _add_pinyin_pad(self, field_id: str, max_length: int) -> None:
+        editor = self.ids.editor
+        if self.active_field != field_id or any(isinstance(w, PinyinPad) for w in editor.children):
+            return
+        editor.add_widget(PinyinPad(target=_FieldProxy(self, field_id), max_length=max_length))
 
     def _clear_editor(self) -> None:
         """Empty the input area; its chips' texts too (a touch keeps the last widget it
