@@ -48,7 +48,6 @@ class Journey:
         self.taps = 0
         self.steps: list[tuple[str, float, float]] = []   # (what, ms to drawn, ms to the frame's start)
         self.waits: list[tuple[str, float]] = []     # (what, ms): answers that wait for the platform/printer
-        self.frames: list[float] = []                # ms each frame took to draw and swap
         self._watch = None                           # the pending tap's "answered?" condition
         self._drawn_at: float | None = None
         self._ready_at: float | None = None
@@ -65,7 +64,6 @@ class Journey:
     def _on_flip(self, *_args) -> None:
         # the frame just swapped shows the state as it is now: is the answer on the glass?
         now = time.perf_counter()
-        self.frames.append((now - self._frame_started) * 1000)
         if self._watch is not None and self._drawn_at is None and self._watch():
             self._drawn_at, self._ready_at = now, self._frame_started
 
@@ -265,8 +263,7 @@ def _child(out: str) -> None:
             pump_for(0.5)
             app.core.devices["licence_printer"].font_cache = ROOT / "var" / "test-cache" / "fonts"
             journeys = [print_proof(app), elderly_card(app)]
-    Path(out).write_text(json.dumps([{"service": j.name, "taps": j.taps, "steps": j.steps, "waits": j.waits,
-                                      "frame_ms": statistics.median(j.frames) if j.frames else None}
+    Path(out).write_text(json.dumps([{"service": j.name, "taps": j.taps, "steps": j.steps, "waits": j.waits}
                                      for j in journeys], ensure_ascii=False), encoding="utf-8")
 
 
@@ -316,7 +313,8 @@ def run(quick: bool = False) -> list[dict]:
                        f"shows it starts) p50 {statistics.median(ready):.0f} / p95 {_p95(ready):.0f} ms; "
                        f"not counted (waits for the platform or printer): {waits}"},
         ]
-    frames = [r["frame_ms"] for rs in results for r in rs if r.get("frame_ms")]
+    answering = [drawn - ready for rs in results for r in rs for _, drawn, ready in r["steps"]]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     figures += [
         {"name": "journey: tap → next screen drawn p50 (both journeys)", "value": round(statistics.median(every_step), 1),
          "unit": "ms", "goal": "", "ok": None, "detail": f"{len(every_step)} taps"},
@@ -324,9 +322,11 @@ def run(quick: bool = False) -> list[dict]:
          "unit": "ms", "goal": f"<= {GOAL_P95_MS:.0f} ms", "ok": _p95(every_step) <= GOAL_P95_MS,
          "detail": f"{len(every_step)} taps; app work alone (tap → start of the frame showing it) "
                    f"p50 {statistics.median(every_ready):.0f} / p95 {_p95(every_ready):.0f} ms"},
-        {"name": "journey: one frame drawn and swapped (median)", "value": round(statistics.median(frames), 1),
+        {"name": "journey: drawing the answering frame p50", "value": round(statistics.median(answering), 1),
          "unit": "ms", "goal": "", "ok": None,
-         "detail": "1920x1080 under Xvfb with Mesa's software GL: the floor under every tap's latency here"},
+         "detail": f"p95 {_p95(answering):.0f} ms: rendering and swapping the frame that shows a tap's answer, "
+                   f"1920x1080 under Xvfb with Mesa's software GL; load average {load} on "
+                   f"{os.cpu_count()} CPUs while measured"},
     ]
     return figures
 
