@@ -446,7 +446,6 @@ def test_no_face_check_wanted_prints_a_counter_slip_and_ends_the_session(app, ki
     import re
     from tests.ui_driver import resident_traces
     printer = app.core.devices["receipt_printer"].simulator
-    printer.paper_out = printer_fault
     try:
         start_service(app, "elderly-card")
         read_card(app)
@@ -454,6 +453,8 @@ def test_no_face_check_wanted_prints_a_counter_slip_and_ends_the_session(app, ki
         face = current(app)
         assert face.status == "capturing" and face.ids.hand_off.opacity == 1
         assert face.ids.hand_off.height >= 64 and not face.ids.hand_off.disabled
+        # the roll runs out now (earlier, the menu would rightly pause services that print)
+        printer.paper_out = printer_fault
         jobs = len(printer.receipts)
         tap(face.ids.hand_off)
         until(lambda: app.overlay is not None, 10, "the slip's outcome")
