@@ -93,16 +93,21 @@ class FaceScreen(FlowScreen):
 
     def verify(self, face_jpeg: bytes) -> None:
         self.status = "verifying"
-        when_done(self.app.core.verify_face(face_jpeg), self.verified, lambda _exc: self.fail("network"),
+        when_done(self.app.core.verify_face(face_jpeg), self.verified,
+                  lambda _exc: self.fail("network") if self.status == "verifying" else None,
                   name="identity-verify")
 
     def verified(self, match: bool) -> None:
+        if self.status != "verifying":   # 转人工 was chosen meanwhile: the answer changes nothing
+            return
         if not match:
             self.fail("no_match")
             return
         next_step(self.app)
 
     def fail(self, code: str) -> None:
+        if self.status == "handing_off":
+            return
         title, advice = FAILURES.get(code, FAILURES["timeout"])
         self.status = "failed"
         self.failure_title, self.failure_advice = tr(title), tr(advice)

@@ -477,6 +477,27 @@ def test_no_face_check_wanted_prints_a_counter_slip_and_ends_the_session(app, ki
         printer.paper_out = False
 
 
+def test_a_face_check_answered_after_the_hand_off_changes_nothing(app, kiosk):
+    """转人工 chosen while the platform still checks the face: the late match neither moves the
+    resident on to the form nor covers the slip's message."""
+    _, platform = kiosk
+    platform.set_faults(latency_s=2.0, paths=["/v1/identity"])
+    try:
+        start_service(app, "elderly-card")
+        read_card(app)
+        on_screen(app, "face")
+        face = current(app)
+        until(lambda: face.status == "verifying", 40, f"the check to be asked (face: {face.status})")
+        tap(face.ids.hand_off)
+        until(lambda: app.overlay is not None, 10, "the slip's outcome")
+        pump_for(3.0)                                   # the platform's match arrives meanwhile
+        assert app.manager.current == "face" and app.overlay is not None and face.status == "handing_off"
+        tap(app.overlay.ids.primary)
+        assert app.manager.current == "home" and app.core.session is None
+    finally:
+        platform.set_faults()
+
+
 def test_log_files_hold_none_of_the_residents_data(kiosk):
     """Runs last: after every simulated session above, at DEBUG level, the JSON-lines
     logs (Kivy's included) contain no raw name, ID number, phone, or address."""
