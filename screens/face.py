@@ -47,7 +47,8 @@ FAILURES = {
 
 
 class FaceScreen(FlowScreen):
-    help_text = N_("请摘下帽子和墨镜，正对屏幕站好，按屏幕上的提示眨眨眼。照片只用于本次核验，不会保存在本机。")
+    help_text = N_("请摘下帽子和墨镜，正对屏幕站好，按屏幕上的提示眨眨眼。照片只用于本次核验，不会保存在本机。"
+                   "不想刷脸或无法通过，可以按“转人工办理”打印凭条，到人工窗口办理。")
     status = StringProperty("capturing")   # capturing | verifying | failed
     failure_title = StringProperty("")
     failure_advice = StringProperty("")
