@@ -167,6 +167,12 @@ class MaterialsResponse(BaseModel):
     materials: list[MaterialOnRecord]
 
 
+class ContactResponse(BaseModel):
+    """材料复用 of contact details: what the resident gave in their latest application that had it."""
+    phone: str | None = Field(None, description="mobile number from the resident's latest application with one")
+    address: str | None = Field(None, description="address from the resident's latest application with one")
+
+
 class DocumentsResponse(BaseModel):
     documents: list[DocumentSummary]
 

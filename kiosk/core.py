@@ -26,7 +26,7 @@ from typing import Any, Callable
 from devices import registry
 from devices.base import Device
 from common.events import EventBus
-from kiosk import licences, printer_offsets, receipts, workflow
+from kiosk import contact, counter_slip, licences, printer_offsets, receipts, workflow
 from kiosk.background import run_in_thread
 from kiosk.capture import Captures
 from kiosk.config import Config
@@ -221,6 +221,15 @@ class KioskCore:
             return session.identity_verified
         return self._for_resident(check, "identity-verify")
 
+    def counter_slip(self) -> Future:
+        """转人工 (no face check): print a slip with a random reference and no personal data
+        (:mod:`kiosk.counter_slip`); the future answers a ``HandOff`` (``printed`` False on a
+        printer fault: the screen shows the reference).  The screen then ends the session."""
+        session, printer = self.session, self.devices.get("receipt_printer")
+        service = self.transaction.service if self.transaction is not None else None
+        return self._for_resident(lambda: counter_slip.hand_off(self.config, session, service, printer),
+                                  "counter-slip")
+
     # -- 高拍仪 -----------------------------------------------------------------
     def reusable_materials(self) -> Future:
         """材料复用: the set of material ids the platform already holds for this resident
@@ -231,6 +240,15 @@ class KioskCore:
         grant = session.presence_grant
         return self._for_resident(lambda: {m["material_id"] for m in platform.reusable_materials(grant)},
                                   "reusable-materials")
+
+    def contact_on_record(self) -> Future:
+        """材料复用 of contact details: ``{"phone": …, "address": …}`` (only those the platform
+        holds) that the resident gave before, for the form to offer masked; kept in the session
+        only (wiped with it).  Empty without a presence grant, or when the platform cannot say."""
+        session, platform = self.session, self.platform
+        if session is None or session.presence_grant is None:
+            return _answered({})
+        return self._for_resident(lambda: contact.on_record(platform, session), "contact-on-record")
 
     def start_document_scan(self, material_id: str) -> bool:
         """Scan pages of one material (``document.*`` events); False: no document camera."""

@@ -323,6 +323,12 @@ class PlatformClient:
                                         headers={GRANT_HEADER: grant}))
         return list(body.get("materials", []))
 
+    def contact_on_record(self, grant: str) -> dict:
+        """材料复用 of contact details: ``{"phone", "address"}`` (None where the platform has none)
+        the resident present gave before (identity grant only)."""
+        body = self._json(self._request("POST", "/v1/residents/contact", json={}, headers={GRANT_HEADER: grant}))
+        return {"phone": body.get("phone"), "address": body.get("address")}
+
     def query_documents(self, grant: str) -> list[dict]:
         """The documents the grant covers: all the resident's, or one application's (pickup)."""
         body = self._json(self._request("POST", "/v1/documents/query", json={}, headers={GRANT_HEADER: grant}))

@@ -177,6 +177,7 @@ class Session:
         self.signature: Path | None = None
         self.delivery: dict[str, Any] = {}
         self.application: dict[str, Any] = {}  # platform / queue result, receipt data
+        self.contact_on_record: dict[str, str] = {}  # 材料复用: phone / address the platform holds
         self._temp_root = temp_root
         self._temp_dir: Path | None = None
         self.wiped = False
@@ -211,6 +212,7 @@ class Session:
         self.signature = None
         self.delivery = {}
         self.application = {}
+        self.contact_on_record = {}
         redactor.clear()
         self.wiped = True
 

@@ -16,9 +16,11 @@ _MARKUP = re.compile(r"\[/?[a-z_]+(?:=[^\]]*)?\]")
 
 def blank(label: Label) -> None:
     """Empty ``label`` and the lines Kivy laid out for its last text: a label whose text
-    becomes empty keeps them (CoreLabel's layout cache, no public way to drop it)."""
+    becomes empty keeps them (CoreLabel's layout cache, no public way to drop it), and the
+    text it was created with (CoreLabel's ``options``)."""
     label.text = ""
     label._label.text = ""
+    label._label.options["text"] = ""
     label._label.refresh()
 
 

@@ -4,7 +4,13 @@ The screen shows the live preview (a mirror image, so moving left moves
 left) and one big prompt per ``face.prompt`` code.  The core runs the capture
 (``KioskCore.start_face_capture``); on ``face.done`` it checks the JPEG with the
 platform (``verify_face``, memory only); a match advances, anything else says so
-plainly and offers 重试 or 到人工窗口.
+plainly and offers 重试 or 转人工办理.
+
+转人工 (``hand_off``) is always on the screen, for a resident who cannot pass the check
+or does not want it, and becomes the first choice after a failed one: the core prints a
+转人工凭条 (a random reference, no personal data: ``kiosk.counter_slip``), the resident
+is told whether it came out -- with the reference on the screen when it did not -- and
+结束 ends the session.
 """
 from __future__ import annotations
 
@@ -41,7 +47,8 @@ FAILURES = {
 
 
 class FaceScreen(FlowScreen):
-    help_text = N_("请摘下帽子和墨镜，正对屏幕站好，按屏幕上的提示眨眨眼。照片只用于本次核验，不会保存在本机。")
+    help_text = N_("请摘下帽子和墨镜，正对屏幕站好，按屏幕上的提示眨眨眼。照片只用于本次核验，不会保存在本机。"
+                   "不想刷脸或无法通过，可以按“转人工办理”打印凭条，到人工窗口办理。")
     status = StringProperty("capturing")   # capturing | verifying | failed
     failure_title = StringProperty("")
     failure_advice = StringProperty("")
@@ -93,24 +100,54 @@ class FaceScreen(FlowScreen):
 
     def verify(self, face_jpeg: bytes) -> None:
         self.status = "verifying"
-        when_done(self.app.core.verify_face(face_jpeg), self.verified, lambda _exc: self.fail("network"),
+        when_done(self.app.core.verify_face(face_jpeg), self.verified,
+                  lambda _exc: self.fail("network") if self.status == "verifying" else None,
                   name="identity-verify")
 
     def verified(self, match: bool) -> None:
+        if self.status != "verifying":   # 转人工 was chosen meanwhile: the answer changes nothing
+            return
         if not match:
             self.fail("no_match")
             return
         next_step(self.app)
 
     def fail(self, code: str) -> None:
+        if self.status == "handing_off":
+            return
         title, advice = FAILURES.get(code, FAILURES["timeout"])
         self.status = "failed"
         self.failure_title, self.failure_advice = tr(title), tr(advice)
         self.app.core.speak("face.failed")
 
-    def to_counter(self) -> None:
-        """到人工窗口: nothing is kept on the kiosk."""
-        self.app.finish_session()
+    def hand_off(self) -> None:
+        """转人工办理: the capture stops, the core prints the slip, the resident is told."""
+        self.stop_capture()
+        self.status = "handing_off"
+        self.busy_text = tr("正在打印转人工凭条，请稍候…")
+        self.busy = True
+        when_done(self.app.core.counter_slip(), self.handed_off, lambda _exc: self.handed_off(None),
+                  name="counter-slip")
+
+    def handed_off(self, outcome) -> None:
+        """The truth about the slip; the only way on is 结束 (the session ends, wiped)."""
+        self.busy = False
+        if outcome is not None and outcome.printed:
+            title = tr("请取走转人工凭条")
+            body = tr("凭条已从出纸口打印出来，参考号 {reference}。请拿好凭条和身份证，到本中心的人工服务窗口办理。"
+                      ).format(reference=outcome.reference)
+        elif outcome is not None:
+            title = tr("凭条没有打印出来")
+            body = tr("打印机暂时无法使用。请记下参考号 {reference}，带上身份证到本中心的人工服务窗口办理。"
+                      ).format(reference=outcome.reference)
+        else:
+            title = tr("请到人工窗口办理")
+            body = tr("请带上身份证到本中心的人工服务窗口办理，工作人员会为您核验身份。")
+        from screens.widgets import MessagePanel, icon
+        self.app.open_overlay(MessagePanel(
+            title=title, body=body, icon_source=icon("printing" if outcome is not None and outcome.printed
+                                                     else "unavailable"),
+            primary_text=tr("结束"), primary_action=self.app.finish_session))
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

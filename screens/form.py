@@ -6,8 +6,12 @@ resident can use with one finger:
 * ``phone`` / ``id-number``: a large digit pad (with X for ID numbers);
 * ``select``: the options as big chips -- nothing to type;
 * ``date``: year / month / day steppers, never a free-text date;
-* ``address``: one tap copies the address printed on the ID card (edit after),
-  otherwise the pinyin pad below;
+* ``address``: one tap copies the address printed on the ID card, or the one the
+  resident gave before (edit after), otherwise the pinyin pad below;
+* 材料复用 of contact details: a phone number or address the platform holds for a
+  returning resident (``KioskCore.contact_on_record``, under the presence grant) is
+  offered masked -- "使用此号码 138****5678" / "换一个号码" -- one tap instead of 11 digits,
+  and is never shown whole, not even while its field is selected;
 * ``text``: a pinyin pad -- type the pinyin (no tones), tap the character.
   Candidates are the 3,755 GB 2312 level-1 characters (pypinyin reading),
   which covers common names, companies and addresses; a rarer character
@@ -28,6 +32,7 @@ import datetime as dt
 import threading
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import (BooleanProperty, DictProperty, ListProperty, NumericProperty,
                              ObjectProperty, StringProperty)
@@ -39,6 +44,7 @@ from kiosk import transaction as tx
 from kiosk.i18n import N_
 from kiosk.privacy import clean_text, mask_address, mask_phone
 from screens.flow_screen import FlowScreen, mask_id, next_step
+from screens.worker import when_done
 from screens.flow_widgets import Choice, DigitPad
 from screens.base import blank
 from screens.widgets import local, tr
@@ -176,6 +182,8 @@ class FormScreen(FlowScreen):
     values = DictProperty({})
     specs: list = []
     rows: dict = {}
+    on_record: dict = {}      # 材料复用: {"phone", "address"} the platform holds (session only)
+    typing_new: bool = False  # 换一个号码: the digit pad instead of the offer
 
     def prepare(self, **_params) -> None:
         threading.Thread(target=pinyin_table, name="pinyin-table", daemon=True).start()
@@ -195,15 +203,41 @@ class FormScreen(FlowScreen):
             body.add_widget(row)
             self._show_value(spec)
         self.ids.scroll.scroll_y = 1
+        self.on_record, self.typing_new = {}, False
+        if any(s.get("type") in ("phone", "address") for s in self.specs):
+            when_done(self.app.core.contact_on_record(), self._contact_known, name="contact-on-record")
         first_empty = next((s["id"] for s in self.specs if not self.values.get(s["id"])), None)
         self.select_field(first_empty or (self.specs[0]["id"] if self.specs else ""))
+
+    def _contact_known(self, found: dict) -> None:
+        """The platform's answer: offer it on the field being edited (and the others when opened)."""
+        if not self.is_current() or not found:
+            return
+        self.on_record = dict(found)
+        self.select_field(self.active_field)
+
+    def use_on_record(self, field_id: str, kind: str) -> None:
+        """使用此号码 / 使用上次填写的地址: one tap, then on to the next empty field."""
+        value = self.on_record.get(kind)
+        if not value:
+            return
+        self.set_value(field_id, value)
+        following = [s["id"] for s in self.specs[[s["id"] for s in self.specs].index(field_id) + 1:]]
+        self.select_field(next((f for f in following if not self.values.get(f)), field_id))
+
+    def type_new(self, field_id: str) -> None:
+        """换一个号码: an empty field and the digit pad."""
+        self.typing_new = True
+        self.set_value(field_id, "")
+        self.select_field(field_id)
 
     def forget(self) -> None:
         for row in self.rows.values():   # kv bindings to the theme keep removed rows alive a while
             blank(row.ids.value)
         self.values, self.specs, self.rows, self.active_field = {}, [], {}, ""
+        self.on_record, self.typing_new = {}, False
         self.ids.fields.clear_widgets()
-        self.ids.editor.clear_widgets()
+        self._clear_editor()
         self.ids.editor_title.text = ""
 
     def relabel(self) -> None:
@@ -235,9 +269,10 @@ class FormScreen(FlowScreen):
             return labels.get(value, "")
         if kind == "id-number":
             return mask_id(self.app, value)
-        if kind == "phone" and not editing:
+        # a number or address from the platform is never shown whole (the resident did not type it)
+        if kind == "phone" and (not editing or (value and value == self.on_record.get("phone"))):
             return mask_phone(value)
-        if kind == "address" and not editing:
+        if kind == "address" and (not editing or (value and value == self.on_record.get("address"))):
             return mask_address(value)
         return value
 
@@ -253,14 +288,21 @@ class FormScreen(FlowScreen):
             self.rows[spec["id"]].ids.value.active = spec["id"] == field_id
             self._show_value(spec)   # only the field being edited shows a phone or address whole
         editor = self.ids.editor
-        editor.clear_widgets()
+        self._clear_editor()
         if not field_id:
             return
         spec = self.spec(field_id)
         kind = spec.get("type", "text")
         proxy = _FieldProxy(self, field_id)
         self.ids.editor_title.text = local(spec.get("label"), self.app.language)
-        if kind in ("phone", "id-number"):
+        on_record = self.on_record.get(kind) if kind in ("phone", "address") else None
+        if kind == "phone" and on_record and not self.typing_new:
+            # the handlers read the value when tapped: no widget or closure keeps it (forget())
+            editor.add_widget(Choice(text=tr("使用此号码 {phone}").format(phone=mask_phone(on_record)),
+                                     selected=self.values.get(field_id) == on_record,
+                                     on_release=lambda _w: self.use_on_record(field_id, kind)))
+            editor.add_widget(Choice(text=tr("换一个号码"), on_release=lambda _w: self.type_new(field_id)))
+        elif kind in ("phone", "id-number"):
             editor.add_widget(DigitPad(target=proxy, allow_x=kind == "id-number",
                                        max_length=11 if kind == "phone" else 18))
         elif kind == "select":
@@ -275,10 +317,29 @@ class FormScreen(FlowScreen):
             picker.load(str(self.values.get(field_id, "")))
         else:
             card = self.session.card if self.session is not None else None
+            if kind == "address" and on_record and (card is None or on_record != card.address):
+                editor.add_widget(Choice(text=tr("使用上次填写的地址 {address}").format(address=mask_address(on_record)),
+                                         on_release=lambda _w: self.use_on_record(field_id, kind)))
             if kind == "address" and card is not None and card.address:
                 editor.add_widget(Choice(text=tr("使用身份证上的地址"),
                                          on_release=lambda _w: self.set_value(field_id, card.address)))
-            editor.add_widget(PinyinPad(target=proxy, max_length=int(spec.get("max_length", 200))))
+            # the pad (40 keys) follows a frame later: the field's value and its one-tap choices
+            # are on the glass first (the answer to the tap that opened the field)
+            Clock.schedule_once(lambda _dt: self._add_pinyin_pad(field_id, int(spec.get("max_length", 200))), 0)
+
+    def _add_pinyin_pad(self, field_id: str, max_length: int) -> None:
+        editor = self.ids.editor
+        if self.active_field != field_id or any(isinstance(w, PinyinPad) for w in editor.children):
+            return
+        editor.add_widget(PinyinPad(target=_FieldProxy(self, field_id), max_length=max_length))
+
+    def _clear_editor(self) -> None:
+        """Empty the input area; its chips' texts too (a touch keeps the last widget it
+        touched, and a chip may show a masked number on record)."""
+        for chip in self.ids.editor.children:
+            if isinstance(chip, Label):
+                blank(chip)
+        self.ids.editor.clear_widgets()
 
     def _choose(self, field_id: str, value: str) -> None:
         self.set_value(field_id, value)

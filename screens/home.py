@@ -14,12 +14,9 @@ from kivy.utils import get_color_from_hex as hex_colour
 
 from kiosk.i18n import N_
 from screens.base import KioskScreen
-from screens.theme import theme
+from screens.theme import TILE_COLOURS, theme
 from screens.widgets import IconTile, icon, local, tr
 
-# Tile colours per category icon: blues with one warm tone, all ≥ 4.5:1 with white text.
-TILE_COLOURS = {"personal": "#0B4EA2", "business": "#0F6480", "printing": "#2F4FA8",
-                "query": "#3B3F98", "appeal": "#B0431A"}
 
 
 class HomeScreen(KioskScreen):
@@ -48,7 +45,8 @@ class HomeScreen(KioskScreen):
         if app.menu is None:
             return
         for category in app.menu.categories:
-            colour = hex_colour(TILE_COLOURS.get(category.icon, "#0B4EA2"))
+            tiles = TILE_COLOURS["elder" if theme.elder else "standard"]   # white on each: tests/test_contrast.py
+            colour = hex_colour(tiles.get(category.icon, tiles["personal"]))
             tile = IconTile(title=category.name(app.language),
                             subtitle=self._summary(category),
                             icon_source=icon(category.icon), tile_colour=colour)

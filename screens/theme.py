@@ -37,7 +37,8 @@ PALETTES = {
         "accent": "#C8102E", "accent_dark": "#9E0B23",
         "background": "#EEF3F9", "surface": "#FFFFFF", "border": "#D3DCE8",
         "text": "#1B2635", "text_muted": "#56657A", "text_on_primary": "#FFFFFF",
-        "success": "#15803D", "warning": "#B45309", "disabled": "#A3ADBA",
+        "success": "#137338", "warning": "#B45309", "disabled": "#D5DBE3", "text_disabled": "#4A5566",
+        "error_light": "#FFEDED", "warning_light": "#FFF5E8",
         "overlay": "#0B1A2ECC",
     },
     # 长辈模式: pure white/black, darker blue, thicker borders (contrast ≥ 7:1)
@@ -46,10 +47,38 @@ PALETTES = {
         "accent": "#A8001C", "accent_dark": "#7A0014",
         "background": "#FFFFFF", "surface": "#FFFFFF", "border": "#1B2635",
         "text": "#000000", "text_muted": "#1B2635", "text_on_primary": "#FFFFFF",
-        "success": "#0B5D2A", "warning": "#7A3A00", "disabled": "#7D8794",
+        "success": "#0B5D2A", "warning": "#7A3A00", "disabled": "#C4CAD3", "text_disabled": "#1B2635",
+        "error_light": "#FFF3F3", "warning_light": "#FFF5E8",
         "overlay": "#000000DD",
     },
 }
+
+# Home tiles per category pictogram (white title on the tile), per palette.
+TILE_COLOURS = {
+    "standard": {"personal": "#0B4EA2", "business": "#0F6480", "printing": "#2F4FA8",
+                 "query": "#3B3F98", "appeal": "#B0431A"},
+    "elder": {"personal": "#0B4EA2", "business": "#0A4D66", "printing": "#2F4FA8",
+              "query": "#3B3F98", "appeal": "#8C3413"},
+}
+
+# Every text colour the screens draw on each background, as (text, background, alpha of the
+# text): what tests/test_contrast.py holds to WCAG 2.x contrast -- at least 4.5:1, and 7:1 in
+# 长辈模式 (CONTRAST_MIN).  A new colour pair in a .kv file belongs here.
+CONTRAST_MIN = {"standard": 4.5, "elder": 7.0}
+_TONES_ON_PAGE = ("text", "text_muted", "primary", "accent", "success", "warning")
+TEXT_PAIRS: tuple[tuple[str, str, float], ...] = (
+    *((tone, page, 1.0) for page in ("background", "surface") for tone in _TONES_ON_PAGE),
+    ("text", "primary_light", 1.0), ("primary", "primary_light", 1.0),      # secondary button pressed, chips
+    ("text_on_primary", "primary", 1.0), ("text_on_primary", "primary_dark", 1.0),   # buttons, header
+    ("text_on_primary", "primary", 0.8),                                   # header tagline and date
+    ("text_on_primary", "accent", 1.0), ("text_on_primary", "accent_dark", 1.0),     # 结束, accent buttons
+    ("text_on_primary", "success", 1.0), ("text_on_primary", "warning", 1.0),        # 即办件 / 承诺件 tags
+    ("text_on_primary", "text_muted", 1.0),                                # 非主件 tag
+    ("text_disabled", "disabled", 1.0),                                    # a disabled button or tile
+    ("text_disabled", "surface", 1.0),                                     # 暂停 service's link
+    ("text", "error_light", 1.0), ("accent", "error_light", 1.0),          # 读卡 error box
+    ("text", "warning_light", 1.0), ("warning", "warning_light", 1.0),     # 暂停办理 box
+)
 
 # name -> px at 1080 short side, standard mode
 TYPE_SIZES = {"fs_small": 24, "fs_body": 30, "fs_large": 36, "fs_title": 46, "fs_hero": 64}
@@ -82,6 +111,9 @@ class Theme(EventDispatcher):
     success = ColorProperty()
     warning = ColorProperty()
     disabled = ColorProperty()
+    text_disabled = ColorProperty()
+    error_light = ColorProperty()
+    warning_light = ColorProperty()
     overlay = ColorProperty()
 
     # The same sizes again, for the class rules of the base widgets (<KLabel>, <KButton>,

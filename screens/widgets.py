@@ -58,6 +58,19 @@ class KLabel(Label):
     tone = OptionProperty("text", options=TONES)
 
 
+class AlertNote(BoxLayout):
+    """A message that may be an error: words, and -- when ``alert`` -- the alert pictogram
+    beside them, so a problem is never told by colour alone (a red line reads the same as a
+    black one to many eyes).  Hidden (no height) while ``text`` is empty.  ``tone`` as for
+    :class:`KLabel`; ``text`` is what tests and screens read."""
+    text = StringProperty("")
+    tone = OptionProperty("accent", options=TONES)
+    alert = BooleanProperty(True)
+    font_size = NumericProperty(0)
+    bold = BooleanProperty(False)
+    halign = StringProperty("left")
+
+
 class KButton(ButtonBehavior, Label):
     """A flat rounded button; ``style`` is primary | secondary | accent | ghost."""
     style = StringProperty("primary")

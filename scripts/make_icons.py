@@ -85,6 +85,14 @@ def unavailable(d):
     d.line([S * 0.24, S * 0.76, S * 0.76, S * 0.24], fill=WHITE, width=W)
 
 
+def alert(d):
+    """An error or a problem: a triangle with "!" (never colour alone: words go beside it)."""
+    d.line([S * 0.5, S * 0.12, S * 0.9, S * 0.84, S * 0.1, S * 0.84, S * 0.5, S * 0.12], fill=WHITE, width=W,
+           joint="curve")
+    d.line([S * 0.5, S * 0.36, S * 0.5, S * 0.6], fill=WHITE, width=int(W * 1.2))
+    d.ellipse(box(0.5, 0.72, 0.08, 0.08), fill=WHITE)
+
+
 def elder(d):
     d.ellipse(box(0.4, 0.2, 0.18, 0.18), outline=WHITE, width=W)
     d.line([S * 0.4, S * 0.3, S * 0.4, S * 0.62, S * 0.3, S * 0.9], fill=WHITE, width=W, joint="curve")
@@ -95,7 +103,7 @@ def elder(d):
 
 ICONS = {"personal": personal, "business": business, "printing": printing, "query": query,
          "appeal": appeal, "idcard": idcard, "help": help_, "unavailable": unavailable,
-         "elder": elder}
+         "elder": elder, "alert": alert}
 
 
 def main() -> None:

@@ -248,7 +248,7 @@ def test_coloured_labels_keep_their_colour_over_language_and_elder_switches(app)
     by_text = {w.text: w for w in walk(app.header) if getattr(w, "text", None) in ("简", "繁", "EN")}
 
     def check(when):
-        for widget, tone in ((screen.ids.error_title, "accent"), (screen.ids.instruction, "primary"),
+        for widget, tone in ((screen.ids.error_title.ids.note_text, "accent"), (screen.ids.instruction, "primary"),
                              (note, "text_muted")):
             assert list(widget.color) == list(getattr(theme, tone)), f"{widget.text!r} {when}"
             assert list(widget.color) != list(theme.text), f"{widget.text!r} turned black {when}"
@@ -415,10 +415,13 @@ def _small_targets(root, minimum):
             and min(w.width, w.height) < minimum]
 
 
+@pytest.mark.parametrize("elder", [False, True], ids=["standard", "elder"])
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)], ids=["landscape", "portrait"])
-def test_no_widget_outside_the_window_and_targets_are_big(app, size):
+def test_no_widget_outside_the_window_and_targets_are_big(app, size, elder):
+    """Every target at least MIN_TOUCH_PX (64 px at 1080p; the 适老化 rule asks ≥ 60 in 长辈模式)."""
     from kivy.core.window import Window
-    from screens.theme import MIN_TOUCH_PX
+    from screens.theme import MIN_TOUCH_PX, theme
+    theme.elder = elder
     Window.size = size
     pump_until(lambda: tuple(Window.size) == size, timeout=5)
     pump(5)

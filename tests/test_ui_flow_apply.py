@@ -428,7 +428,71 @@ def test_identity_check_unreachable_says_so_and_offers_retry_or_counter(app, kio
         tap(face.ids.retry)
         assert face.status == "capturing"
         until(lambda: face.status == "failed", 40, "the second failed check")
-        tap(face.ids.counter)                      # 到人工窗口: nothing is kept
+        printer = app.core.devices["receipt_printer"].simulator
+        jobs = len(printer.receipts)
+        tap(face.ids.counter)                      # 转人工办理: a slip, then 结束 keeps nothing
+        until(lambda: app.overlay is not None, 10, "the slip's outcome")
+        assert len(printer.receipts) == jobs + 1 and app.overlay.title == "请取走转人工凭条"
+        tap(app.overlay.ids.primary)
+        assert app.manager.current == "home" and app.core.session is None
+    finally:
+        platform.set_faults()
+
+
+@pytest.mark.parametrize("printer_fault", [False, True])
+def test_no_face_check_wanted_prints_a_counter_slip_and_ends_the_session(app, kiosk, printer_fault):
+    """不想刷脸: the button is there while the camera runs; the slip has the reference and no personal
+    data; a printer fault shows the reference on the screen instead; 结束 leaves nothing behind."""
+    import re
+    from tests.ui_driver import resident_traces
+    printer = app.core.devices["receipt_printer"].simulator
+    try:
+        start_service(app, "elderly-card")
+        read_card(app)
+        on_screen(app, "face")
+        face = current(app)
+        assert face.status == "capturing" and face.ids.hand_off.opacity == 1
+        assert face.ids.hand_off.height >= 64 and not face.ids.hand_off.disabled
+        # the roll runs out now (earlier, the menu would rightly pause services that print)
+        printer.paper_out = printer_fault
+        jobs = len(printer.receipts)
+        tap(face.ids.hand_off)
+        until(lambda: app.overlay is not None, 10, "the slip's outcome")
+        panel = app.overlay
+        reference = re.search(r"ZRG-[A-Z2-9]{4}-[A-Z2-9]{4}", panel.body).group(0)
+        if printer_fault:
+            assert panel.title == "凭条没有打印出来" and len(printer.receipts) == jobs   # never claimed printed
+        else:
+            assert panel.title == "请取走转人工凭条" and len(printer.receipts) == jobs + 1
+            text = printer.text()
+            assert reference in text and "敬老优待证" in text
+            for secret in residents_data():
+                assert secret not in text
+        assert not app.core.session.identity_verified       # no face check happened
+        tap(panel.ids.primary)                               # 结束
+        assert app.manager.current == "home" and app.core.session is None and app.overlay is None
+        pump_for(0.3)
+        assert not resident_traces(app, residents_data())
+    finally:
+        printer.paper_out = False
+
+
+def test_a_face_check_answered_after_the_hand_off_changes_nothing(app, kiosk):
+    """转人工 chosen while the platform still checks the face: the late match neither moves the
+    resident on to the form nor covers the slip's message."""
+    _, platform = kiosk
+    platform.set_faults(latency_s=2.0, paths=["/v1/identity"])
+    try:
+        start_service(app, "elderly-card")
+        read_card(app)
+        on_screen(app, "face")
+        face = current(app)
+        until(lambda: face.status == "verifying", 40, f"the check to be asked (face: {face.status})")
+        tap(face.ids.hand_off)
+        until(lambda: app.overlay is not None, 10, "the slip's outcome")
+        pump_for(3.0)                                   # the platform's match arrives meanwhile
+        assert app.manager.current == "face" and app.overlay is not None and face.status == "handing_off"
+        tap(app.overlay.ids.primary)
         assert app.manager.current == "home" and app.core.session is None
     finally:
         platform.set_faults()
@@ -464,8 +528,13 @@ def fill_every_screen(app) -> None:
     app.show_step("form")
     on_screen(app, "form")
     form = current(app)
+    until(lambda: not app.core.busy_for_resident, 10, "the contact details on record")
+    pump_for(0.2)
     tap(form.rows["phone"].ids.value)
-    assert form.rows["phone"].ids.value.text == "13812345678"
+    # shown whole while edited -- unless it is the number on record (an earlier test applied with it)
+    on_record = form.on_record.get("phone") == "13812345678"
+    assert form.rows["phone"].ids.value.text == ("138****5678" if on_record else "13812345678")
+    assert not on_record or any("138****5678" in w.text for w in form.ids.editor.children)
     app.show_step("delivery")
     on_screen(app, "delivery")
     delivery = current(app)
@@ -503,4 +572,50 @@ def test_no_screen_keeps_the_last_resident_after_the_session_ends(app, kiosk, en
     assert app.core.session is None
     pump_for(0.3)
     traces = resident_traces(app, residents_data())
+    assert not traces, "\n".join(traces)
+
+
+def test_a_returning_resident_reuses_the_phone_and_address_on_record(app, kiosk):
+    """材料复用 of contact details: the platform holds the phone and address of an earlier
+    application; the form offers them masked (one tap each), never shows them whole, and
+    forgets them with the session."""
+    import uuid
+    from kiosk.transaction import FORM
+    from tests.ui_driver import resident_traces, walk
+    phone, address = "13987654321", "广东省深圳市福田区华富街道莲花二村5栋201房"
+    app.core.platform.create_application(
+        {"service_id": "elderly-card", "applicant": {"name": "王秀英", "id_number": "440304194905120026"},
+         "form": {"phone": phone, "address": address}, "materials": [], "delivery": {"method": "pickup"},
+         "submitted_at": None, "offline": False}, f"contact-ui-{uuid.uuid4().hex}")
+    prepared_session(app)
+    app.core.session.form = {}
+    app.core.transaction.index = app.core.transaction.steps.index(FORM)
+    app.show_step(FORM)
+    on_screen(app, "form")
+    form = current(app)
+    tap(form.rows["phone"].ids.value)
+    until(lambda: any("139****4321" in getattr(w, "text", "") for w in form.ids.editor.children), 10,
+          "the number on record to be offered")
+    shown = [getattr(w, "text", "") for w in walk(app.root)]
+    assert not [t for t in shown if phone in t or "莲花二村" in t], "a number on record shown whole"
+    use = next(w for w in form.ids.editor.children if "139****4321" in w.text)
+    assert use.text == "使用此号码 139****4321"
+    assert any(w.text == "换一个号码" for w in form.ids.editor.children)
+    tap(use)                                                   # one tap instead of 11 digits
+    assert form.values["phone"] == phone and form.rows["phone"].ids.value.text == "139****4321"
+    form.ids.scroll.scroll_to(form.rows["address"], animate=False)
+    pump_for(0.2)
+    tap(form.rows["address"].ids.value)
+    before = next(w for w in form.ids.editor.children if "上次填写" in getattr(w, "text", ""))
+    assert before.text == "使用上次填写的地址 广东省深圳市福田区华富街道****"
+    tap(before)
+    assert form.values["address"] == address
+    tap(form.rows["phone"].ids.value)                          # selected again: still masked
+    assert form.rows["phone"].ids.value.text == "139****4321"
+    tap(next(w for w in form.ids.editor.children if w.text == "换一个号码"))
+    assert form.values["phone"] == "" and form.ids.editor.children[0].__class__.__name__ == "DigitPad"
+    tap(app.header.ids.finish_button)
+    assert app.core.session is None
+    pump_for(0.3)
+    traces = resident_traces(app, [phone, "139****4321", address])
     assert not traces, "\n".join(traces)

@@ -17,6 +17,7 @@ from devices.printers import status as escpos_status
 from devices.printers.common import WARNING_CODES, PrinterError, PrintResult
 from devices.printers.escpos_link import NetworkLink, PrinterLink, open_link
 from devices.printers.receipt_layout import ReceiptData, build_receipt
+from devices.printers.slip_layout import CounterSlipData, build_slip
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,18 @@ class ReceiptPrinter(Device):
         nothing is sent) and after (paper that ran out mid-receipt raises
         PrinterError("paper_out") so the UI can offer a reprint).
         """
-        payload = self.build(data)
+        return self._print(self.build(data), "receipt")
+
+    def build_slip(self, data: CounterSlipData) -> bytes:
+        return build_slip(data, self.width_mm, self.encoding, self.profile)
+
+    def print_slip(self, data: CounterSlipData) -> PrintResult:
+        """Print one 转人工凭条 (blocking, like :meth:`print_receipt`, with the same checks)."""
+        return self._print(self.build_slip(data), "counter_slip")
+
+    def _print(self, payload: bytes, kind: str) -> PrintResult:
         before = self._checked_status("before printing")
-        self.set_status(State.BUSY, "printing receipt", "printing")
+        self.set_status(State.BUSY, f"printing {kind}", "printing")
         try:
             with self._io:
                 if self._conn is None:
@@ -110,7 +120,7 @@ class ReceiptPrinter(Device):
             self._lost(exc)
             raise PrinterError("disconnected", f"receipt printer lost while printing: {exc}") from exc
         warnings = sorted({code for _, _, code in (before, after) if code in WARNING_CODES})
-        self.publish("printer.printed", kind="receipt", bytes=len(payload))
+        self.publish("printer.printed", kind=kind, bytes=len(payload))
         return PrintResult(ok=True, warnings=warnings, bytes_sent=len(payload))
 
     def _checked_status(self, when: str) -> tuple[State, str, str]:

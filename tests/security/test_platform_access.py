@@ -117,3 +117,20 @@ def test_walking_record_ids_locks_the_kiosk_out(kiosk_a, kiosk_b, path):
                 for n in range(40)]
     assert 429 in statuses[:25]
     assert kiosk_b.call("GET", real, grant=kiosk_b.present(RESIDENT_A)).status_code == 429  # locked, even so
+
+
+def test_contact_details_on_record_need_the_residents_identity_grant_at_this_kiosk(kiosk_a, kiosk_b):
+    """材料复用 of contact details (issue 14): the phone a resident gave is read back only under an
+    identity grant for that resident at the kiosk it was issued to."""
+    applied = kiosk_a.apply(RESIDENT_A)                       # the form carries 13800138000
+    kiosk_a.apply(RESIDENT_B)
+    assert kiosk_b.call("POST", "/v1/residents/contact", {}).status_code == 403
+    grant = kiosk_a.present(RESIDENT_A)
+    stolen = kiosk_b.call("POST", "/v1/residents/contact", {}, grant=grant)   # A's grant at kiosk B
+    assert stolen.status_code == 403 and "13800138000" not in stolen.text
+    pickup = kiosk_b.call("POST", "/v1/presence/pickup",
+                          {"pickup_code": applied["pickup_code"], "id_number": RESIDENT_A}).json()["presence_grant"]
+    by_pickup = kiosk_b.call("POST", "/v1/residents/contact", {}, grant=pickup)
+    assert by_pickup.status_code == 403 and "13800138000" not in by_pickup.text
+    mine = kiosk_a.call("POST", "/v1/residents/contact", {}, grant=grant)
+    assert mine.status_code == 200 and mine.json()["phone"] == "13800138000"
