@@ -475,6 +475,9 @@ def test_no_face_check_wanted_prints_a_counter_slip_and_ends_the_session(app, ki
         assert not resident_traces(app, residents_data())
     finally:
         printer.paper_out = False
+        # the next test starts a service that prints: wait for the printer's next poll to see paper
+        until(lambda: app.core.device_statuses()["receipt_printer"]["state"] in ("ready", "busy"), 15,
+              "the receipt printer to see paper again")
 
 
 def test_a_face_check_answered_after_the_hand_off_changes_nothing(app, kiosk):
