@@ -69,6 +69,14 @@ class EidIdentity:
         return f"EidIdentity(region={self.region!r}, code_id={self.code_id[:6]}…)"
 
 
+def id_number_valid(number: str) -> bool:
+    """18 characters with the GB 11643 check digit (what the identity service would refuse to issue)."""
+    if len(number) != 18 or not number[:17].isdigit() or not number.isascii():
+        return False
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return "10X98765432"[sum(int(d) * w for d, w in zip(number, weights)) % 11] == number[17].upper()
+
+
 def key_path(store: Store, path: str | os.PathLike | None = None) -> Path:
     path = path or os.environ.get("CENTRAL_EID_KEY")
     return Path(path) if path else Path(store.pepper_path).with_suffix(".eid")
