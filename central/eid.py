@@ -42,7 +42,7 @@ CARRIES = ("name", "id_number")   # what an e-ID answers; the card's other field
 
 # machine code -> (HTTP status, the technician's words); the kiosk shows its own plain words
 REFUSALS = {
-    "eid_forged": (400, "not an e-ID code issued by the identity service (unreadable or altered)"),
+    "eid_forged": (404, "not an e-ID code issued by the identity service (unreadable or altered)"),
     "eid_expired": (410, "this e-ID code has expired: show a fresh one"),
     "eid_used": (410, "this e-ID code was used already: show a fresh one"),
     "eid_wrong_region": (403, "this e-ID code is not valid in this kiosk's region"),

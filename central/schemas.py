@@ -308,7 +308,8 @@ RESIDENT_ERRORS = {**ERRORS, **LIMITED,
                    404: {"model": Problem, "description": "not found"}}
 
 EID_REFUSED = {
-    400: {"model": Problem, "description": "eid_forged: not a code of the identity service (or the body is not JSON)"},
+    404: {"model": Problem, "description": "eid_forged: not a code the identity service issued (unreadable or "
+                                           "altered)"},
     403: {"model": Problem, "description": "eid_wrong_region: the code is for another region's kiosks"},
     410: {"model": Problem, "description": "eid_expired / eid_used: show a fresh code"}}
 

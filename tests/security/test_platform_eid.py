@@ -120,7 +120,7 @@ def test_forged_and_altered_codes_are_refused(platform, kiosk_a, tmp_path):
     flipped = genuine[:20] + ("A" if genuine[20] != "A" else "B") + genuine[21:]
     stranger = eid.EidKey(os.urandom(32)).issue(RESIDENT_A, "王秀英", "440304")[0]   # another key
     for code in (flipped, stranger, "EID1.", "EID1.!!!", "https://example.com/eid?id=" + RESIDENT_A, "王秀英"):
-        refused(show(kiosk_a, code), 400, "eid_forged")
+        refused(show(kiosk_a, code), 404, "eid_forged")
     assert platform.store.one("SELECT COUNT(*) AS n FROM presence_grants")["n"] == 0
 
 
@@ -132,7 +132,7 @@ def test_a_code_of_another_region_is_refused(platform, kiosk_a):
 
 def test_refusals_lock_the_kiosk_out_after_ten(platform, kiosk_a, kiosk_b):
     for _ in range(limits.EID_PER_KIOSK.max_failures):
-        assert show(kiosk_a, "EID1.forged").status_code == 400
+        assert show(kiosk_a, "EID1.forged").status_code == 404
     good = issue(platform)
     locked = show(kiosk_a, good)
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
