@@ -24,7 +24,7 @@ TILE_COLOURS = {"personal": "#0B4EA2", "business": "#0F6480", "printing": "#2F4F
 
 class HomeScreen(KioskScreen):
     help_text = N_(
-        "刷身份证可直接开始办理，也可以先点选业务类别。字太小请点“长辈模式”，切换语言请点“简 / 繁 / EN”。")
+        "刷身份证可直接开始办理，没带身份证可以出示手机上的电子身份证二维码，也可以先点选业务类别。字太小请点“长辈模式”，切换语言请点“简 / 繁 / EN”。")
     portrait = BooleanProperty(False)
     no_menu = BooleanProperty(False)   # no valid service menu installed yet
 
@@ -73,6 +73,11 @@ class HomeScreen(KioskScreen):
     def start_with_card(self) -> None:
         self.app.begin_session()
         self.app.show("identify", service_id=None)
+
+    def start_with_eid(self) -> None:
+        """出示电子身份证二维码: the resident has no card with them (kiosk.eid)."""
+        self.app.begin_session()
+        self.app.show("eid", service_id=None)
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
