@@ -95,6 +95,9 @@ def test_home_eid_then_a_service_still_checks_the_face(app, kiosk):
     assert form.values["name"] == NAME and form.values["id-number"] == RESIDENT   # prefilled from the e-ID
     tap(form.rows["address"].ids.value)
     assert not [w for w in form.ids.editor.children if "身份证" in getattr(w, "text", "")]  # no card address
+    app.go_home("finished")                        # 结束: nothing of the resident stays in the app
+    on_screen(app, "home")
+    pump_for(0.3)
     traces = resident_traces(app, [RESIDENT, NAME])
     assert not traces, traces
 
