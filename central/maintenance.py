@@ -31,7 +31,7 @@ LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sam
           "appeals": "appeal text(s) erased", "ratings": "rating comment(s) erased",
           "verifications": "identity check(s)", "presence_grants": "ended presence grant(s)",
           "rate_limits": "ended rate-limit count(s)", "audit_entries": "audit entries",
-          "help_requests": "help request(s)"}
+          "help_requests": "help request(s)", "eid_codes_used": "used e-ID code(s) past expiry"}
 
 
 @dataclass
