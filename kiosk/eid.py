@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.id_number import id_number_valid
-from kiosk.platform import EidRefused, PlatformError, RetryableError
+from kiosk.platform import EidRefused, PlatformError
 
 PREFIX = "EID1."          # what the identity service's codes start with (central/eid.py)
 CARD_TYPE = "eid"
@@ -101,10 +101,8 @@ def identify(platform, session, text: str) -> EidIdentity:
         answer = platform.verify_eid(text.strip())
     except EidRefused as exc:
         raise EidNotAccepted(exc.code, str(exc)) from None
-    except RetryableError as exc:
+    except PlatformError as exc:   # 429: this kiosk is locked out for a while (never "the network")
         raise EidNotAccepted("locked" if getattr(exc, "status", None) == 429 else "offline", str(exc)) from None
-    except PlatformError as exc:
-        raise EidNotAccepted("offline", str(exc)) from None
     fields = answer.get("identity") or {}
     identity = EidIdentity(name=str(fields.get("name") or ""), id_number=str(fields.get("id_number") or ""))
     session.set_card(identity)

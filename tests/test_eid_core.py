@@ -106,6 +106,18 @@ def test_refusals_come_back_with_the_platforms_machine_code(core, platform):
     assert refusal(core, "https://example.com/pay?order=1") == "not_eid"     # never sent to the platform
 
 
+def test_a_kiosk_locked_out_is_told_so_not_that_the_network_is_down(core, platform):
+    from central import limits
+    store = platform.store
+    for _ in range(limits.EID_PER_KIOSK.max_failures):
+        limits.fail(store, limits.EID_PER_KIOSK, "eid-kiosk", "eid-kiosk")
+    try:
+        assert refusal(core, issue(platform)) == "locked"
+    finally:
+        with store.write():
+            store.execute("DELETE FROM rate_limits")
+
+
 def test_offline_the_resident_is_told_so(core, platform):
     from kiosk.platform import PlatformClient
     real, core.platform = core.platform, PlatformClient("http://127.0.0.1:9", token="x", timeout=0.5)

@@ -139,3 +139,19 @@ def test_a_service_needing_the_cards_address_asks_for_the_card(app, kiosk):
     assert "住址" in identify.card_note and "请刷身份证" in identify.card_note
     assert identify.ids.use_eid.disabled
     assert isinstance(app.core.transaction, Transaction)
+
+
+def test_every_refusal_has_its_own_plain_words(app):
+    """Each reason kiosk.eid can give has words of its own in every language (none falls back)."""
+    from kiosk import i18n
+    from kiosk.eid import REFUSAL_CODES
+    from screens.eid import REFUSAL_WORDS
+    assert set(REFUSAL_WORDS) == set(REFUSAL_CODES)
+    for language in i18n.LANGUAGES:
+        app.set_language(language)
+        from screens.widgets import tr
+        texts = [tr(title) for title, _advice in REFUSAL_WORDS.values()]
+        assert len(set(texts)) == len(texts) and not any("eid" in t for t in texts)
+        if language != "zh_CN":
+            assert all(tr(t) != t for pair in REFUSAL_WORDS.values() for t in pair)
+    app.set_language("zh_CN")
