@@ -21,6 +21,7 @@ from central import audit, eid, grants, limits
 from central.admin import issue_kiosk_token
 from central.storage import Store
 from tests.security.conftest import RESIDENT_A, RESIDENT_B, Kiosk
+from tests.security.test_platform_workers import four_workers  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,3 +165,26 @@ def test_maintenance_forgets_the_uses_of_expired_codes(platform, kiosk_a):
     assert show(kiosk_a, issue(platform)).status_code == 200
     assert eid.purge_used(platform.store) == 0
     assert eid.purge_used(platform.store, now=time.time() + 3600) == 1
+
+
+def test_single_use_across_four_worker_processes(four_workers, tmp_path):
+    """`central serve --workers 4` on PostgreSQL: one code sent by 8 threads at once, each on its own
+    connection (so over several worker processes) identifies the resident once; the rest are told
+    it was used."""
+    from central.sealing import load_or_create_secret
+    kiosks, _workers = four_workers
+    key = eid.EidKey(load_or_create_secret(tmp_path / "central.eid", create=True))  # beside the pepper
+    code = key.issue(RESIDENT_A, "王秀英", "440304", 60.0)[0]
+    answers, start = [], threading.Barrier(8)
+
+    def attempt():
+        start.wait()
+        answers.append(show(kiosks["kiosk-a"], code))
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [410] * 7, [a.text for a in answers]
+    assert {a.json()["detail"]["code"] for a in answers if a.status_code == 410} == {"eid_used"}
