@@ -56,7 +56,7 @@ class EidScreen(KioskScreen):
     def on_bus_event(self, event) -> None:
         if self.manager is None or self.manager.current != self.name:
             return
-        if event.topic == "qr.scanned" and event.data.get("text") and self.status != "checking":
+        if event.topic == "qr.scanned" and event.data.get("text") and self.status in ("waiting", "error"):
             self.scanned(str(event.data["text"]))
 
     def scanned(self, text: str) -> None:

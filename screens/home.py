@@ -12,6 +12,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty
 from kivy.utils import get_color_from_hex as hex_colour
 
+from kiosk.eid import looks_like_eid
 from kiosk.i18n import N_
 from screens.base import KioskScreen
 from screens.theme import theme
@@ -65,6 +66,11 @@ class HomeScreen(KioskScreen):
     def on_bus_event(self, event) -> None:
         if event.topic == "menu.changed":
             self.build_tiles()
+        elif (event.topic == "qr.scanned" and self.manager is not None and self.manager.current == self.name
+              and looks_like_eid(str(event.data.get("text") or ""))):
+            # an e-ID held to the scanner without a tap first: as if 出示电子身份证二维码 was tapped
+            self.start_with_eid()
+            self.app.screen("eid").scanned(str(event.data["text"]))
 
     def open_category(self, category_id: str) -> None:
         self.app.begin_session()

@@ -102,6 +102,19 @@ def test_home_eid_then_a_service_still_checks_the_face(app, kiosk):
     assert not traces, traces
 
 
+def test_an_eid_held_to_the_scanner_at_home_starts_without_a_tap(app, kiosk):
+    _, platform = kiosk
+    app.go_home("back")
+    on_screen(app, "home")
+    scan(app, "https://example.com/not-an-eid")          # some other QR code: home stays as it is
+    pump_for(0.5)
+    assert app.manager.current == "home" and app.core.session is None
+    scan(app, issue(platform))
+    on_screen(app, "eid", 10)
+    on_screen(app, "category", 15)
+    assert app.core.session.card.card_type == "eid" and app.core.session.presence_grant
+
+
 def test_refused_codes_read_in_plain_words(app, kiosk):
     _, platform = kiosk
     code = issue(platform)
