@@ -23,8 +23,9 @@ from fastapi.responses import JSONResponse
 
 from central.body_limits import BodyLimitMiddleware
 from central.faults import FaultInjector, FaultMiddleware
+from central.eid import EidKey
 from central.platform_key import PlatformIdentity
-from central.routers import (admin, applications, documents, enroll, feedback, heartbeat, help, identity, menu,
+from central.routers import (admin, applications, documents, eid, enroll, feedback, heartbeat, help, identity, menu,
                              residents)
 from central.settings import Settings
 from central.dialect import DataRejected
@@ -47,6 +48,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, docs: bool = F
     app.state.store = store
     app.state.settings = Settings(faults=faults, docs=docs)
     app.state.platform_identity = functools.cache(lambda: platform_key or PlatformIdentity.for_store(store))
+    app.state.eid_key = functools.cache(lambda: EidKey.for_store(store))  # the identity service's (central.eid)
     if faults is not None:
         app.add_middleware(FaultMiddleware, injector=faults)
         app.include_router(admin.faults_router)
@@ -62,7 +64,7 @@ def create_app(store: Store, faults: FaultInjector | None = None, docs: bool = F
         """Unauthenticated liveness, naming nothing but the service (the embedded platform probes it)."""
         return {"service": "central", "api": API_VERSION}
 
-    for area in (enroll, menu, applications, identity, residents, documents, feedback, help, heartbeat, admin):
+    for area in (enroll, menu, applications, identity, eid, residents, documents, feedback, help, heartbeat, admin):
         app.include_router(area.router)
     return app
 

@@ -5,6 +5,8 @@
     central admin set-password [--password-file F]   (the fleet page's credential, stored as scrypt)
     central enroll-code [--ttl 24h] [--region 440304]
     central kiosk-token KIOSK_ID            (dev/test: register a kiosk without a code)
+    central eid issue --id-number N [--name NAME] [--ttl 60s] [--region 440304] [--png F]
+                                            (the identity service: an e-ID QR code for a resident's phone)
     central applications list [--status accepted] | approve NO
     central kiosks [KIOSK_ID]               (fleet, what needs attention first; one kiosk's history)
     central kiosks revoke KIOSK_ID          (a stolen kiosk: its token and grants stop working now)
@@ -206,6 +208,22 @@ def cmd_enroll_code(args, store: Store) -> int:
     expires = dt.datetime.now() + dt.timedelta(seconds=args.ttl)
     print(f"{code}   (region {args.region}, one use, expires {expires:%Y-%m-%d %H:%M})")
     print(f"platform key fingerprint {fingerprint}   (kioskctl enroll --fingerprint / enroll-qr --fingerprint)")
+    return 0
+
+
+def cmd_eid(args, store: Store) -> int:
+    """The reference platform plays the identity service: an e-ID code (and its QR as a PNG)."""
+    from central import eid
+    number = args.id_number.strip().upper()
+    if not eid.id_number_valid(number):
+        raise UsageError("--id-number is not an 18-character ID number with a valid check digit")
+    if not 0 < args.ttl <= eid.MAX_TTL_S:
+        raise UsageError(f"--ttl must be more than 0 and at most {eid.MAX_TTL_S:g}s")
+    code, expires = eid.EidKey.for_store(store).issue(number, args.name, args.region, args.ttl)
+    png = eid.write_png(code, args.png or "eid-qr.png")
+    print(code)
+    print(f"(region {args.region}, one use, expires {dt.datetime.fromtimestamp(expires):%H:%M:%S}; QR in {png})",
+          file=sys.stderr)
     return 0
 
 
@@ -427,6 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("kiosk_id")
     s.add_argument("--region", default=admin.DEFAULT_REGION)
     s.set_defaults(func=cmd_kiosk_token)
+
+    s = sub.add_parser("eid", help="the identity service: issue an e-ID QR code (prints the code, writes a PNG)")
+    s.add_argument("action", choices=("issue",))
+    s.add_argument("--id-number", required=True)
+    s.add_argument("--name", default="", help="the name the e-ID carries")
+    s.add_argument("--ttl", type=_duration, default=60.0, help="validity, e.g. 60s (at most 10m; default 60s)")
+    s.add_argument("--region", default=admin.DEFAULT_REGION, help="the region whose kiosks accept it")
+    s.add_argument("--png", help="where to write the QR image (default eid-qr.png)")
+    s.set_defaults(func=cmd_eid)
 
     s = sub.add_parser("applications", help="list or approve applications")
     s.add_argument("action", choices=("list", "approve"))

@@ -6,7 +6,11 @@ presence at that kiosk moments ago, in one of two ways:
 * ``identity`` -- the card was read and the live face matched (POST /v1/identity/verify): covers
   every record of that resident;
 * ``pickup`` -- the receipt's pickup code together with the ID number on the card read at the kiosk
-  (POST /v1/presence/pickup): covers that one application and its documents (通办通取 at any kiosk).
+  (POST /v1/presence/pickup): covers that one application and its documents (通办通取 at any kiosk);
+* ``eid`` -- an e-ID QR code, sealed by the identity service, live, single-use and of this kiosk's
+  region, was shown at the kiosk (POST /v1/eid/verify, central.eid): covers every record of that
+  resident, like ``identity`` (the code is the identity service's proof that the phone's owner
+  unlocked it; services whose guide asks for a face check still do one).
 
 A grant is random (only its hash is stored), bound to the kiosk it was issued to and to the
 resident key (the keyed hash of the ID number), and lives ``GRANT_TTL_S``.  A document's print
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from central.storage import Store, token_hash
 
 GRANT_TTL_S = 600.0
-IDENTITY, PICKUP = "identity", "pickup"
+IDENTITY, PICKUP, EID = "identity", "pickup", "eid"
 VIA_GRANT, VIA_APPLICATION = "grant", "application"
 
 

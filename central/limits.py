@@ -28,10 +28,11 @@ PICKUP_PER_KIOSK = Limit("pickup:kiosk", 10, 900.0, 900.0)
 PICKUP_PER_RESIDENT = Limit("pickup:resident", 5, 900.0, 1800.0)
 IDENTITY_PER_KIOSK = Limit("identity:kiosk", 20, 900.0, 600.0)
 IDENTITY_PER_RESIDENT = Limit("identity:resident", 5, 900.0, 1800.0)
+EID_PER_KIOSK = Limit("eid:kiosk", 10, 900.0, 900.0)         # e-ID codes refused (forged, expired, used, region)
 LOOKUP_PER_KIOSK = Limit("lookup:kiosk", 20, 900.0, 900.0)   # unknown numbers, reads refused for lack of a grant
 ENROLL_PER_CLIENT = Limit("enroll:client", 5, 900.0, 900.0)
 ADMIN_PER_CLIENT = Limit("admin:client", 5, 900.0, 900.0)
-ALL = (PICKUP_PER_KIOSK, PICKUP_PER_RESIDENT, IDENTITY_PER_KIOSK, IDENTITY_PER_RESIDENT, LOOKUP_PER_KIOSK,
+ALL = (PICKUP_PER_KIOSK, PICKUP_PER_RESIDENT, IDENTITY_PER_KIOSK, IDENTITY_PER_RESIDENT, EID_PER_KIOSK, LOOKUP_PER_KIOSK,
        ENROLL_PER_CLIENT, ADMIN_PER_CLIENT)
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from central import audit, grants, limits
+from central import audit, eid, grants, limits
 from central import help as help_requests
 from central import retention as rules
 from central.idempotency import KEY_RETENTION_DAYS
@@ -31,7 +31,7 @@ LABELS = {"idempotency_keys": "idempotency key(s)", "heartbeats": "heartbeat sam
           "appeals": "appeal text(s) erased", "ratings": "rating comment(s) erased",
           "verifications": "identity check(s)", "presence_grants": "ended presence grant(s)",
           "rate_limits": "ended rate-limit count(s)", "audit_entries": "audit entries",
-          "help_requests": "help request(s)"}
+          "help_requests": "help request(s)", "eid_codes_used": "used e-ID code(s) past expiry"}
 
 
 @dataclass
@@ -58,6 +58,7 @@ def run(store: Store, retention: Retention | None = None, now: float | None = No
             "ratings": rules.erase_rating_comments(store, retention.rating_comments_s, now=now),
             "verifications": rules.purge_verifications(store, retention.verifications_s, now=now),
             "presence_grants": grants.purge_expired(store, now=now),
+            "eid_codes_used": eid.purge_used(store, now=now),
             "rate_limits": limits.purge_ended(store, now=now),
             "audit_entries": audit.purge(store, retention.audit_s, now=now),
             "help_requests": help_requests.purge(store, retention.help_s, now=now)}

@@ -145,6 +145,25 @@ class IdentityResponse(BaseModel):
     grant_expires_in_s: int | None = None
 
 
+class EidVerifyRequest(Strict):
+    code: str = Field(min_length=1, max_length=1000, description="the text of the e-ID QR code the resident "
+                                                                 "showed (EID1.…), as scanned")
+
+
+class EidIdentityFields(BaseModel):
+    name: str
+    id_number: str = Field(description="the whole number: the kiosk masks it wherever it is shown")
+
+
+class EidVerifyResponse(BaseModel):
+    identity: EidIdentityFields = Field(description="what the e-ID carries: name and ID number only -- no "
+                                                    "address, photo or card validity")
+    carries: list[str] = Field(description="the identity fields an e-ID carries (the kiosk asks for the card "
+                                           "where a service needs another)")
+    presence_grant: str = Field(description="send as X-Presence-Grant; valid at this kiosk only, for this resident")
+    grant_expires_in_s: int
+
+
 class PickupGrantRequest(Strict):
     pickup_code: str = Field(pattern=r"^[0-9]{8}$", description="8 digits from the receipt")
     id_number: str = Field(min_length=1, max_length=40, description="read from the resident's card at this kiosk; "
@@ -293,6 +312,13 @@ RESIDENT_ERRORS = {**ERRORS, **LIMITED,
                    403: {"model": Problem, "description": "no valid presence grant for this resident at this kiosk "
                                                           "(X-Presence-Grant)"},
                    404: {"model": Problem, "description": "not found"}}
+
+EID_REFUSED = {
+    404: {"model": Problem, "description": "eid_forged: not a code the identity service issued (unreadable or "
+                                           "altered)"},
+    403: {"model": Problem, "description": "eid_wrong_region: the code is for another region's kiosks"},
+    410: {"model": Problem, "description": "eid_expired / eid_used: show a fresh code"}}
+
 
 IDEMPOTENT_ERRORS = {**ERRORS,
                      409: {"model": Problem, "description": "a request with this key is still being processed"}}

@@ -81,6 +81,7 @@ class Store(IdempotencyKeys, ResidentRecords):
             self.db_path = Path(db_path)
         pepper_path = Path(pepper_path) if pepper_path else self.db_path.with_suffix(".pepper")
         key_path = Path(key_path) if key_path else pepper_path.with_suffix(".key")
+        self.pepper_path = pepper_path  # other secrets of this platform live beside it (central.eid)
         self.location = self.dialect.describe()
         self._local = threading.local()
         # One writer at a time inside this process: waiting on a lock is immediate, SQLite's

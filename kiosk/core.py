@@ -26,7 +26,7 @@ from typing import Any, Callable
 from devices import registry
 from devices.base import Device
 from common.events import EventBus
-from kiosk import contact, counter_slip, licences, printer_offsets, receipts, workflow
+from kiosk import contact, counter_slip, eid, licences, printer_offsets, receipts, workflow
 from kiosk.background import run_in_thread
 from kiosk.capture import Captures
 from kiosk.config import Config
@@ -176,7 +176,8 @@ class KioskCore:
         (identification is skipped when the card was read already, 刷身份证办理)."""
         self.session.service_id = service.id
         self.transaction = Transaction(service)
-        if self.transaction.current == IDENTIFY and self.session.card is not None:
+        if (self.transaction.current == IDENTIFY and self.session.card is not None
+                and not self.card_fields_missing(service)):  # an e-ID lacking what the form takes: read the card
             self.transaction.advance()
         return self.transaction.current
 
@@ -196,8 +197,23 @@ class KioskCore:
         code when it cannot be used ("expired"), else None."""
         if card.expired(today or dt.date.today()):
             return "expired"
+        if eid.is_eid(self.session.card) and self.session.card.id_number != card.id_number:
+            self.session.presence_grant = None   # the e-ID's grant is another resident's
         self.session.set_card(card)
         return None
+
+    def identify_by_eid(self, text: str) -> Future:
+        """电子身份证: the platform verifies the scanned e-ID code; on success the session holds the
+        identity it carries (like a card read) and its presence grant.  The future answers the
+        identity, or raises :class:`kiosk.eid.EidNotAccepted` (``.code``: why, for plain words)."""
+        if self.session is None:
+            self.begin_session()
+        session, platform = self.session, self.platform
+        return self._for_resident(lambda: eid.identify(platform, session, text), "identify-eid")
+
+    def card_fields_missing(self, service) -> list[str]:
+        """Card fields ``service`` takes from the card that the session's e-ID lacks ([] after a card read)."""
+        return eid.card_fields_missing(service, self.session.card if self.session else None)
 
     def start_face_capture(self) -> bool:
         """人证核验: the live capture starts (``face.*`` events); False: no camera."""

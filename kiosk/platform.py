@@ -75,6 +75,15 @@ class PresenceRequired(FinalError):
     presence again: identity check, or pickup code with the card)."""
 
 
+class EidRefused(FinalError):
+    """POST /v1/eid/verify refused the code: ``code`` is the platform's machine code (eid_forged,
+    eid_expired, eid_used, eid_wrong_region)."""
+
+    def __init__(self, message: str, status: int | None, code: str):
+        super().__init__(message, status)
+        self.code = code
+
+
 GRANT_HEADER = "X-Presence-Grant"
 
 
@@ -309,6 +318,20 @@ class PlatformClient:
         """人证核验: {match, score, verification_id, presence_grant}. Images as bytes (or already base64)."""
         body = {"card": card, "photo_wlt_b64": _b64(photo_wlt), "face_jpeg_b64": _b64(face_jpeg)}
         return self._json(self._request("POST", "/v1/identity/verify", json=body))
+
+    def verify_eid(self, code: str) -> dict:
+        """电子身份证: {identity: {name, id_number}, carries, presence_grant}; raises EidRefused
+        (with the platform's machine code) for a forged, expired, used or other region's code."""
+        response = self._request("POST", "/v1/eid/verify", json={"code": code}, ok=(200, 403, 404, 410))
+        if response.status_code != 200:
+            detail = self._json(response).get("detail")
+            code_ = detail.get("code") if isinstance(detail, dict) else None
+            message = f"POST /v1/eid/verify -> {response.status_code}: {_reason(response)}"
+            if not (isinstance(code_, str) and code_.startswith("eid_")):
+                raise AuthError(message, response.status_code) if response.status_code == 403 \
+                    else FinalError(message, response.status_code)
+            raise EidRefused(message, response.status_code, code_)
+        return self._json(response)
 
     def grant_by_pickup(self, pickup_code: str, id_number: str) -> str:
         """通办通取: the receipt's pickup code with the ID number of the card read here → a presence

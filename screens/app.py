@@ -60,6 +60,7 @@ SCREENS: dict[str, str] = {
     "category": "screens.category:CategoryScreen",
     "guide": "screens.guide:GuideScreen",
     "identify": "screens.identify:IdentifyScreen",
+    "eid": "screens.eid:EidScreen",
     "maintenance": "screens.maintenance:MaintenanceScreen",
     # the resident transaction flow (docs/flow.md)
     "face": "screens.face:FaceScreen",

@@ -12,6 +12,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty
 from kivy.utils import get_color_from_hex as hex_colour
 
+from kiosk.eid import looks_like_eid
 from kiosk.i18n import N_
 from screens.base import KioskScreen
 from screens.theme import TILE_COLOURS, theme
@@ -21,7 +22,7 @@ from screens.widgets import IconTile, icon, local, tr
 
 class HomeScreen(KioskScreen):
     help_text = N_(
-        "刷身份证可直接开始办理，也可以先点选业务类别。字太小请点“长辈模式”，切换语言请点“简 / 繁 / EN”。")
+        "刷身份证可直接开始办理，没带身份证可以出示手机上的电子身份证二维码，也可以先点选业务类别。字太小请点“长辈模式”，切换语言请点“简 / 繁 / EN”。")
     portrait = BooleanProperty(False)
     no_menu = BooleanProperty(False)   # no valid service menu installed yet
 
@@ -63,6 +64,11 @@ class HomeScreen(KioskScreen):
     def on_bus_event(self, event) -> None:
         if event.topic == "menu.changed":
             self.build_tiles()
+        elif (event.topic == "qr.scanned" and self.manager is not None and self.manager.current == self.name
+              and looks_like_eid(str(event.data.get("text") or ""))):
+            # an e-ID held to the scanner without a tap first: as if 出示电子身份证二维码 was tapped
+            self.start_with_eid()
+            self.app.screen("eid").scanned(str(event.data["text"]))
 
     def open_category(self, category_id: str) -> None:
         self.app.begin_session()
@@ -71,6 +77,11 @@ class HomeScreen(KioskScreen):
     def start_with_card(self) -> None:
         self.app.begin_session()
         self.app.show("identify", service_id=None)
+
+    def start_with_eid(self) -> None:
+        """出示电子身份证二维码: the resident has no card with them (kiosk.eid)."""
+        self.app.begin_session()
+        self.app.show("eid", service_id=None)
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

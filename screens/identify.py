@@ -34,6 +34,10 @@ ERROR_WORDS = {
 DEVICE_TROUBLE = (N_("读卡器暂时无法使用"), N_("请联系现场工作人员，或到人工窗口办理。"))
 
 
+# card fields an e-ID lacks (kiosk.eid.NOT_ON_EID), named for the resident
+MISSING_FIELD_WORDS = {"address": N_("住址"), "ethnicity": N_("民族")}
+
+
 def error_words(code: str) -> tuple[str, str]:
     return ERROR_WORDS.get(code, DEVICE_TROUBLE)
 
@@ -55,6 +59,7 @@ class IdentifyScreen(KioskScreen):
     greeting = StringProperty("")
     card_offset = NumericProperty(0.0)     # 0..1, the card moving onto the reader
     service_id = StringProperty("", allownone=True)
+    card_note = StringProperty("")         # after an e-ID: why the card itself is needed
 
     def on_kv_post(self, _base):
         self._animation = None
@@ -63,9 +68,27 @@ class IdentifyScreen(KioskScreen):
         self.service_id = service_id or ""
         self.status = "waiting"
         self.error_title = self.error_advice = self.greeting = ""
+        self.card_note = self._card_note()
+
+    def _card_note(self) -> str:
+        """An e-ID identified the resident, but this service takes from the card what it lacks."""
+        core = self.app.core if self.app is not None else None
+        transaction = core.transaction if core is not None else None
+        missing = core.card_fields_missing(transaction.service) if transaction is not None else []
+        if not missing:
+            return ""
+        separator = ", " if self.app.language == "en" else "、"
+        fields = separator.join(tr(MISSING_FIELD_WORDS.get(name, name)) for name in missing)
+        return tr("此业务需要身份证上的{fields}，电子身份证没有这项信息，请刷身份证。").format(fields=fields)
+
+    def use_eid(self) -> None:
+        """出示电子身份证二维码 instead of the card."""
+        self.app.show("eid", service_id=self.service_id)
 
     def forget(self) -> None:
-        self.prepare()
+        self.service_id = ""
+        self.status = "waiting"
+        self.error_title = self.error_advice = self.greeting = self.card_note = ""
 
     def on_enter(self, *_args):
         self.card_offset = 0.0

@@ -105,6 +105,7 @@ def views(app, orientations=ORIENTATIONS, languages=i18n.LANGUAGES, elder_modes=
                 app.core.bus.publish("idcard.error", "id_reader", code="read_failed",
                                      message="tour: simulated read failure")
                 yield f"{prefix}-identify-error"
+                yield from eid_views(app, prefix)
                 app.show_countdown(app.kiosk_config.session.countdown_s)
                 yield f"{prefix}-countdown"
                 app.close_overlay()
@@ -113,6 +114,36 @@ def views(app, orientations=ORIENTATIONS, languages=i18n.LANGUAGES, elder_modes=
                 app.close_overlay()
                 yield from tour_views(app, prefix)   # the transaction flow screens
     app.go_home("back")
+
+
+def eid_views(app, prefix: str):
+    """电子身份证: waiting for the QR code, a refused code's plain words, the greeting; and the
+    identify screen asking for the card a service needs after an e-ID login (nothing is sent)."""
+    from kiosk.eid import EidIdentity, EidNotAccepted
+    from kiosk.privacy import mask_name
+    from kiosk.samples import sample_card
+    from kiosk.transaction import Transaction
+    from screens.widgets import tr
+
+    app.begin_session()
+    app.show("eid", service_id=None)
+    yield f"{prefix}-eid"
+    screen = app.screen("eid")
+    screen._refused(EidNotAccepted("eid_used"))
+    yield f"{prefix}-eid-error"
+    screen.status, screen.greeting = "done", tr("{name}，您好").format(name=mask_name(sample_card().name))
+    yield f"{prefix}-eid-done"
+    menu = app.menu
+    service = next((s for c in (menu.categories if menu else []) for s in c.services if s.id == "elderly-card"), None)
+    if service is None:
+        return
+    form = [dict(spec, prefill="card.address") if spec.get("type") == "address" else spec for spec in service.form]
+    card = sample_card()
+    app.core.session.set_card(EidIdentity(name=card.name, id_number=card.id_number))
+    app.core.transaction = Transaction(service.model_copy(update={"form": form}))
+    app.show("identify", service_id=service.id)
+    yield f"{prefix}-identify-after-eid"
+    app.core.transaction = None
 
 
 def tour_views(app, prefix: str):

@@ -101,9 +101,21 @@ def elder(d):
     d.line([S * 0.66, S * 0.42, S * 0.66, S * 0.92], fill=WHITE, width=W)
 
 
+def eid(d):
+    """A phone showing a QR code (电子身份证)."""
+    d.rounded_rectangle(box(0.5, 0.5, 0.5, 0.84), radius=S * 0.06, outline=WHITE, width=W)
+    d.line([S * 0.44, S * 0.15, S * 0.56, S * 0.15], fill=WHITE, width=W // 2)
+    for cx, cy in ((0.4, 0.36), (0.6, 0.36), (0.4, 0.56)):   # the finder squares
+        d.rectangle(box(cx, cy, 0.14, 0.14), outline=WHITE, width=W // 2)
+        d.rectangle(box(cx, cy, 0.05, 0.05), fill=WHITE)
+    for cx, cy in ((0.56, 0.52), (0.64, 0.6), (0.56, 0.62), (0.65, 0.5)):
+        d.rectangle(box(cx, cy, 0.05, 0.05), fill=WHITE)
+    d.line([S * 0.34, S * 0.75, S * 0.66, S * 0.75], fill=WHITE, width=W // 2)
+
+
 ICONS = {"personal": personal, "business": business, "printing": printing, "query": query,
          "appeal": appeal, "idcard": idcard, "help": help_, "unavailable": unavailable,
-         "elder": elder, "alert": alert}
+         "elder": elder, "alert": alert, "eid": eid}
 
 
 def main() -> None:

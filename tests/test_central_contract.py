@@ -40,6 +40,7 @@ def test_contract_covers_the_whole_kiosk_api():
         ("POST", "/v1/residents/materials"), ("POST", "/v1/residents/contact"), ("POST", "/v1/documents/query"),
         ("GET", "/v1/documents/{document_id}"), ("POST", "/v1/documents/{document_id}/printed"),
         ("POST", "/v1/ratings"), ("POST", "/v1/appeals"), ("POST", "/v1/heartbeat"), ("POST", "/v1/presence/pickup"),
+        ("POST", "/v1/eid/verify"),
         ("POST", "/v1/help"), ("GET", "/v1/help/{request_id}")}
     assert {"kioskToken", "presenceGrant"} <= set(PUBLISHED["components"]["securitySchemes"])
     assert not any(p.startswith("/admin") for p in PUBLISHED["paths"])
