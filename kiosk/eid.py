@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.i18n import N_
 from kiosk.id_number import id_number_valid
 from kiosk.platform import EidRefused, PlatformError
 
@@ -24,6 +25,17 @@ NOT_ON_EID = ("address", "ethnicity")
 
 # the platform's machine codes, and the kiosk's own ("not_eid": some other QR code; "offline")
 REFUSAL_CODES = ("eid_forged", "eid_expired", "eid_used", "eid_wrong_region", "not_eid", "offline", "locked")
+
+# why the code was not accepted -> (what happened, what to do), shown and spoken (kiosk/voice/prompts.py)
+REFUSAL_WORDS = {
+    "eid_expired": (N_("二维码已过期"), N_("请在手机上刷新电子身份证二维码，再对准扫码口。")),
+    "eid_used": (N_("这个二维码已经用过了"), N_("请在手机上刷新电子身份证二维码，再对准扫码口。")),
+    "eid_forged": (N_("无法识别这个电子身份证二维码"), N_("请打开官方电子身份证应用出示二维码，或改为刷身份证。")),
+    "not_eid": (N_("这不是电子身份证二维码"), N_("请打开官方电子身份证应用出示二维码，或改为刷身份证。")),
+    "eid_wrong_region": (N_("此电子身份证二维码不能在本机使用"), N_("请刷身份证办理，或到人工窗口办理。")),
+    "locked": (N_("暂时不能使用电子身份证"), N_("请稍后再试，或改为刷身份证。")),
+    "offline": (N_("暂时无法核验电子身份证"), N_("网络暂时不通。请改为刷身份证，或到人工窗口办理。")),
+}
 
 
 class EidNotAccepted(Exception):

@@ -15,27 +15,12 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
+from kiosk.eid import REFUSAL_WORDS
 from kiosk.i18n import N_
 from kiosk.privacy import mask_name
 from screens.base import KioskScreen
 from screens.widgets import tr
 from screens.worker import when_done
-
-# why the code was not accepted (kiosk.eid.REFUSAL_CODES) -> (what happened, what to do)
-REFUSAL_WORDS = {
-    "eid_expired": (N_("二维码已过期"), N_("请在手机上刷新电子身份证二维码，再对准扫码口。")),
-    "eid_used": (N_("这个二维码已经用过了"), N_("请在手机上刷新电子身份证二维码，再对准扫码口。")),
-    "eid_forged": (N_("无法识别这个电子身份证二维码"), N_("请打开官方电子身份证应用出示二维码，或改为刷身份证。")),
-    "not_eid": (N_("这不是电子身份证二维码"), N_("请打开官方电子身份证应用出示二维码，或改为刷身份证。")),
-    "eid_wrong_region": (N_("此电子身份证二维码不能在本机使用"), N_("请刷身份证办理，或到人工窗口办理。")),
-    "locked": (N_("暂时不能使用电子身份证"), N_("请稍后再试，或改为刷身份证。")),
-    "offline": (N_("暂时无法核验电子身份证"), N_("网络暂时不通。请改为刷身份证，或到人工窗口办理。")),
-}
-
-
-def refusal_words(code: str) -> tuple[str, str]:
-    return REFUSAL_WORDS.get(code, REFUSAL_WORDS["offline"])
-
 
 class EidScreen(KioskScreen):
     help_text = N_("请打开手机上的电子身份证，把二维码对准屏幕下方的扫码口，稍等片刻。没有手机也可以改为刷身份证。")
@@ -68,10 +53,14 @@ class EidScreen(KioskScreen):
     def _identified(self, identity) -> None:
         self.status = "done"
         self.greeting = tr("{name}，您好").format(name=mask_name(identity.name))
+        self.app.core.speak("eid.verified")
         Clock.schedule_once(self._go_on, 1.0)   # let the resident see the greeting
 
     def _refused(self, exc: BaseException) -> None:
-        title, advice = refusal_words(getattr(exc, "code", "offline"))
+        code = getattr(exc, "code", "offline")
+        code = code if code in REFUSAL_WORDS else "offline"
+        title, advice = REFUSAL_WORDS[code]
+        self.app.core.speak(f"eid.{code}")
         self.status = "error"
         self.error_title, self.error_advice = tr(title), tr(advice)
 

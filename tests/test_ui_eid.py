@@ -158,7 +158,7 @@ def test_every_refusal_has_its_own_plain_words(app):
     """Each reason kiosk.eid can give has words of its own in every language (none falls back)."""
     from kiosk import i18n
     from kiosk.eid import REFUSAL_CODES
-    from screens.eid import REFUSAL_WORDS
+    from kiosk.eid import REFUSAL_WORDS
     assert set(REFUSAL_WORDS) == set(REFUSAL_CODES)
     for language in i18n.LANGUAGES:
         app.set_language(language)

@@ -9,6 +9,7 @@ a value: fixed prompts never carry a resident's data (tests/test_voice.py checks
 from __future__ import annotations
 
 from kiosk import i18n
+from kiosk.eid import REFUSAL_WORDS
 from kiosk.i18n import N_
 
 _READ_AGAIN = N_("请把身份证平放在感应区中央，不要移动，听到提示音后再拿开。")
@@ -29,6 +30,9 @@ PROMPTS: dict[str, tuple[str, ...]] = {
     "screen.result": (N_("请记下或拍下办件编号，凭它可以查询办理进度。"),),
     "screen.rating": (N_("您对本次办理满意吗？"),),
     "screen.print_document": (N_("凭身份证，或扫描回执凭条上的二维码，可以打印已办结的证照。每份证照只打印一次。"),),
+    "screen.eid": (N_("请出示电子身份证二维码"), N_("打开手机上的电子身份证，把二维码对准下方扫码口。")),
+    "eid.verified": (N_("身份信息已核验，请稍候"),),
+    **{f"eid.{code}": words for code, words in REFUSAL_WORDS.items()},
     "screen.query": (N_("请输入办件编号，或扫描凭条上的二维码"),),
     "screen.appeal": (N_("请先选择类别，再点选符合您情况的内容。留下手机号码，工作人员会联系您。"),),
     # the ID card
