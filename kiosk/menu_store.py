@@ -71,6 +71,7 @@ class MenuStore:
         self._etag: str | None = None
         self._rejected_etag: str | None = None      # kept in memory only: a restart retries once
         self._in_session = False
+        self._none_published = False                # the last poll found no menu (logged once per change)
         self._poller: Worker | None = None
         bus.subscribe("session.", self._on_session)
 
@@ -223,9 +224,16 @@ class MenuStore:
         except FinalError as exc:
             if exc.status == 404:
                 self.last_check = time.time()
+                if not self._none_published:   # once per state change, not once per poll
+                    self._none_published = True
+                    log.warning("menu: the platform has no published menu; keeping version %s",
+                                self.menu.version if self.menu else "none")
                 return "none_published"
             raise
         self.last_check = time.time()
+        if self._none_published:
+            self._none_published = False
+            log.info("menu: the platform publishes a menu again")
         if data is None or (etag and etag == self._rejected_etag):
             return "not_modified"
         try:

@@ -202,3 +202,22 @@ def test_a_bad_pinned_key_is_a_one_line_config_error(tmp_path):
     text = f'[kiosk]\ndata_dir = "{tmp_path / "var"}"\n[menu]\npubkeys = ["not-a-key"]\n'
     with pytest.raises(ConfigError, match=r"^test.toml: \[menu\] pubkeys: not an Ed25519 public key"):
         MenuStore(cfg.parse(text, source="test.toml"), EventBus())
+
+
+def test_no_published_menu_is_logged_once_per_change_not_per_poll(tmp_path, caplog):
+    """Issue 18: every poll against a platform with no published menu logged a WARNING."""
+    import logging
+    caplog.set_level(logging.INFO)
+    with run_server(tmp_path / "central.db") as platform:
+        client = PlatformClient(platform.base_url, platform.token)
+        store = make_store(tmp_path)
+        store.load()
+        caplog.clear()
+        for _ in range(5):
+            assert store.poll_once(client) == "none_published"
+        kiosk_warnings = [r for r in caplog.records if r.name.startswith("kiosk") and r.levelno >= logging.WARNING]
+        assert [r.getMessage() for r in kiosk_warnings] == [
+            "menu: the platform has no published menu; keeping version none"]
+        publish_menu(platform.store, bundle(1))
+        assert store.poll_once(client) == "installed"
+        assert any(r.getMessage() == "menu: the platform publishes a menu again" for r in caplog.records)

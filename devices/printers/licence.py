@@ -212,6 +212,7 @@ class LicencePrinter(Device):
 
     # -- Device hooks --------------------------------------------------------------
     def _connect(self) -> None:
+        self.prepare_fonts(wait=False)   # the one-time font build, never inside a resident's print
         self.backend.check()
         self.recover()
         self._refresh()
@@ -247,6 +248,16 @@ class LicencePrinter(Device):
 
     def unfinished(self) -> list:
         return self.journal.unfinished()
+
+    def prepare_fonts(self, wait: bool = True) -> bool:
+        """Build and register the licence font (install, self-test: ``wait``; start: in the
+        background).  Returns whether it is ready now."""
+        fonts = pdf_fonts(str(self.font_cache))
+        if wait:
+            fonts.prepare()
+        else:
+            fonts.prepare_in_background()
+        return fonts.ready
 
     def render(self, doc: dict, print_token: str = "") -> bytes:
         return render_pdf(doc, print_token, draw_stock=self.draw_stock, offset_mm=self.offset_mm,
