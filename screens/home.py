@@ -27,9 +27,12 @@ class HomeScreen(KioskScreen):
         "刷身份证可直接开始办理，也可以先点选业务类别。字太小请点“长辈模式”，切换语言请点“简 / 繁 / EN”。")
     portrait = BooleanProperty(False)
     no_menu = BooleanProperty(False)   # no valid service menu installed yet
+    from_glance = BooleanProperty(False)   # tiles drawn from the cached glance, the core still starting
+    waiting = BooleanProperty(False)       # a tile tapped before the core was ready: opened when it is
+    _pending_category: str | None = None
 
     def on_kv_post(self, _base):
-        self.app.bind(language=lambda *_: self.build_tiles(), core_ready=lambda *_: self.build_tiles())
+        self.app.bind(language=lambda *_: self.build_tiles(), core_ready=self._on_core_ready)
         theme.bind(elder=lambda *_: self.build_tiles())
         self.bind(size=self._orient)
         self.build_tiles()
@@ -45,9 +48,13 @@ class HomeScreen(KioskScreen):
         grid.clear_widgets()
         app = self.app
         self.no_menu = app.core_ready and app.menu is None
-        if app.menu is None:
+        # Before the core is ready: the glance of the last verified menu (kiosk.menu_glance),
+        # so the first frame already shows the categories.
+        menu = app.menu or (app.menu_glance if not app.core_ready else None)
+        self.from_glance = menu is not None and app.menu is None
+        if menu is None:
             return
-        for category in app.menu.categories:
+        for category in menu.categories:
             colour = hex_colour(TILE_COLOURS.get(category.icon, "#0B4EA2"))
             tile = IconTile(title=category.name(app.language),
                             subtitle=self._summary(category),
@@ -66,7 +73,18 @@ class HomeScreen(KioskScreen):
         if event.topic == "menu.changed":
             self.build_tiles()
 
+    def _on_core_ready(self, *_args) -> None:
+        self.build_tiles()
+        pending, self._pending_category = self._pending_category, None
+        self.waiting = False
+        if pending is not None and self.app.menu is not None and self.app.manager.current == "home" \
+                and any(c.id == pending for c in self.app.menu.categories):
+            self.open_category(pending)
+
     def open_category(self, category_id: str) -> None:
+        if not self.app.core_ready:      # a glance tile: the verified menu opens it once the core is up
+            self._pending_category, self.waiting = category_id, True
+            return
         self.app.begin_session()
         self.app.show("category", category_id=category_id)
 
