@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 
 from devices.base import Device, State
@@ -24,7 +25,7 @@ from common.paths import ASSETS
 from devices.printers.common import PrinterError, PrintResult
 from devices.printers.cups_backend import CupsBackend, FileBackend
 from devices.printers.fonts import outline_glyphs, pdf_fonts
-from devices.printers.journal import COMPLETED, PrintJournal
+from devices.printers.journal import COMPLETED, JOURNAL_DAYS, PrintJournal
 from devices.printers.printable import printable
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,7 @@ class LicencePrinter(Device):
         self.font_cache = Path(font_cache)
         self.offset_mm, self.draw_stock, self.template_dir = offset_mm, draw_stock, template_dir
         self._printing = threading.Lock()
+        self._next_expiry = 0.0
 
     # -- Device hooks --------------------------------------------------------------
     def _connect(self) -> None:
@@ -220,6 +222,10 @@ class LicencePrinter(Device):
     def _poll(self) -> None:
         if not self._printing.locked():
             self._refresh()
+            if time.monotonic() >= self._next_expiry:   # retention, hourly: kiosks run for months
+                self._next_expiry = time.monotonic() + 3600
+                if self.journal.expire():
+                    log.info("print journal: settled jobs older than %d days forgotten", JOURNAL_DAYS)
 
     def _refresh(self) -> None:
         try:
