@@ -27,6 +27,7 @@ from devices import registry
 from devices.base import Device
 from common.events import EventBus
 from kiosk import licences, printer_offsets, receipts, workflow
+from kiosk import memory
 from kiosk.background import run_in_thread
 from kiosk.capture import Captures
 from kiosk.config import Config
@@ -135,6 +136,7 @@ class KioskCore:
             self.session.wipe()
             self.session = None
             self.bus.publish("session.ended")
+            memory.trim_soon()   # its images are freed: glibc's held pages go back (issue 18)
 
     # -- background work for the resident ---------------------------------
     @property

@@ -146,6 +146,8 @@ def app() -> App:
 
 def load_kv() -> None:
     """Load widgets.kv once (not at import: the kv file imports from this module)."""
+    from screens import kivy_fixes
+    kivy_fixes.apply()
     path = str(Path(__file__).with_suffix(".kv"))
     if path not in Builder.files:
         Builder.load_file(path)
