@@ -69,6 +69,7 @@ class KioskCore:
         self.captures = Captures(self.devices)
         self._resident_work = 0
         self._work_lock = threading.Lock()
+        memory.configure()   # large image buffers in their own mappings (issue 18)
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:

@@ -7,7 +7,8 @@ heap stayed flat: what grew was glibc's *free but held* memory (``mallinfo2().fo
 freed by worker threads in many arenas) left fragmented arenas that glibc keeps
 rather than returning to the kernel.  ``malloc_trim(0)`` gives those pages back.
 
-:func:`trim_soon` runs it in a short-lived background thread shortly after a session
+:func:`configure` keeps large image buffers out of the arenas (a fixed mmap threshold), and
+:func:`trim_soon` runs ``malloc_trim``  in a short-lived background thread shortly after a session
 ends (never on the UI thread, never while a resident waits), at most one at a time.
 Linux/glibc only: elsewhere it does nothing.
 """
@@ -24,6 +25,8 @@ from kiosk.background import run_in_thread
 
 log = logging.getLogger(__name__)
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # mallopt parameters (glibc malloc.h)
+MMAP_THRESHOLD = 1 << 20  # buffers of 1 MiB and more (camera frames, captures) get their own mapping
 TRIM_DELAY_S = 2.0      # after the session ends: the screens have dropped its widgets and images by then
 _running = threading.Lock()
 _libc = None
@@ -37,10 +40,27 @@ def _glibc():
             try:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+                libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
                 _libc = libc
             except (OSError, AttributeError):
                 pass
     return _libc or None
+
+
+def configure() -> bool:
+    """Fix glibc's mmap threshold at 1 MiB (once, at core start).
+
+    glibc raises its mmap threshold dynamically up to 32 MiB each time a mapped chunk is
+    freed: after the first camera frame (2.7 MB at 1280x720) every later frame, face crop
+    and page scan is carved from the arenas instead, and freeing them leaves holes glibc
+    keeps.  A fixed threshold keeps large image buffers in their own mappings, returned to
+    the kernel the moment they are freed.  False where there is no glibc."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    ok &= libc.mallopt(M_TRIM_THRESHOLD, 4 * MMAP_THRESHOLD) == 1
+    return ok
 
 
 def trim() -> bool:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +73,44 @@ def test_a_session_end_trims_in_the_background(tmp_path, monkeypatch):
     core.end_session()                                   # no session: nothing to give back
     time.sleep(0.2)
     assert calls == ["malloc-trim"]
+
+
+CAPTURES = """
+import random, sys, threading
+from kiosk import memory
+from tests.test_memory import rss_mb
+if sys.argv[1] == "configured":
+    assert memory.configure()
+def captures():
+    keep, rng = [], random.Random(1)
+    first = bytearray(8_000_000)             # freed: glibc's dynamic threshold rises to 8 MB
+    del first
+    for _ in range(60):                      # preview frames, page scans, face crops ...
+        frame = bytearray(rng.choice((1_200_000, 2_764_800, 6_220_800)))
+        frame[::4096] = b"\\x01" * len(frame[::4096])
+        small = bytearray(rng.randint(20_000, 120_000))
+        small[::4096] = b"\\x01" * len(small[::4096])
+        keep.append(small)                   # ... with the small things that outlive them
+        del frame
+    captures.keep = keep[::6]
+before = rss_mb()
+thread = threading.Thread(target=captures)
+thread.start()
+thread.join()
+print(rss_mb() - before)
+"""
+
+
+def test_large_buffers_freed_by_a_worker_go_back_to_the_kernel():
+    """After ``configure()`` camera-frame-sized buffers freed in a worker thread do not stay in
+    the resident set: without it glibc's dynamic mmap threshold carves them from an arena,
+    whose holes the small allocations between them pin."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+
+    def growth(mode: str) -> float:
+        out = subprocess.run([sys.executable, "-c", CAPTURES, mode], cwd=root, capture_output=True, text=True,
+                             check=True, env={**os.environ, "PYTHONPATH": str(root)}).stdout
+        return float(out.strip())
+    default, configured = growth("default"), growth("configured")
+    assert configured < default - 3, f"RSS growth {default:.1f} MB by default, {configured:.1f} MB configured"
