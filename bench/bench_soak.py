@@ -41,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
-SESSIONS, QUICK_SESSIONS, WARM_UP, EVERY = 40, 20, 10, 10
+SESSIONS, QUICK_SESSIONS, WARM_UP, EVERY = 30, 20, 10, 10
 IDLE_S, COUNTDOWN_S = 2, 2          # the abandoned session's idle timer (the others keep the configured one)
 GOAL_RSS_MB = 2.0
 STARTED = time.monotonic()
@@ -352,6 +352,7 @@ def _child(workdir: str, sessions: int) -> None:
                     app.go_home("finished")
                     ui.pump(5)
                 if n % EVERY == 0:
+                    ui.pump_for(3)   # between residents: the session's background trim had its chance
                     print("SAMPLE " + json.dumps(sample(app, n, data_dir)), flush=True)
             prints = data_dir / "prints"
             ui.until(lambda: not any(prints.glob("*.pdf")), 60, "the licence PDFs' retention")

@@ -25,7 +25,8 @@ from kiosk.background import run_in_thread
 
 log = logging.getLogger(__name__)
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # mallopt parameters (glibc malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8   # mallopt parameters (glibc malloc.h)
+ARENA_MAX = 2             # worker threads share two arenas instead of up to 8 per core, each keeping its holes
 MMAP_THRESHOLD = 1 << 20  # buffers of 1 MiB and more (camera frames, captures) get their own mapping
 TRIM_DELAY_S = 2.0      # after the session ends: the screens have dropped its widgets and images by then
 _running = threading.Lock()
@@ -54,13 +55,16 @@ def configure() -> bool:
     freed: after the first camera frame (2.7 MB at 1280x720) every later frame, face crop
     and page scan is carved from the arenas instead, and freeing them leaves holes glibc
     keeps.  A fixed threshold keeps large image buffers in their own mappings, returned to
-    the kernel the moment they are freed.  False where there is no glibc."""
+    the kernel the moment they are freed.  At most ``ARENA_MAX`` arenas: each worker thread
+    (devices, queue, menu poller, use cases) otherwise gets its own, holding its own free
+    pages.  False where there is no glibc."""
     libc = _glibc()
     if libc is None:
         return False
     ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     ok &= libc.mallopt(M_TRIM_THRESHOLD, 4 * MMAP_THRESHOLD) == 1
-    return ok
+    ok &= libc.mallopt(M_ARENA_MAX, ARENA_MAX) == 1
+    return bool(ok)
 
 
 def trim() -> bool:
