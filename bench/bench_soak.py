@@ -10,8 +10,8 @@ platform on a loopback port, and drives it with touches as the UI tests do
 * 证照打印 by card (a newly approved document printed on the file-backed licence printer);
 * 办件查询 by a typed application number;
 * an appeal (诉求) with a phrase and a phone number;
-* a session abandoned on a service guide, ended by the idle timeout (shortened);
-* language and 长辈模式 switches while browsing a category.
+* language and 长辈模式 switches while browsing, then a session abandoned on a service
+  guide, ended by the idle timeout (shortened).
 
 Every 10 sessions it records RSS, threads, open fds, live widgets, live ``Line``
 instructions, ScrollView ``bar_color`` observers, glibc's in-use and free-but-held heap
@@ -203,36 +203,37 @@ class Soak:
         self._home()
 
     def abandoned(self) -> None:
-        """A resident walks away from a service guide: the idle timeout ends the session."""
+        """A resident switches language and 长辈模式 while browsing, then walks away from a
+        service guide: the idle timeout ends the session (and restores the defaults)."""
+        from screens.theme import theme
         ui, app = self.ui, self.app
+        def switch(language: str, elder: bool) -> None:
+            app.set_language(language)
+            if theme.elder != elder:
+                app.toggle_elder_mode()
+            ui.pump(3)
+        for language, elder in (("zh_TW", True), ("en", False)):
+            switch(language, elder)                  # on the home screen
+            ui.tap(self._tiles()[1])
+            ui.on_screen(app, "category")
+            switch("zh_CN", not elder)               # and live, in the session
+            ui.pump_for(0.2)
+            app.go_home("finished")
+            ui.pump(5)
+        switch("zh_TW", True)
         ui.tap(self._tiles()[0])
         ui.on_screen(app, "category")
         ui.tap(self._service_rows()[0])
         ui.on_screen(app, "guide")
         app.idle.idle_s, app.idle.countdown_s = IDLE_S, COUNTDOWN_S   # shortened: the soak has no minute to spare
         ui.until(lambda: app.manager.current == "home" and app.core.session is None,
-                 (IDLE_S + COUNTDOWN_S) * 2 + 10, "the idle timeout")
+                 (IDLE_S + COUNTDOWN_S) * 4 + 10, "the idle timeout")
         ui.pump(5)
+        if app.language != "zh_CN" or theme.elder:
+            raise RuntimeError("the idle timeout did not restore the default language and mode")
 
-    def languages(self) -> None:
-        from screens.theme import theme
-        ui, app = self.ui, self.app
-        for language, elder in (("zh_TW", True), ("en", False), ("zh_CN", True)):
-            app.set_language(language)
-            if theme.elder != elder:
-                app.toggle_elder_mode()
-            ui.pump(3)
-            ui.tap(self._tiles()[1])
-            ui.on_screen(app, "category")
-            ui.pump_for(0.2)
-            app.go_home("finished")
-            ui.pump(5)
-        if theme.elder:
-            app.toggle_elder_mode()
-        app.set_language("zh_CN")
-        self._home()
-
-    MIX = ("application", "licence", "query", "appeal", "abandoned", "languages")
+    # five kinds: every 10 sessions the sample follows the same kind of session
+    MIX = ("application", "licence", "query", "appeal", "abandoned")
 
     # -- helpers ---------------------------------------------------------------------------------
     def _tiles(self):
@@ -401,6 +402,8 @@ def soak(sessions: int, keep: bool = False) -> tuple[list[dict], dict]:
     return samples, end
 
 
+# goal 0: no new high after the warm-up (the last sample is not above the earlier ones; open fds
+# may be one above: a pooled connection to the platform opens and closes with worker threads)
 METRICS = (("rss_mb", "RSS", "MB", GOAL_RSS_MB), ("threads", "threads", "", 0), ("fds", "open fds", "", 0),
            ("widgets", "live widgets", "", 0), ("temp_files", "temp files", "", 0),
            ("session_files", "session files", "", 0), ("lines", "live Line instructions", "", None),
@@ -425,7 +428,9 @@ def figures(samples: list[dict], end: dict) -> list[dict]:
         if goal is None:
             ok, goal_text = None, ""
         elif goal == 0:
-            ok, goal_text = after[-1][key] <= after[0][key], "0 (no growth)"
+            tolerance = 1 if key == "fds" else 0
+            ok = len(after) < 2 or after[-1][key] <= max(s[key] for s in after[:-1]) + tolerance
+            goal_text = "0 (no growth)"
         else:
             ok, goal_text = growth <= goal, f"<= {goal} {unit}"
         out.append({"name": f"soak: {label} growth per 100 sessions", "value": value,
