@@ -2,8 +2,8 @@
 
 * Kivy 2.3.1's ``ScrollView.update_from_scroll`` ``fbind``s ``bar_color`` on every call
   (every scroll, resize and content change) and unbinds one observer at most every 0.5 s,
-  so the persistent ScrollViews (guide, category, form) gained ~25 observers per resident
-  session (issue 18, bench/bench_soak.py).  Unbinding before Kivy binds keeps exactly one.
+  so the persistent ScrollViews (guide, category, form) gained observers every session
+  (the issue saw ~25 a session; bench/bench_soak.py measured ~125).  Unbinding before Kivy binds keeps exactly one.
 """
 from __future__ import annotations
 
