@@ -48,18 +48,20 @@ def _child(kind: str, data_dir: str) -> None:
         app = BareApp()
 
     seen = set()
+    flips = [0]
 
     def on_flip(*_args):
         if app.root is None or not getattr(app, "_running", True):
             return
+        flips[0] += 1
         if kind == "bare":
             print(HOME, MENU, flush=True)
             os._exit(0)  # the figure is the first frame; teardown is not measured
         if app.manager.current == "home" and HOME not in seen:
             seen.add(HOME)
-            print(HOME, flush=True)
+            print(HOME, f"frame={flips[0]}", flush=True)
         if app.screen("home").ids.categories.children:
-            print(MENU, flush=True)
+            print(MENU, f"frame={flips[0]}", flush=True)
             os._exit(0)
     Window.bind(on_flip=on_flip)
     app.run()
@@ -98,7 +100,7 @@ def run(quick: bool = False) -> list[dict]:
             menu_s.append(with_menu)
             bare_s.append(_measure("bare", tmp)[0])
     kiosk, bare, with_menu = (statistics.median(x) for x in (kiosk_s, bare_s, menu_s))
-    ratio = kiosk / bare
+    ratio, menu_ratio = kiosk / bare, with_menu / bare
     spread = f"kiosk runs {min(kiosk_s):.2f}-{max(kiosk_s):.2f} s, bare {min(bare_s):.2f}-{max(bare_s):.2f} s"
     return [
         {"name": "startup: first frame of the home screen", "value": round(kiosk, 3), "unit": "s",
@@ -108,8 +110,9 @@ def run(quick: bool = False) -> list[dict]:
         {"name": "startup: home screen / bare window", "value": round(ratio, 2), "unit": "x",
          "goal": f"<= {GOAL_RATIO}x", "ok": ratio <= GOAL_RATIO, "detail": "ratio of the medians"},
         {"name": "startup: first frame with the service categories", "value": round(with_menu, 3),
-         "unit": "s", "goal": "", "ok": None,
-         "detail": f"median of {runs}; core start in the background (devices, queue, menu bundle)"},
+         "unit": "s", "goal": f"<= {GOAL_RATIO}x bare ({GOAL_RATIO * bare:.2f} s)", "ok": menu_ratio <= GOAL_RATIO,
+         "detail": f"median of {runs}; {menu_ratio:.2f}x the bare window; tiles from the glance of the last "
+                   "verified menu (kiosk/menu_glance.py), the core starts in the background"},
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import platform
 import sys
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
     p.add_argument("--only", help="substring of benchmark module names to run")
     p.add_argument("--out", default=str(HERE / "results.json"))
+    p.add_argument("--sessions", type=int, help="soak: resident sessions to run (default: a few minutes' worth)")
     args = p.parse_args(argv)
     figures, failures = [], []
     for path in sorted(HERE.glob("bench_*.py")):
@@ -34,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         try:
             module = importlib.import_module(f"bench.{path.stem}")
-            results = module.run(quick=args.quick)
+            if args.sessions and "sessions" in inspect.signature(module.run).parameters:
+                results = module.run(quick=args.quick, sessions=args.sessions)
+            else:
+                results = module.run(quick=args.quick)
         except Exception:
             failures.append(path.stem)
             traceback.print_exc()

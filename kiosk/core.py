@@ -26,7 +26,7 @@ from typing import Any, Callable
 from devices import registry
 from devices.base import Device
 from common.events import EventBus
-from kiosk import contact, counter_slip, eid, licences, printer_offsets, receipts, workflow
+from kiosk import contact, counter_slip, eid, licences, memory, printer_offsets, receipts, workflow
 from kiosk.background import run_in_thread
 from kiosk.capture import Captures
 from kiosk.config import Config
@@ -73,6 +73,7 @@ class KioskCore:
         self._work_lock = threading.Lock()
         self._maintenance = None  # kiosk.maintenance.Maintenance, made when a technician first enters
         self.help_desk = HelpDesk(self)  # 帮助: requests to staff through the queue (kiosk.help)
+        memory.configure()   # large image buffers in their own mappings (issue 18)
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
@@ -148,6 +149,7 @@ class KioskCore:
             self.session.wipe()
             self.session = None
             self.bus.publish("session.ended")
+            memory.trim_soon()   # its images are freed: glibc's held pages go back (issue 18)
 
     # -- background work for the resident ---------------------------------
     @property

@@ -10,6 +10,7 @@ untranslated names) in :mod:`kiosk.menu_lint`.  Nothing here imports Kivy.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -30,16 +31,24 @@ class Menu(MenuDocument):
     """A validated menu with lookup by id and search; build with :func:`load_menu` or :func:`menu_from_document`."""
 
     _services: dict[str, Service] = PrivateAttr()
-    _index: Any = PrivateAttr()
+    _index: Any = PrivateAttr(default=None)
+    _index_lock: Any = PrivateAttr()
 
     def model_post_init(self, _context: Any) -> None:
         self._services = {}
+        self._index_lock = threading.Lock()
         for service in self.services():
             if service.id in self._services:
                 raise MenuError(f"service id {service.id!r} appears twice")
             self._services[service.id] = service
-        from kiosk.menu_search import SearchIndex  # pypinyin is heavy; only menus need it
-        self._index = SearchIndex(self._services.values())
+
+    def prepare_search(self) -> None:
+        """Build the pinyin search index (pypinyin's import alone is ~0.4 s): the menu store
+        does it in the background once the menu is shown; :meth:`search` waits for it."""
+        with self._index_lock:
+            if self._index is None:
+                from kiosk.menu_search import SearchIndex  # pypinyin is heavy; only search needs it
+                self._index = SearchIndex(self._services.values())
 
     def services(self) -> Iterator[Service]:
         for category in self.categories:
@@ -53,6 +62,7 @@ class Menu(MenuDocument):
 
     def search(self, query: str, limit: int = 20) -> list[Service]:
         """Services matching a name fragment (any language), pinyin initials or full pinyin."""
+        self.prepare_search()
         return self._index.search(query, limit)
 
     def __repr__(self) -> str:

@@ -34,6 +34,7 @@ from common.files import fsync_dir, stage, write_atomic
 from common.worker import Worker
 from common.events import Event, EventBus
 from kiosk.config import Config, ConfigError
+from kiosk import menu_glance
 from kiosk.menu import Menu
 from kiosk.menu_bundle import BundleError, VerifiedBundle, pinned_keys, verify_bundle
 from kiosk.platform import FinalError, PlatformError, RetryableError
@@ -71,6 +72,7 @@ class MenuStore:
         self._etag: str | None = None
         self._rejected_etag: str | None = None      # kept in memory only: a restart retries once
         self._in_session = False
+        self._none_published = False                # the last poll found no menu (logged once per change)
         self._poller: Worker | None = None
         bus.subscribe("session.", self._on_session)
 
@@ -111,7 +113,7 @@ class MenuStore:
                 log.warning("menu: version %d expired at %s; still shown until a newer one arrives",
                             verified.version, verified.menu.expires.isoformat())
                 self.bus.publish("menu.stale", "menu", version=verified.version)
-            self.bus.publish("menu.changed", "menu", version=verified.version)
+            self._changed(verified.version)
             return self.menu
         log.error("menu: no usable menu on disk; services are unavailable until one is received")
         self.bus.publish("menu.unavailable", "menu")
@@ -168,7 +170,7 @@ class MenuStore:
                 result = "installed"
         self.bus.publish("menu.installed", "menu", version=verified.version, active=result == "installed")
         if result == "installed":
-            self.bus.publish("menu.changed", "menu", version=verified.version)
+            self._changed(verified.version)
         return result
 
     def _install_files(self, data: bytes) -> None:
@@ -192,6 +194,17 @@ class MenuStore:
         self.pending = None
         self.stale = False
 
+    def _changed(self, version: int) -> None:
+        """A new menu is active: cache the home screen's glance of it (drawn in the next
+        start's first frame), announce it, then build its pinyin search index in the
+        background (pypinyin's import is ~0.4 s: not before the categories are shown)."""
+        menu = self.menu
+        if menu is not None:
+            menu_glance.save(self.dir.parent, menu)
+        self.bus.publish("menu.changed", "menu", version=version)
+        if menu is not None:
+            threading.Thread(target=menu.prepare_search, name="menu-search-index", daemon=True).start()
+
     def apply_pending(self) -> bool:
         """Switch to a waiting menu; only ever called between residents."""
         with self._lock:
@@ -200,7 +213,7 @@ class MenuStore:
                 return False
             self._activate(verified)
         log.info("menu: version %d now active", verified.version)
-        self.bus.publish("menu.changed", "menu", version=verified.version)
+        self._changed(verified.version)
         return True
 
     def _on_session(self, event: Event) -> None:
@@ -223,9 +236,16 @@ class MenuStore:
         except FinalError as exc:
             if exc.status == 404:
                 self.last_check = time.time()
+                if not self._none_published:   # once per state change, not once per poll
+                    self._none_published = True
+                    log.warning("menu: the platform has no published menu; keeping version %s",
+                                self.menu.version if self.menu else "none")
                 return "none_published"
             raise
         self.last_check = time.time()
+        if self._none_published:
+            self._none_published = False
+            log.info("menu: the platform publishes a menu again")
         if data is None or (etag and etag == self._rejected_etag):
             return "not_modified"
         try:

@@ -219,8 +219,11 @@ class PlatformClient:
 
     def _request(self, method: str, path: str, *, template: str | None = None, json: Any = None,
                  headers: dict[str, str] | None = None, auth: bool = True,
-                 ok: tuple[int, ...] = (200, 201)) -> requests.Response:
-        """Send one request; return the response for statuses in ``ok``, else raise typed."""
+                 ok: tuple[int, ...] = (200, 201), expected: tuple[int, ...] = ()) -> requests.Response:
+        """Send one request; return the response for statuses in ``ok``, else raise typed.
+
+        A status in ``expected`` is still raised but not logged as a refusal: the caller
+        knows it is an ordinary answer (no menu published yet) and logs what matters once."""
         send_headers = {"Accept": "application/json"}
         if auth:
             token = self.token
@@ -264,7 +267,7 @@ class PlatformClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             log.info("%s -> %d (retry after %s)", label, status, retry_after)
             raise RetryableError(message, retry_after=retry_after, status=status)
-        log.warning("%s -> %d refused", label, status)
+        (log.debug if status in expected else log.warning)("%s -> %d refused", label, status)
         if status == 403 and _asks_for_presence(response):
             raise PresenceRequired(message, status)
         if status in (401, 403):
@@ -300,7 +303,7 @@ class PlatformClient:
         headers = {"Accept": "*/*"}
         if etag:
             headers["If-None-Match"] = etag
-        response = self._request("GET", "/v1/menu", headers=headers, ok=(200, 304))
+        response = self._request("GET", "/v1/menu", headers=headers, ok=(200, 304), expected=(404,))
         if response.status_code == 304:
             return None, etag
         return response.content, response.headers.get("ETag")

@@ -150,6 +150,12 @@ class SelfTest:
 
     def licence_printer(self) -> CheckResult:
         from kiosk.calibration import print_sheet
+        device = self.devices.get("licence_printer")
+        if device is not None and hasattr(device, "prepare_fonts"):
+            try:   # the one-time font build, here rather than in the first resident's print
+                device.prepare_fonts(wait=True)
+            except (OSError, FileNotFoundError) as exc:
+                return CheckResult("licence_printer", FAIL, f"licence fonts cannot be built: {exc}")
         return self._printer("licence_printer", "test page",
                              lambda device: [f"test page printed ({print_sheet(device, self.config.kiosk.id)})"])
 

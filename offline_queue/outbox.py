@@ -407,6 +407,38 @@ class Outbox:
             self._wal_dirty = True
             log.info("queue: WAL not emptied after a purge (another reader); retried after the next one")
 
+    def _prune_tombstones(self) -> int:
+        """Caller holds the lock: delete tombstones older than ``TOMBSTONE_DAYS``."""
+        tombstone_cutoff = self._clock() - TOMBSTONE_DAYS * 86400
+        gone = self._db.execute("DELETE FROM items WHERE state = 'done' AND acked_at < ?",
+                                (tombstone_cutoff,)).rowcount
+        gone += self._db.execute("DELETE FROM items WHERE state = 'expired' AND updated_at < ?",
+                                 (tombstone_cutoff,)).rowcount
+        return gone
+
+    def housekeep(self, sparse_ratio: float = 0.25, min_free_pages: int = 256) -> dict:
+        """The retention a kiosk that runs for months without a restart needs (the sender calls
+        it hourly): tombstones older than ``TOMBSTONE_DAYS`` go, and once free pages are more than
+        ``sparse_ratio`` of the file (and at least ``min_free_pages``) the file is VACUUMed back
+        to what it holds.  Returns ``{"tombstones": n, "vacuumed": bool}``."""
+        with self._lock:
+            gone = self._prune_tombstones()
+            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            vacuumed = False
+            if free >= min_free_pages and free > sparse_ratio * pages:
+                try:
+                    self._db.execute("VACUUM")
+                    vacuumed = True
+                except sqlite3.OperationalError as exc:   # a reader elsewhere (kioskctl): next time
+                    log.info("queue: vacuum postponed (%s)", exc)
+        if gone or vacuumed:
+            self._wal_dirty = True   # the file shrinks (and deleted rows leave the WAL) at the checkpoint
+            self.empty_wal()
+            log.info("queue: housekeeping removed %d old tombstone(s)%s", gone,
+                     f", vacuumed {free} free page(s)" if vacuumed else "")
+        return {"tombstones": gone, "vacuumed": vacuumed}
+
     def expire_dead_letters(self) -> int:
         """Purge the personal data of dead letters older than ``dead_letter_days``,
         keeping their tombstones (state ``expired``); returns how many."""
@@ -508,9 +540,7 @@ class Outbox:
         """
         with self._lock:
             self._db.execute("UPDATE items SET state = 'pending' WHERE state = 'sending'")
-            tombstone_cutoff = self._clock() - TOMBSTONE_DAYS * 86400
-            self._db.execute("DELETE FROM items WHERE state = 'done' AND acked_at < ?", (tombstone_cutoff,))
-            self._db.execute("DELETE FROM items WHERE state = 'expired' AND updated_at < ?", (tombstone_cutoff,))
+            self._prune_tombstones()
             keep = {r[0] for r in self._db.execute(
                 "SELECT id FROM items WHERE state IN ('pending', 'sending', 'dead')")}
         for entry in self.attachments_dir.iterdir():

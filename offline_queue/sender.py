@@ -145,10 +145,11 @@ class Sender:
         self._publish_stats(force=True)
 
     def _expire_dead_letters(self) -> None:
-        """The dead-letter retention, hourly: a kiosk may run for months without a restart."""
+        """The dead-letter and tombstone retention, hourly: a kiosk may run for months without a restart."""
         if time.monotonic() >= self._next_expiry:
             self._next_expiry = time.monotonic() + EXPIRY_INTERVAL_S
             self.outbox.expire_dead_letters()
+            self.outbox.housekeep()   # old tombstones, and the file vacuumed when it is mostly free
 
     def _step(self) -> float:
         """Send at most one item; return how long to sleep before the next step."""

@@ -125,6 +125,7 @@ class Installer:
         steps += self._service_steps(bool(steps))
         steps += self._voice_steps()
         steps += self._runtime_env_steps()
+        steps += self._font_steps()
         return steps
 
     def _voice_steps(self) -> list[Step]:
@@ -152,6 +153,17 @@ class Installer:
                 os.chown(path, uid, gid)
         return [Step(f"build the voice prompt cache {runtime.cache_dir(config)} ({len(missing)} prompt files, "
                      "kioskctl voice build)", build)]
+
+    def _font_steps(self) -> list[Step]:
+        """The licence PDF font (a one-time CFF->TrueType conversion of several seconds), built
+        now as the kiosk user so that no resident's first licence waits for it."""
+        fonts = self.path(DATA_DIR / "cache" / "fonts")
+        if fonts.is_dir() and any(fonts.glob("cjk-sc-*.ttf")):
+            return []
+        command = ["runuser", "-u", USER, "--", str(self.app_dir / ".venv" / "bin" / "kioskctl"),
+                   "print", "fonts"]   # kioskctl reads /etc/kiosk/kiosk.toml
+        return [Step("run " + shlex.join(command) + " (the licence font, before the first resident)",
+                     lambda c=command: self.run(c))]
 
     def _runtime_env_steps(self) -> list[Step]:
         """Last, because it rebuilds the .venv this very command runs from."""

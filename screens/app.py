@@ -34,7 +34,6 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
 from common.events import Event
 from kiosk import i18n
-from kiosk import menu as menu_model
 from kiosk.config import Config
 from kiosk.session import IdleTimer
 from screens.profile import production_profile
@@ -42,6 +41,7 @@ from screens.theme import register_fonts, theme
 
 if TYPE_CHECKING:
     from kiosk.core import KioskCore
+    from kiosk import menu as menu_model
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ class KioskApp(App):
         self.screenshot_dir = Path(screenshot_dir) if screenshot_dir else None
         self.exit_code = 0
         self.idle: IdleTimer | None = None
+        self.menu_glance = None   # kiosk.menu_glance.MenuGlance: home tiles until the core is ready
         self.history: list[tuple[str, dict]] = []
         self.screen_shown_at = 0.0
         self._corner_taps: list[float] = []
@@ -122,6 +123,8 @@ class KioskApp(App):
         return str(self.kiosk_config.data_dir / "kivy" / "app.ini")
 
     def build(self):
+        from kiosk import menu_glance   # json only: the categories of the last verified menu, first frame
+        self.menu_glance = menu_glance.load(self.kiosk_config.data_dir)
         register_fonts()
         from screens.widgets import HeaderBar, load_kv
         load_kv()
@@ -176,20 +179,27 @@ class KioskApp(App):
         return self._core.session if self._core is not None else None
 
     @property
-    def menu(self) -> menu_model.Menu | None:
+    def menu(self) -> "menu_model.Menu | None":
         """The verified service menu in force (the core applies updates between sessions)."""
         return self._core.menu if self._core is not None else None
 
     def on_start(self) -> None:
         self._running = True
         self._started_core = True
+        # Started once the first frame is on the glass: its imports (devices, queue, crypto) would
+        # otherwise hold the GIL while the home screen builds (issue 18; tiles come from the glance).
         self._core_thread = threading.Thread(target=self._start_core, name="core-start", daemon=True)
-        self._core_thread.start()
+        Window.bind(on_flip=self._start_core_after_first_frame)
         Clock.schedule_interval(self._tick_idle, IDLE_TICK_S)
         if self.tour_dir is not None:
             from screens.tour import Tour
             self.tour = Tour(self, self.tour_dir)  # kept: the Clock holds methods weakly
             self.tour.start()
+
+    def _start_core_after_first_frame(self, *_args) -> None:
+        Window.unbind(on_flip=self._start_core_after_first_frame)
+        if self._started_core and self._core_thread is not None and self._core_thread.ident is None:
+            self._core_thread.start()
 
     def on_stop(self) -> None:
         self.shutdown()
@@ -201,7 +211,7 @@ class KioskApp(App):
             self._unsubscribe = None
         if self._started_core:
             self._started_core = False
-            if self._core_thread is not None:
+            if self._core_thread is not None and self._core_thread.ident is not None:
                 self._core_thread.join()
             if self._core is not None:
                 self._core.stop()
@@ -409,6 +419,7 @@ class KioskApp(App):
     # -- services -------------------------------------------------------------
     def availability(self, service) -> tuple[bool, str]:
         """Whether ``service`` can be started on this kiosk now, with the reason in plain words."""
+        from kiosk import menu as menu_model   # imported by the core by now; kept off the first frame
         ok, reason = menu_model.availability(service, self.core.device_statuses(), self.connectivity)
         return ok, menu_model.text(reason, self.language) if reason else ""
 

@@ -25,9 +25,12 @@ class HomeScreen(KioskScreen):
         "刷身份证可直接开始办理，没带身份证可以出示手机上的电子身份证二维码，也可以先点选业务类别。字太小请点“长辈模式”，切换语言请点“简 / 繁 / EN”。")
     portrait = BooleanProperty(False)
     no_menu = BooleanProperty(False)   # no valid service menu installed yet
+    from_glance = BooleanProperty(False)   # tiles drawn from the cached glance, the core still starting
+    waiting = BooleanProperty(False)       # a tile tapped before the core was ready: opened when it is
+    _pending_category: str | None = None
 
     def on_kv_post(self, _base):
-        self.app.bind(language=lambda *_: self.build_tiles(), core_ready=lambda *_: self.build_tiles())
+        self.app.bind(language=lambda *_: self.build_tiles(), core_ready=self._on_core_ready)
         theme.bind(elder=lambda *_: self.build_tiles())
         self.bind(size=self._orient)
         self.build_tiles()
@@ -43,9 +46,13 @@ class HomeScreen(KioskScreen):
         grid.clear_widgets()
         app = self.app
         self.no_menu = app.core_ready and app.menu is None
-        if app.menu is None:
+        # Before the core is ready: the glance of the last verified menu (kiosk.menu_glance),
+        # so the first frame already shows the categories.
+        menu = app.menu or (app.menu_glance if not app.core_ready else None)
+        self.from_glance = menu is not None and app.menu is None
+        if menu is None:
             return
-        for category in app.menu.categories:
+        for category in menu.categories:
             tiles = TILE_COLOURS["elder" if theme.elder else "standard"]   # white on each: tests/test_contrast.py
             colour = hex_colour(tiles.get(category.icon, tiles["personal"]))
             tile = IconTile(title=category.name(app.language),
@@ -70,7 +77,18 @@ class HomeScreen(KioskScreen):
             self.start_with_eid()
             self.app.screen("eid").scanned(str(event.data["text"]))
 
+    def _on_core_ready(self, *_args) -> None:
+        self.build_tiles()
+        pending, self._pending_category = self._pending_category, None
+        self.waiting = False
+        if pending is not None and self.app.menu is not None and self.app.manager.current == "home" \
+                and any(c.id == pending for c in self.app.menu.categories):
+            self.open_category(pending)
+
     def open_category(self, category_id: str) -> None:
+        if not self.app.core_ready:      # a glance tile: the verified menu opens it once the core is up
+            self._pending_category, self.waiting = category_id, True
+            return
         self.app.begin_session()
         self.app.show("category", category_id=category_id)
 

@@ -22,7 +22,6 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 
 from kiosk import i18n
-from kiosk import menu as menu_model
 from screens.theme import IMAGE_DIR, theme
 
 
@@ -33,6 +32,7 @@ def tr(message: str, *_rebind_on) -> str:
 
 def local(text_or_dict, language: str) -> str:
     """A menu LocalText in ``language`` (falls back to 简体中文)."""
+    from kiosk import menu as menu_model   # not before the first frame: its pydantic models cost ~0.1 s
     return menu_model.text(text_or_dict, language) if text_or_dict else ""
 
 
@@ -195,6 +195,8 @@ def app() -> App:
 
 def load_kv() -> None:
     """Load widgets.kv once (not at import: the kv file imports from this module)."""
+    from screens import kivy_fixes
+    kivy_fixes.apply()
     path = str(Path(__file__).with_suffix(".kv"))
     if path not in Builder.files:
         Builder.load_file(path)

@@ -202,3 +202,40 @@ def test_a_bad_pinned_key_is_a_one_line_config_error(tmp_path):
     text = f'[kiosk]\ndata_dir = "{tmp_path / "var"}"\n[menu]\npubkeys = ["not-a-key"]\n'
     with pytest.raises(ConfigError, match=r"^test.toml: \[menu\] pubkeys: not an Ed25519 public key"):
         MenuStore(cfg.parse(text, source="test.toml"), EventBus())
+
+
+def test_no_published_menu_is_logged_once_per_change_not_per_poll(tmp_path, caplog):
+    """Issue 18: every poll against a platform with no published menu logged a WARNING."""
+    import logging
+    caplog.set_level(logging.INFO)
+    with run_server(tmp_path / "central.db") as platform:
+        client = PlatformClient(platform.base_url, platform.token)
+        store = make_store(tmp_path)
+        store.load()
+        caplog.clear()
+        for _ in range(5):
+            assert store.poll_once(client) == "none_published"
+        kiosk_warnings = [r for r in caplog.records if r.name.startswith("kiosk") and r.levelno >= logging.WARNING]
+        assert [r.getMessage() for r in kiosk_warnings] == [
+            "menu: the platform has no published menu; keeping version none"]
+        publish_menu(platform.store, bundle(1))
+        assert store.poll_once(client) == "installed"
+        assert any(r.getMessage() == "menu: the platform publishes a menu again" for r in caplog.records)
+
+
+def test_the_active_menu_leaves_a_glance_for_the_next_start(tmp_path):
+    """Issue 18: the home screen's first frame draws the categories from the glance of the
+    last verified menu; the pinyin index is built after, not before the menu is shown."""
+    from kiosk import menu_glance
+    store = make_store(tmp_path, seed=tmp_path / "seed.bundle")
+    (tmp_path / "seed.bundle").write_bytes(bundle(4))
+    store.load()
+    glance = menu_glance.load(tmp_path / "var")
+    assert glance.version == 4
+    assert [c.name("en") for c in glance.categories] == [c.name("en") for c in store.menu.categories]
+    assert [s.name() for s in glance.categories[0].services] == [s.name() for s in store.menu.categories[0].services]
+    assert store.menu.search("jl")[0].name() == "敬老优待证办理"      # the index, built lazily or in the background
+    store.offer(bundle(5))
+    assert menu_glance.load(tmp_path / "var").categories[0].name("en") == "Personal services v5"
+    menu_glance.glance_path(tmp_path / "var").write_text("{not json")
+    assert menu_glance.load(tmp_path / "var") is None                 # unreadable: tiles wait for the core

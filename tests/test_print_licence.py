@@ -207,3 +207,24 @@ def test_file_driver_deletes_licence_pdfs_after_the_retention(make_config, tmp_p
         assert device.print_document(sample(), "token-retention").already_printed   # the journal still knows
     finally:
         device.journal.close()
+
+
+def test_journal_forgets_settled_reported_jobs_after_the_retention(tmp_path):
+    """Issue 18: the print journal grew ~5 KB a session with nothing bounding it.  Settled jobs
+    the platform heard of go after JOURNAL_DAYS; unfinished or unreported ones stay."""
+    from devices.printers.journal import JOURNAL_DAYS, PrintJournal
+    journal = PrintJournal(tmp_path / "journal.sqlite3")
+    try:
+        for token in ("reported", "unreported", "unfinished", "failed"):
+            journal.record_intent(token, f"doc-{token}")
+        journal.complete("reported")
+        journal.mark_reported("reported")
+        journal.complete("unreported")
+        journal.fail("failed", "paper jam")
+        journal.mark_reported("failed")
+        assert journal.expire(now=time.time() + (JOURNAL_DAYS - 1) * 86400) == 0    # too young
+        assert journal.expire(now=time.time() + (JOURNAL_DAYS + 1) * 86400) == 2
+        assert journal.get("reported") is None and journal.get("failed") is None
+        assert journal.get("unreported").state == COMPLETED and journal.get("unfinished").state == INTENT
+    finally:
+        journal.close()

@@ -21,7 +21,8 @@ from provisioning.install import Installer, render_unit
 class Machine:
     """The parts of a machine the installer asks about, recorded instead of changed."""
 
-    def __init__(self):
+    def __init__(self, root=None):
+        self.root = root
         self.commands: list[list[str]] = []
         self.users: dict[str, tuple[int, int]] = {}
         self.groups: set[str] = set()
@@ -35,6 +36,10 @@ class Machine:
             self.groups |= set(command[3].split(","))
         if command[0].endswith("scripts/bootstrap.sh"):
             self.venv_ready = True
+        if command[-2:] == ["print", "fonts"] and self.root is not None:   # what kioskctl would write
+            fonts = self.root / "var/lib/kiosk/cache/fonts"
+            fonts.mkdir(parents=True, exist_ok=True)
+            (fonts / "cjk-sc-0123456789abcdef.ttf").write_bytes(b"ttf")
 
     def user_ids(self, name):
         return self.users.get(name)
@@ -69,7 +74,7 @@ def test_cli_dry_run_on_this_machine_touches_nothing(capsys):
 
 
 def test_apply_into_a_root_then_nothing_left_to_do(tmp_path):
-    machine = Machine()
+    machine = Machine(tmp_path)
     installer = machine.installer(tmp_path)
     installer.apply(installer.plan(), say=lambda _line: None)
 
@@ -83,7 +88,10 @@ def test_apply_into_a_root_then_nothing_left_to_do(tmp_path):
     names = [c[0] + " " + c[1] for c in machine.commands]
     assert names.index("useradd --system") < names.index("usermod --append") < names.index("systemctl daemon-reload")
     assert ["systemctl", "enable", "kiosk.service"] in machine.commands
-    assert machine.commands[-1] == [f"{cfg.PROJECT_ROOT}/scripts/bootstrap.sh", "--kiosk"]
+    assert machine.commands[-2] == [f"{cfg.PROJECT_ROOT}/scripts/bootstrap.sh", "--kiosk"]
+    # last, with the production .venv: the licence font, as the kiosk user (issue 18)
+    assert machine.commands[-1] == ["runuser", "-u", "kiosk", "--", f"{cfg.PROJECT_ROOT}/.venv/bin/kioskctl",
+                                    "print", "fonts"]
 
     machine.commands.clear()
     again = machine.installer(tmp_path, which=lambda c: f"/usr/bin/{c}")

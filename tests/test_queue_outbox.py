@@ -157,6 +157,32 @@ def test_old_tombstones_are_pruned_at_start(tmp_path, key):
     ob.close()
 
 
+def test_housekeeping_prunes_old_tombstones_and_vacuums_while_running(tmp_path, key):
+    """Issue 18: a kiosk runs for weeks; tombstones were pruned only at start and the file
+    never gave back the pages of purged payloads."""
+    db = tmp_path / "q" / "outbox.sqlite3"
+    now = [1_000_000.0]
+    ob = Outbox(db, Sealer(key), min_free_mb=1, clock=lambda: now[0])
+    try:
+        bulky = {"text": base64.b64encode(os.urandom(15_000)).decode()}   # incompressible
+        ids = [ob.enqueue("appeal", bulky) for _ in range(100)]
+        for item_id in ids:
+            ob.mark_sending(item_id)
+            ob.mark_done(item_id, None)
+        ob.empty_wal()
+        full = db.stat().st_size
+        assert ob.housekeep() == {"tombstones": 0, "vacuumed": True}   # payloads purged: mostly free pages
+        ob.empty_wal()
+        assert db.stat().st_size < full / 4
+        waiting = ob.enqueue("appeal", {"text": "b"})
+        now[0] += (outbox_mod.TOMBSTONE_DAYS + 1) * 86400
+        assert ob.housekeep()["tombstones"] == 100
+        assert [i.id for i in ob.items(("pending", "done"))] == [waiting]
+        assert ob.housekeep() == {"tombstones": 0, "vacuumed": False}
+    finally:
+        ob.close()
+
+
 def test_wrong_key_is_a_clear_error(tmp_path, key):
     db = tmp_path / "q" / "outbox.sqlite3"
     ob = Outbox(db, Sealer(key), min_free_mb=1)

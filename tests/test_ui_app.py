@@ -526,3 +526,21 @@ def test_waiting_for_a_slow_printer_is_never_timed_out(app):
         del printer.print_receipt
     assert printer.print_receipt == real_print
     go_home(app)
+
+
+def test_scrollviews_keep_one_bar_color_observer(app):
+    """Issue 18: Kivy 2.3.1's ScrollView bound ``bar_color`` again on every scroll and resize
+    (~25 observers more per resident session on the guide, category and form screens)."""
+    from kivy.uix.scrollview import ScrollView
+    from kivy.uix.widget import Widget
+    view = ScrollView(size=(200, 200), size_hint=(None, None))
+    view.add_widget(Widget(size_hint_y=None, height=1000))
+    for i in range(50):
+        view.scroll_y = i % 2
+        view.update_from_scroll()
+    pump(3)
+    assert len(view.get_property_observers("bar_color")) <= 1
+    guide = app.screen("guide")
+    for widget in guide.walk():
+        if isinstance(widget, ScrollView):
+            assert len(widget.get_property_observers("bar_color")) <= 1

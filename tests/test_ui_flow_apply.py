@@ -622,3 +622,58 @@ def test_a_returning_resident_reuses_the_phone_and_address_on_record(app, kiosk)
     pump_for(0.3)
     traces = resident_traces(app, [phone, "139****4321", address])
     assert not traces, "\n".join(traces)
+
+
+def test_a_slow_licence_print_is_never_timed_out(app, kiosk):
+    """Issue 18 ("60 秒后返回首页" over 证照打印 in 2 of 60 prints): while a licence prints
+    on a printer slower than the idle timeout and its countdown together, no countdown
+    appears and the session lives; the licence is printed."""
+    import base64
+    import time
+
+    from central.admin import approve_application
+    from central.devseed import sample_applications
+    from central.intake import intake
+    from central.schemas import ApplicationRequest
+    from central.storage import canonical_hash
+    from screens.widgets import CountdownOverlay
+    _, platform = kiosk
+    card = json.loads(CARD.read_text(encoding="utf-8"))
+    payload = dict(sample_applications(card))["dev-seed-social-insurance"]
+    key = "slow-licence-test"
+    platform.store.claim_key(platform.kiosk_id, "applications", key, canonical_hash(payload))
+    body = ApplicationRequest.model_validate(payload)
+    decoded = [(m, [(p.sha256, base64.b64decode(p.content_b64)) for p in m.pages]) for m in body.materials]
+    with platform.store.write():
+        response = intake(platform.store, platform.kiosk_id, key, body, decoded)
+        platform.store.finish_key(platform.kiosk_id, "applications", key, 201, response)
+    approve_application(platform.store, response["application_no"])
+
+    printer = app.core.devices["licence_printer"]
+    printer.font_cache = ROOT / "var" / "test-cache" / "fonts"
+    real_print = printer.print_document
+    idle_s, countdown_s = 1.0, 1.0
+
+    def slow_print(doc, token):
+        time.sleep(idle_s + countdown_s + 2)
+        return real_print(doc, token)
+    printer.print_document = slow_print
+    try:
+        start_service(app, "social-insurance-proof-print")
+        read_card(app)
+        on_screen(app, "print_document", 30)
+        screen = current(app)
+        until(lambda: screen.state == "list", 15, "the document list")
+        session = app.core.session
+        app.idle.idle_s, app.idle.countdown_s = idle_s, countdown_s      # shortened for the test
+        pump_for(0.3)
+        tap(next(b for b in screen.ids.documents.children if "社会保险参保证明" in b.text))
+        countdowns = []
+        until(lambda: countdowns.append(isinstance(app.overlay, CountdownOverlay)) or
+              screen.state in ("printed", "failed"), 60, "the slow licence")
+        assert screen.state == "printed", screen.message
+        assert not any(countdowns) and app.core.session is session
+        # the work is over: the idle timer runs again
+        until(lambda: app.manager.current == "home", idle_s + countdown_s + 10, "the idle timeout after printing")
+    finally:
+        del printer.print_document

@@ -30,6 +30,9 @@ def register(sub) -> None:
     licence.add_argument("--out", help="write the PDF here (no journal, nothing printed)")
     licence.add_argument("--token", help="print token: print on the licence printer through the journal")
     licence.set_defaults(func=_licence)
+    fonts = actions.add_parser("fonts", help="build the licence PDF font cache now (install and self-test do it; "
+                                             "otherwise the kiosk builds it in the background at start)")
+    fonts.set_defaults(func=_fonts)
     journal = actions.add_parser("journal", help="licence print jobs not confirmed as printed")
     journal.set_defaults(func=_journal)
 
@@ -129,6 +132,23 @@ def _licence(args) -> int:
         raise CommandError(f"document not printed: [{exc.code}] {exc}") from None
     print("already printed under this token (nothing printed)" if result.already_printed
           else f"printed: {result.job_ref}")
+    return 0
+
+
+def _fonts(args) -> int:
+    import time
+
+    from devices.printers.fonts import pdf_fonts
+
+    config = args.context.load_config(args.config)
+    cache = config.data_dir / "cache" / "fonts"
+    fonts = pdf_fonts(str(cache))
+    if fonts.cached():
+        print(f"licence fonts already built in {cache}")
+        return 0
+    started = time.monotonic()
+    fonts.prepare()
+    print(f"licence fonts built in {cache} ({time.monotonic() - started:.1f} s)")
     return 0
 
 

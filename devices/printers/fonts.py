@@ -15,12 +15,17 @@ import hashlib
 import io
 import logging
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 
 from common.paths import ASSETS
 
 log = logging.getLogger(__name__)
+# fontTools.subset logs every glyph name it keeps at INFO (~570 kB for the GB 2312 build):
+# nothing a technician needs.  Its warnings still come through.
+for _noisy in ("fontTools.subset", "fontTools.ttLib", "fontTools.cu2qu"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 ASSET_FONTS = ASSETS / "fonts"
 SYSTEM_TTC = {False: Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
@@ -115,12 +120,53 @@ def _to_truetype(source: Path, index: int, text: str, ps_name: str) -> bytes:
 
 
 class PdfFonts:
-    """Registers embeddable CJK fonts with reportlab and picks one per document."""
+    """Registers embeddable CJK fonts with reportlab and picks one per document.
+
+    The base font's one-time build (several seconds of CFF->TrueType conversion) must
+    never happen inside a resident's print: :meth:`prepare` builds and registers it, and
+    is called at install (``kioskctl print fonts``), at self-test, and in the background
+    when the licence printer opens (:meth:`prepare_in_background`).  A print that comes
+    before the background build finished waits for that build (the lock), never starts a
+    second one.
+    """
 
     def __init__(self, cache_dir: Path):
         self.cache_dir = Path(cache_dir)
         self._base: tuple[str, frozenset] | None = None
         self._extra: dict[str, str] = {}
+        self._warming: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        """The base font is built and registered: a print does only PDF work."""
+        return self._base is not None
+
+    def prepare(self) -> str:
+        """Build (if needed) and register the base font; returns its registered name."""
+        with _lock:
+            return (self._base or self._load_base())[0]
+
+    def prepare_in_background(self) -> threading.Thread | None:
+        """Start :meth:`prepare` in a daemon thread (once); returns the thread (None: ready)."""
+        with _lock:
+            if self._warming is None and self._base is None:
+                def warm() -> None:
+                    try:
+                        self.prepare()
+                    except Exception:   # a print will try again and report its own error
+                        log.exception("licence fonts: background build failed")
+                self._warming = threading.Thread(target=warm, name="licence-fonts", daemon=True)
+                self._warming.start()
+            return self._warming
+
+    def cached(self) -> bool:
+        """The base font's TrueType file is on disk (the slow part is done)."""
+        return self._base_path().exists()
+
+    def _base_path(self) -> Path:
+        source, index = font_source("SC")
+        stamp = f"v2:{source.resolve()}:{index}:{source.stat().st_size}:{int(source.stat().st_mtime)}"
+        return self.cache_dir / f"cjk-sc-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.ttf"
 
     def font_for(self, text: str) -> str:
         """Name of a registered font that has a glyph for every character of ``text``."""
@@ -142,15 +188,16 @@ class PdfFonts:
 
     def _load_base(self) -> tuple[str, frozenset]:
         source, index = font_source("SC")
-        stamp = f"v2:{source.resolve()}:{index}:{source.stat().st_size}:{int(source.stat().st_mtime)}"
-        digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
-        path = self.cache_dir / f"cjk-sc-{digest}.ttf"
+        path = self._base_path()
+        digest = path.stem.removeprefix("cjk-sc-")
         if not path.exists():
-            log.info("building the PDF CJK font cache (one time, a few seconds)")
+            log.info("licence fonts: building the PDF CJK font cache (one time, a few seconds)")
+            started = time.monotonic()
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(_to_truetype(source, index, _base_charset(), f"KioskCJK-{digest}"))
             tmp.replace(path)
+            log.info("licence fonts: built in %.1f s", time.monotonic() - started)
         name = self._register(f"KioskCJK-{digest}", path)
         from fontTools.ttLib import TTFont
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INTENT, SENT, COMPLETED, FAILED = "intent", "sent", "completed", "failed"
+JOURNAL_DAYS = 90   # settled jobs the platform has heard of are forgotten after this (see expire)
 UNFINISHED = (INTENT, SENT, FAILED)
 
 SCHEMA = """
@@ -134,6 +135,16 @@ class PrintJournal:
         """The platform was told (POST /v1/documents/{id}/printed)."""
         with self._lock:
             self._db.execute("UPDATE print_jobs SET reported=1 WHERE print_token=?", (print_token,))
+
+    def expire(self, days: float = JOURNAL_DAYS, now: float | None = None) -> int:
+        """Forget settled jobs (completed or failed) the platform was told about more than ``days``
+        ago; returns how many.  Safe for exactly-once: once told a token printed, the platform
+        marks the document printed and never hands that token out again.  Unfinished and
+        unreported jobs are kept whatever their age (a technician or the platform still needs them)."""
+        cutoff = (time.time() if now is None else now) - days * 86400
+        with self._lock:
+            return self._db.execute("DELETE FROM print_jobs WHERE reported = 1 AND state IN (?, ?) "
+                                    "AND updated_at < ?", (COMPLETED, FAILED, cutoff)).rowcount
 
     def unreported(self) -> list[JournalEntry]:
         rows = self._db.execute("SELECT * FROM print_jobs WHERE reported=0 AND state IN (?, ?) "

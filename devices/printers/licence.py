@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 
 from devices.base import Device, State
@@ -24,7 +25,7 @@ from common.paths import ASSETS
 from devices.printers.common import PrinterError, PrintResult
 from devices.printers.cups_backend import CupsBackend, FileBackend
 from devices.printers.fonts import outline_glyphs, pdf_fonts
-from devices.printers.journal import COMPLETED, PrintJournal
+from devices.printers.journal import COMPLETED, JOURNAL_DAYS, PrintJournal
 from devices.printers.printable import printable
 
 log = logging.getLogger(__name__)
@@ -209,9 +210,11 @@ class LicencePrinter(Device):
         self.font_cache = Path(font_cache)
         self.offset_mm, self.draw_stock, self.template_dir = offset_mm, draw_stock, template_dir
         self._printing = threading.Lock()
+        self._next_expiry = 0.0
 
     # -- Device hooks --------------------------------------------------------------
     def _connect(self) -> None:
+        self.prepare_fonts(wait=False)   # the one-time font build, never inside a resident's print
         self.backend.check()
         self.recover()
         self._refresh()
@@ -219,6 +222,10 @@ class LicencePrinter(Device):
     def _poll(self) -> None:
         if not self._printing.locked():
             self._refresh()
+            if time.monotonic() >= self._next_expiry:   # retention, hourly: kiosks run for months
+                self._next_expiry = time.monotonic() + 3600
+                if self.journal.expire():
+                    log.info("print journal: settled jobs older than %d days forgotten", JOURNAL_DAYS)
 
     def _refresh(self) -> None:
         try:
@@ -247,6 +254,16 @@ class LicencePrinter(Device):
 
     def unfinished(self) -> list:
         return self.journal.unfinished()
+
+    def prepare_fonts(self, wait: bool = True) -> bool:
+        """Build and register the licence font (install, self-test: ``wait``; start: in the
+        background).  Returns whether it is ready now."""
+        fonts = pdf_fonts(str(self.font_cache))
+        if wait:
+            fonts.prepare()
+        else:
+            fonts.prepare_in_background()
+        return fonts.ready
 
     def render(self, doc: dict, print_token: str = "") -> bytes:
         return render_pdf(doc, print_token, draw_stock=self.draw_stock, offset_mm=self.offset_mm,
