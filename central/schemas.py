@@ -167,6 +167,29 @@ class MaterialsResponse(BaseModel):
     materials: list[MaterialOnRecord]
 
 
+class TimelineEntry(BaseModel):
+    step: Literal["received", "approved", "rejected", "printed"]
+    at: str = Field(description="ISO 8601, UTC")
+
+
+class ResidentApplication(BaseModel):
+    application_no: str
+    status: Literal["accepted", "approved", "rejected"]
+    kind: Literal["immediate", "promised"]
+    service_id: str
+    service_name: str
+    promised_days: int
+    expected_completion: str
+    received_at: str
+    timeline: list[TimelineEntry] = Field(description="what happened so far, oldest first")
+    documents: list[DocumentSummary] = Field(description="documents issued; those with a print token can be "
+                                                         "printed at this kiosk (打印证照)")
+
+
+class ResidentApplicationsResponse(BaseModel):
+    applications: list[ResidentApplication] = Field(description="newest first, at most 50")
+
+
 class DocumentsResponse(BaseModel):
     documents: list[DocumentSummary]
 

@@ -330,6 +330,14 @@ class KioskCore:
             return mine
         return self._for_resident(look_up, "query-by-card")
 
+    def resident_applications(self) -> Future:
+        """我的办件: the future answers a :class:`kiosk.my_applications.MyApplications` -- the
+        platform's list for the resident present (``online``) and what this kiosk still holds
+        for them in its queue; raises PresenceRequired without the session's presence grant."""
+        from kiosk import my_applications
+        session = self.session
+        return self._for_resident(lambda: my_applications.list_for_resident(self, session), "my-applications")
+
     def application_status(self, number: str) -> Future:
         """办件进度: the platform's status of ``number`` (the applicant's, present: the session's
         presence grant); raises ApplicationNotFound, or PresenceRequired without a grant."""

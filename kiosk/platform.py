@@ -323,6 +323,12 @@ class PlatformClient:
                                         headers={GRANT_HEADER: grant}))
         return list(body.get("materials", []))
 
+    def resident_applications(self, grant: str) -> list[dict]:
+        """我的办件: the applications of the resident present (all, or the pickup grant's one)."""
+        body = self._json(self._request("POST", "/v1/residents/applications", json={},
+                                        headers={GRANT_HEADER: grant}))
+        return list(body.get("applications", []))
+
     def query_documents(self, grant: str) -> list[dict]:
         """The documents the grant covers: all the resident's, or one application's (pickup)."""
         body = self._json(self._request("POST", "/v1/documents/query", json={}, headers={GRANT_HEADER: grant}))

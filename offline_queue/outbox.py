@@ -335,6 +335,15 @@ class Outbox:
             payload["application_no"] = dep_no
         return payload
 
+    def peek_payload(self, item: Item) -> dict | None:
+        """The item's payload as queued, decrypted, without its scans (None once acknowledged):
+        for showing a resident what this kiosk still holds for them."""
+        with self._lock:
+            row = self._book.execute("SELECT payload FROM items WHERE id = ?", (item.id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return orjson.loads(self._sealer.open(row[0], item.id))["payload"]
+
     def mark_sending(self, item_id: str) -> None:
         self._update(item_id, "state = 'sending', attempts = attempts + 1", ())
 
