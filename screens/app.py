@@ -72,6 +72,7 @@ SCREENS: dict[str, str] = {
     "rating": "screens.rating:RatingScreen",
     "print_document": "screens.print_document:PrintDocumentScreen",
     "query": "screens.query:QueryScreen",
+    "my_applications": "screens.my_applications:MyApplicationsScreen",
     "appeal": "screens.appeal:AppealScreen",
 }
 
