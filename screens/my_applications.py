@@ -119,11 +119,17 @@ class MyApplicationsScreen(FlowScreen):
         if self.is_current():
             self.relabel()
 
-    def prepare(self, **_params) -> None:
+    def prepare(self, answer=None, detail: str | None = None, **_params) -> None:
+        """``answer``: show this (a MyApplications) instead of asking the core (the tour)."""
         self.answer = None
         self.selected: str | None = None
         self.state, self.message, self.detail = "loading", tr("正在查询您的办件…"), ""
         self.ids.applications.data = []
+        if answer is not None:
+            self._show(answer)
+            if detail:
+                self.show_detail(detail)
+            return
         when_done(self.app.core.resident_applications(), self._show, self._failed, name="my-applications")
 
     def forget(self) -> None:
@@ -152,6 +158,13 @@ class MyApplicationsScreen(FlowScreen):
         if keep_detail and self.selected:
             self.show_detail(self.selected)
 
+    def _service_name(self, application: dict) -> str:
+        """The service's name in the resident's language (the menu's), else the platform's."""
+        try:
+            return self.app.menu.service(application.get("service_id", "")).name(self.app.language)
+        except (AttributeError, KeyError):
+            return application.get("service_name", "")
+
     def _row(self, application: dict) -> dict:
         status = application.get("status", "")
         words = [f"{tr('办件编号')}：{application.get('application_no', '')}", tr(STATUS_WORDS.get(status, "已受理，正在办理"))]
@@ -159,13 +172,13 @@ class MyApplicationsScreen(FlowScreen):
             words.append(tr("预计 {date} 前办结").format(date=application["expected_completion"]))
         if printable(application):
             words.append(tr("证照已可打印"))
-        return {"application_no": application.get("application_no", ""), "title": application.get("service_name", ""),
+        return {"application_no": application.get("application_no", ""), "title": self._service_name(application),
                 "line": "  ·  ".join(words), "queued": False, "can_print": bool(printable(application)),
                 "height": theme.row_h}
 
     def _queued_row(self, queued: dict) -> dict:
         line = f"{tr('凭条编号')}：{queued['reference']}  ·  {tr(QUEUED_WORDS.get(queued['state'], QUEUED_WORDS['queued']))}"
-        return {"application_no": "", "title": queued.get("service_name", ""), "line": line,
+        return {"application_no": "", "title": self._service_name(queued), "line": line,
                 "queued": True, "can_print": False, "height": theme.row_h}
 
     def _application(self, number: str) -> dict | None:
@@ -178,7 +191,7 @@ class MyApplicationsScreen(FlowScreen):
         if application is None:
             return
         self.selected = number
-        lines = [f"{tr('办理事项')}：{application.get('service_name', '')}",
+        lines = [f"{tr('办理事项')}：{self._service_name(application)}",
                  f"{tr('办件编号')}：{number}",
                  f"{tr('当前状态')}：{tr(STATUS_WORDS.get(application.get('status', ''), '已受理，正在办理'))}"]
         if application.get("status") == "accepted" and application.get("expected_completion"):

@@ -115,6 +115,26 @@ def views(app, orientations=ORIENTATIONS, languages=i18n.LANGUAGES, elder_modes=
     app.go_home("back")
 
 
+def my_applications_samples():
+    """我的办件 with sample answers (nothing is asked of the platform): the list, one detail, offline."""
+    from types import SimpleNamespace
+    received = "2026-11-20T02:15:00+00:00"
+    promised = {"application_no": "440304202611200000712345", "status": "accepted", "kind": "promised",
+                "service_id": "elderly-card", "service_name": "敬老优待证办理", "promised_days": 5,
+                "expected_completion": "2026-11-27", "received_at": received,
+                "timeline": [{"step": "received", "at": received}], "documents": []}
+    done = {"application_no": "440304202611220000123456", "status": "approved", "kind": "immediate",
+            "service_id": "social-insurance-proof-print", "service_name": "社保参保证明打印",
+            "promised_days": 0, "expected_completion": "2026-11-22", "received_at": received,
+            "timeline": [{"step": "received", "at": received}, {"step": "approved", "at": received}],
+            "documents": [{"document_id": "tour", "title": "社会保险参保证明", "print_token": "tour"}]}
+    queued = {"reference": "KIOSK-0001-20261122-3F2A9C01", "service_id": "elderly-card",
+              "service_name": "敬老优待证办理", "queued_at": "2026-11-22T10:02+08:00", "state": "queued"}
+    yield "", SimpleNamespace(online=True, applications=[done, promised], queued=[]), None
+    yield "-detail", SimpleNamespace(online=True, applications=[done, promised], queued=[]), promised["application_no"]
+    yield "-offline", SimpleNamespace(online=False, applications=[], queued=[queued]), None
+
+
 def tour_views(app, prefix: str):
     """For ``kiosk --tour``: arrange each flow screen with a sample resident and
     yield its label.  Uses the sample card and the 敬老优待证 service; nothing is
@@ -156,7 +176,11 @@ def tour_views(app, prefix: str):
                                            "print_token": "tour"}])
     yield f"{prefix}-flow-print_document"
     app.show("query")
+    app.manager.get_screen("query").identified = True   # as after 人证核验: 我的办件 is offered
     yield f"{prefix}-flow-query"
+    for label, answer, detail in my_applications_samples():
+        app.show("my_applications", answer=answer, detail=detail)
+        yield f"{prefix}-flow-my_applications{label}"
     app.show("appeal")
     app.manager.get_screen("appeal").choose_category("complaint")
     yield f"{prefix}-flow-appeal"
