@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from central import audit, grants
+from central import audit, grants, supplements
 from central.deps import presence, refuse_read, store_of
 from central.intake import document_summary, iso
 from central.schemas import (RESIDENT_ERRORS, MaterialOnRecord, MaterialsResponse, ResidentApplication,
@@ -38,14 +38,16 @@ LISTED = ("application_no, status, kind, service_id, service_name, promised_days
 def my_applications(grant: grants.Grant = Depends(presence), store: Store = Depends(store_of)):
     """我的办件: the applications of the resident present -- all of them (identity grant) or the
     one whose pickup code was given (pickup grant) -- newest first, each with its timeline and its
-    documents (print tokens released to this kiosk, as for POST /v1/documents/query)."""
+    documents (print tokens released to this kiosk, as for POST /v1/documents/query) and what it
+    still owes (边办边补: this kiosk may then hand the owed materials in,
+    POST /v1/applications/{no}/supplements)."""
     if grant.application_no is None:
         rows = store.all(f"SELECT {LISTED} FROM applications WHERE resident_key = ? "
                          "ORDER BY received_at DESC LIMIT ?", (grant.resident_key, MY_APPLICATIONS_MAX))
     else:
         rows = store.all(f"SELECT {LISTED} FROM applications WHERE resident_key = ? AND application_no = ?",
                          (grant.resident_key, grant.application_no))
-    listed, released = [], []
+    listed, released, owing = [], [], []
     for row in rows:
         docs = store.all("SELECT * FROM documents WHERE application_no = ? ORDER BY created_at",
                          (row["application_no"],))
@@ -55,12 +57,17 @@ def my_applications(grant: grants.Grant = Depends(presence), store: Store = Depe
         if row["decided_at"] is not None and row["status"] in ("approved", "rejected"):
             timeline.append(TimelineEntry(step=row["status"], at=iso(row["decided_at"])))
         timeline += [TimelineEntry(step="printed", at=iso(d["printed_at"])) for d in docs if d["printed_at"]]
+        owed = supplements.owed_of(store, row["application_no"])
+        if supplements.still_owed(owed):
+            owing.append(row["application_no"])
         listed.append(ResidentApplication(
             application_no=row["application_no"], status=row["status"], kind=row["kind"],
             service_id=row["service_id"], service_name=row["service_name"], promised_days=row["promised_days"],
             expected_completion=row["expected_completion"], received_at=iso(row["received_at"]),
-            timeline=timeline, documents=summaries))
+            timeline=timeline, documents=summaries, owed=owed))
     with store.write():
         grants.release_prints(store, grant.kiosk_id, released)
+        for application_no in owing:  # 补交 from this kiosk (its queue) is now allowed
+            supplements.release(store, grant.kiosk_id, application_no)
     audit.record(store, grant.kiosk_id, "applications listed", grant.resident_key, f"{len(listed)} application(s)")
     return ResidentApplicationsResponse(applications=listed)
