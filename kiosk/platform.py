@@ -42,7 +42,7 @@ from common.files import write_atomic
 log = logging.getLogger("kiosk.platform")
 
 RETRYABLE_STATUSES = {408, 409, 425, 429}
-SUBMIT_KINDS = ("application", "rating", "appeal", "print_report", "help")
+SUBMIT_KINDS = ("application", "rating", "appeal", "print_report", "help", "supplement")
 
 
 class PlatformError(Exception):
@@ -351,6 +351,17 @@ class PlatformClient:
         return self._json(self._request("POST", "/v1/ratings", json=payload,
                                         headers={"Idempotency-Key": idempotency_key}))
 
+    def hand_in_supplement(self, payload: dict, idempotency_key: str) -> dict:
+        """边办边补: ``payload`` is ``{"application_no", "materials": [...]}``; the answer says per
+        material ``received``, ``not_needed``, ``deadline_passed`` or ``no_pages``."""
+        number = payload.get("application_no")
+        if not number:
+            raise FinalError("a supplement needs its application_no", None)
+        body = {"materials": payload.get("materials", [])}
+        return self._json(self._request("POST", f"/v1/applications/{number}/supplements",
+                                        template="/v1/applications/{no}/supplements", json=body,
+                                        headers={"Idempotency-Key": idempotency_key}))
+
     def appeal(self, payload: dict, idempotency_key: str) -> dict:
         return self._json(self._request("POST", "/v1/appeals", json=payload,
                                         headers={"Idempotency-Key": idempotency_key}))
@@ -404,6 +415,8 @@ class PlatformClient:
             return self.appeal(payload, idempotency_key)
         if kind == "help":
             return self.ask_for_help(payload)
+        if kind == "supplement":
+            return self.hand_in_supplement(payload, idempotency_key)
         if kind == "print_report":
             try:
                 document_id, token = payload["document_id"], payload["print_token"]

@@ -88,6 +88,7 @@ def _service_name(service: Any, language: str) -> str:
 
 def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "SubmitResult":
     """Queue the session's application and wait up to ``wait_s`` for the platform."""
+    from kiosk.supplements import skipped_materials
     now = dt.datetime.now().astimezone()
     service_id = attr(service, "id")
     payload = {
@@ -98,6 +99,7 @@ def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "S
         "delivery": dict(session.delivery),
         "submitted_at": now.isoformat(timespec="seconds"),
         "offline": core.sender.connectivity != "online",
+        "skipped": skipped_materials(getattr(core, "transaction", None), session),  # 边办边补: owed later
     }
     attachments = [(material_id, path) for material_id, paths in session.materials.items() for path in paths]
     if session.signature is not None:  # the resident's handwritten signature travels as a material

@@ -54,7 +54,7 @@ from offline_queue.crypto import Sealer, key_path, load_or_create_key
 
 log = logging.getLogger(__name__)
 
-KINDS = ("application", "rating", "appeal", "print_report", "help")
+KINDS = ("application", "rating", "appeal", "print_report", "help", "supplement")
 PRIORITY_KINDS = ("help",)  # a resident waiting for a person: sent before any backlog
 FREE_MARGIN_BYTES = 64 * 1024 * 1024  # below min_free + this, statvfs on every enqueue
 TOMBSTONE_DAYS = 90  # delivered and expired items' tombstones (no personal data) are kept this long

@@ -3,6 +3,7 @@ on a loopback port: the platform's list online; offline, plain "cannot show" plu
 still holds in its queue for the resident (and never someone else's)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,89 @@ def test_offline_says_so_and_lists_what_this_kiosk_queued_for_the_resident_only(
 def dataclass_replace(card, **changes):
     import dataclasses
     return dataclasses.replace(card, **changes)
+
+
+# -- 边办边补 through the core ---------------------------------------------------------------------
+def apply_skipping_the_permit(core, card):
+    """敬老优待证 with the household register scanned and the residence permit skipped (跳过，稍后补交)."""
+    core.begin_session()
+    assert core.identify(card) is None
+    core.start_service(core.menu.service("elderly-card"))
+    page = core.session.temp_dir / "register.jpg"
+    page.write_bytes(b"\xff\xd8\xff\xe0 household register")
+    core.session.materials = {"household-register": [page]}
+    core.session.form = {"phone": "13812345678"}
+    core.session.delivery = {"method": "pickup"}
+    return core.submit_application().result(WAIT_S)
+
+
+def test_a_skipped_material_is_owed_then_handed_in_once_through_the_queue(platform, tmp_path):
+    import datetime as dt
+    from central import services
+    core = make_core(tmp_path, platform.base_url, platform.token)
+    try:
+        submitted = apply_skipping_the_permit(core, sample_card())
+        deadline = services.add_working_days(dt.date.today(), 10).isoformat()
+        assert [(o["material_id"], o["deadline"]) for o in submitted.response["owed"]] == \
+            [("residence-permit", deadline)]
+        core.end_session()
+        core.begin_session()                      # the resident comes back
+        assert core.identify(sample_card()) is None
+        present(platform, core, core.session.card)
+        mine = core.resident_applications().result(WAIT_S)
+        [application] = [a for a in mine.applications if a["application_no"] == submitted.application_no]
+        assert core.start_supplement(application) == "materials"
+        [todo] = core.transaction.materials_to_scan()
+        assert todo["id"] == "residence-permit" and todo["main"] is True   # it needs a page now
+        scan = core.session.temp_dir / "permit.jpg"
+        scan.write_bytes(b"\xff\xd8\xff\xe0 residence permit")
+        core.session.materials["residence-permit"] = [scan]
+        assert core.next_step() == "supplement"
+        result = core.submit_supplement().result(WAIT_S)
+        assert result.status == "submitted", result
+        assert result.response["results"] == [{"material_id": "residence-permit", "outcome": "received"}]
+        rows = platform.store.all("SELECT status FROM supplements_owed WHERE application_no = ?",
+                                  (submitted.application_no,))
+        assert [r["status"] for r in rows] == ["received"]
+        assert platform.store.all("SELECT 1 AS x FROM materials WHERE application_no = ? AND kind = ?",
+                                  (submitted.application_no, "residence-permit")) == [{"x": 1}]
+        # nothing is owed any more: 补交 is not offered again
+        again = core.resident_applications().result(WAIT_S)
+        [application] = [a for a in again.applications if a["application_no"] == submitted.application_no]
+        assert core.start_supplement(application) is None
+    finally:
+        core.stop()
+
+
+def test_a_supplement_queued_offline_is_delivered_once_when_the_network_returns(platform, tmp_path):
+    from kiosk.platform import PlatformClient
+    core = make_core(tmp_path, platform.base_url, platform.token)
+    try:
+        submitted = apply_skipping_the_permit(core, sample_card())
+        core.end_session()
+        core.begin_session()
+        assert core.identify(sample_card()) is None
+        present(platform, core, core.session.card)
+        mine = core.resident_applications().result(WAIT_S)
+        [application] = [a for a in mine.applications if a["application_no"] == submitted.application_no]
+        core.start_supplement(application)
+        scan = core.session.temp_dir / "permit.jpg"
+        scan.write_bytes(b"\xff\xd8\xff\xe0 residence permit, offline")
+        core.session.materials["residence-permit"] = [scan]
+        core.next_step()
+        real = core.sender.client
+        core.sender.client = PlatformClient("http://127.0.0.1:9", token="x", timeout=1.0)
+        try:
+            result = core.submit_supplement().result(WAIT_S)
+            assert result.status == "queued" and core.outbox.stats()["depth"] == 1
+        finally:
+            core.sender.client = real
+            core.sender.wake()
+        deadline = time.monotonic() + WAIT_S
+        while core.outbox.stats()["depth"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert core.outbox.stats()["depth"] == 0
+        assert len(platform.store.all("SELECT 1 AS x FROM materials WHERE application_no = ? AND kind = ?",
+                                      (submitted.application_no, "residence-permit"))) == 1
+    finally:
+        core.stop()
