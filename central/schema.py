@@ -15,7 +15,7 @@ import json
 
 from central.records import APPLICANT_FIELDS, SEALED
 from central.help_schema import HELP_SCHEMA
-from central.supplements import SUPPLEMENT_SCHEMA
+from central.supplement_schema import SUPPLEMENT_SCHEMA
 from central.trust_schema import TRUST_SCHEMA
 
 SCHEMA_VERSION = 2

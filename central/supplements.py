@@ -11,33 +11,21 @@ may be handed in again before its deadline.
 Who may hand in: a kiosk to which the application's owed list was shown under the resident's
 presence grant (``POST /v1/residents/applications``, recorded in ``supplement_releases``) -- the
 supplement may arrive from that kiosk's offline queue after the session ended, as a print report
-does.  Tables of their own (no migration), like the trust and help tables.
+does.  Tables of their own (central.supplement_schema, no migration), like the trust and help tables.
 """
 from __future__ import annotations
 
 import datetime as dt
 import time
 import uuid
-from typing import TYPE_CHECKING
 
 from central import services
-
-if TYPE_CHECKING:  # central.storage imports the schema, which imports this module
-    from central.storage import Store
+from central.storage import Store
 
 AWAITING, RECEIVED, ACCEPTED, REJECTED = "awaiting_supplement", "received", "accepted", "rejected"
 # a hand-in is accepted from a kiosk that showed the owed list within this time (its queue may be late)
 RELEASE_TTL_S = 30 * 24 * 3600
 
-SUPPLEMENT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS supplements_owed (
-    application_no TEXT NOT NULL, material_id TEXT NOT NULL, name TEXT NOT NULL, deadline TEXT NOT NULL,
-    status TEXT NOT NULL, reason TEXT, received_at REAL, received_from TEXT, decided_at REAL,
-    PRIMARY KEY (application_no, material_id));
-CREATE TABLE IF NOT EXISTS supplement_releases (
-    application_no TEXT NOT NULL, kiosk_id TEXT NOT NULL, released_at REAL NOT NULL,
-    PRIMARY KEY (application_no, kiosk_id));
-"""
 
 
 def record_owed(store: Store, application_no: str, service: services.Service, skipped: list[str],

@@ -1,6 +1,6 @@
 """边办边补 on the kiosk: what a resident skipped, and handing it in later.
 
-* :func:`skipped_materials` -- the secondary materials of the service the resident did not scan
+* :func:`skipped_materials` (kiosk.workflow) -- the secondary materials of the service the resident did not scan
   (跳过，稍后补交); the application says so (``skipped``) and the platform records them as owed,
   with the deadline of the service's ``supplement_days``.
 * :class:`SupplementTransaction` -- 补交 from 我的办件: the materials screen scans exactly the owed
@@ -18,18 +18,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.transaction import MATERIALS, Transaction, attr, materials_to_scan
-from kiosk.workflow import ACK_WAIT_S, SubmitResult, _await
+from kiosk.transaction import MATERIALS, Transaction, attr
+from kiosk.workflow import ACK_WAIT_S, SubmitResult, _await, skipped_materials  # noqa: F401 (re-exported)
 
 SUPPLEMENT = "supplement"   # the step (and screen) that hands the scans in
-
-
-def skipped_materials(transaction: Transaction | None, session: Any) -> list[str]:
-    """The secondary materials this service asked for that the resident did not scan."""
-    if transaction is None or isinstance(transaction, SupplementTransaction):
-        return []
-    todo = materials_to_scan(transaction.service, transaction.reusable_on_record)
-    return [m["id"] for m in todo if not m.get("main", True) and not session.materials.get(m["id"])]
 
 
 def owed_now(application: dict, today: dt.date | None = None) -> list[dict]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from kiosk import i18n
 from kiosk.i18n import N_
-from kiosk.transaction import attr
+from kiosk.transaction import attr, materials_to_scan
 from offline_queue.outbox import QueueFullError
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,17 @@ def _service_name(service: Any, language: str) -> str:
     return names.get(language) or names.get("zh_CN") or str(attr(service, "id", ""))
 
 
+def skipped_materials(transaction: Any, session: Any) -> list[str]:
+    """边办边补: the secondary materials this service asked for that the resident did not scan
+    (跳过，稍后补交); the platform records them as owed (kiosk.supplements)."""
+    if transaction is None:
+        return []
+    todo = materials_to_scan(transaction.service, transaction.reusable_on_record)
+    return [m["id"] for m in todo if not m.get("main", True) and not session.materials.get(m["id"])]
+
+
 def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "SubmitResult":
     """Queue the session's application and wait up to ``wait_s`` for the platform."""
-    from kiosk.supplements import skipped_materials
     now = dt.datetime.now().astimezone()
     service_id = attr(service, "id")
     payload = {

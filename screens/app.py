@@ -73,6 +73,7 @@ SCREENS: dict[str, str] = {
     "print_document": "screens.print_document:PrintDocumentScreen",
     "query": "screens.query:QueryScreen",
     "my_applications": "screens.my_applications:MyApplicationsScreen",
+    "supplement": "screens.supplement:SupplementScreen",
     "appeal": "screens.appeal:AppealScreen",
 }
 

@@ -3,8 +3,10 @@
 The list comes from the core (``KioskCore.resident_applications``, kiosk.my_applications): the
 platform's applications of this resident at any kiosk -- number, service, status, promised date,
 documents ready to print -- and the ones this kiosk still holds in its queue.  A RecycleView over
-``data`` (the list can be long); each row offers one tap to 详情 (the status timeline) and, when a
-document is ready, 打印证照 (the print_document screen with that application's documents).
+``data`` (the list can be long); each row offers one tap to 详情 (the status timeline), when a
+document is ready 打印证照 (the print_document screen with that application's documents), and when
+a material is still owed (边办边补: "待补交：居住证（截止 2026-12-15）") 补交 -- the document camera
+for exactly the owed materials, then the supplement screen.
 
 Offline the screen says plainly what it cannot show (progress, applications made elsewhere) and
 still lists what this kiosk queued for the resident, with the receipt's reference number.
@@ -21,12 +23,13 @@ from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.recycleview.views import RecycleDataViewBehavior
 
-from kiosk.i18n import N_
 from kiosk.core import PresenceRequired
+from kiosk.i18n import N_
+from kiosk.supplements import overdue, owed_now
 from screens.flow_screen import FlowScreen
 from screens.query import STATUS_WORDS
 from screens.theme import theme
-from screens.widgets import tr
+from screens.widgets import local, tr
 from screens.worker import when_done
 
 STEP_WORDS = {
@@ -59,8 +62,10 @@ class ApplicationRow(RecycleDataViewBehavior, BoxLayout):
     application_no = StringProperty("")
     title = StringProperty("")
     line = StringProperty("")
+    owed = StringProperty("")          # 边办边补: 待补交：居住证（截止 2026-12-15）
     queued = BooleanProperty(False)
     can_print = BooleanProperty(False)
+    can_supplement = BooleanProperty(False)
 
     def __init__(self, **kwargs):
         self._rv, self._index = None, -1
@@ -80,7 +85,7 @@ class ApplicationRow(RecycleDataViewBehavior, BoxLayout):
         rv, index = self._rv() if self._rv is not None else None, self._index
         if rv is None or not 0 <= index < len(rv.data):
             return
-        for label in (self.ids.title, self.ids.line):
+        for label in (self.ids.title, self.ids.line, self.ids.owed):
             label.texture_update()
         self.ids.content.do_layout()
         wanted = self.ids.content.minimum_height + self.padding[1] + self.padding[3]
@@ -103,6 +108,11 @@ class ApplicationRow(RecycleDataViewBehavior, BoxLayout):
         if screen is not None:
             screen.print_documents(self.application_no)
 
+    def supplement(self) -> None:
+        screen = self._screen()
+        if screen is not None:
+            screen.supplement(self.application_no)
+
 
 class MyApplicationsScreen(FlowScreen):
     help_text = N_("这里列出您本人办理的业务和进度。点“详情”看办理经过，证照办好后可点“打印证照”。")
@@ -110,6 +120,7 @@ class MyApplicationsScreen(FlowScreen):
     message = StringProperty("")
     detail = StringProperty("")
     detail_printable = BooleanProperty(False)
+    detail_supplement = BooleanProperty(False)
 
     def on_kv_post(self, base):
         super().on_kv_post(base)
@@ -173,13 +184,44 @@ class MyApplicationsScreen(FlowScreen):
         if printable(application):
             words.append(tr("证照已可打印"))
         return {"application_no": application.get("application_no", ""), "title": self._service_name(application),
-                "line": "  ·  ".join(words), "queued": False, "can_print": bool(printable(application)),
+                "line": "  ·  ".join(words), "owed": "\n".join(self._owed_lines(application)), "queued": False,
+                "can_print": bool(printable(application)), "can_supplement": bool(owed_now(application)),
                 "height": theme.row_h}
+
+    def _material_name(self, application: dict, owed: dict) -> str:
+        """An owed material's name in the resident's language (the menu's), else the platform's."""
+        try:
+            service = self.app.menu.service(application.get("service_id", ""))
+        except (AttributeError, KeyError):
+            return owed.get("name", "")
+        for material in service.guide.get("materials", []):
+            if material.get("id") == owed.get("material_id"):
+                return local(material.get("names"), self.app.language)
+        return owed.get("name", "")
+
+    def _owed_lines(self, application: dict) -> list[str]:
+        """边办边补 in plain words: what is still owed and by when, what was rejected and why,
+        what is past its deadline (a counter), what waits for review."""
+        lines = []
+        late = {o.get("material_id") for o in overdue(application)}
+        for owed in application.get("owed", []):
+            name, deadline = self._material_name(application, owed), owed.get("deadline", "")
+            status = owed.get("status")
+            if owed.get("material_id") in late:
+                lines.append(tr("{name}：已过补交期限（截止 {date}），请到人工窗口办理").format(name=name, date=deadline))
+            elif status == "awaiting_supplement":
+                lines.append(tr("待补交：{name}（截止 {date}）").format(name=name, date=deadline))
+            elif status == "rejected":
+                lines.append(tr("{name} 未通过：{reason}。请在 {date} 前重新补交").format(
+                    name=name, reason=owed.get("reason") or "", date=deadline))
+            elif status == "received":
+                lines.append(tr("{name}：已补交，等待审核").format(name=name))
+        return lines
 
     def _queued_row(self, queued: dict) -> dict:
         line = f"{tr('凭条编号')}：{queued['reference']}  ·  {tr(QUEUED_WORDS.get(queued['state'], QUEUED_WORDS['queued']))}"
-        return {"application_no": "", "title": self._service_name(queued), "line": line,
-                "queued": True, "can_print": False, "height": theme.row_h}
+        return {"application_no": "", "title": self._service_name(queued), "line": line, "owed": "",
+                "queued": True, "can_print": False, "can_supplement": False, "height": theme.row_h}
 
     def _application(self, number: str) -> dict | None:
         if self.answer is None:
@@ -196,11 +238,13 @@ class MyApplicationsScreen(FlowScreen):
                  f"{tr('当前状态')}：{tr(STATUS_WORDS.get(application.get('status', ''), '已受理，正在办理'))}"]
         if application.get("status") == "accepted" and application.get("expected_completion"):
             lines.append(tr("预计 {date} 前办结").format(date=application["expected_completion"]))
+        lines += self._owed_lines(application)
         lines.append(tr("办理经过："))
         for step in application.get("timeline", []):
             lines.append(f"  {local_time(step.get('at', ''))}  {tr(STEP_WORDS.get(step.get('step', ''), '已受理'))}")
         self.detail = "\n".join(lines)
         self.detail_printable = bool(printable(application))
+        self.detail_supplement = bool(owed_now(application))
         self.state = "detail"
 
     def close_detail(self) -> None:
@@ -214,6 +258,19 @@ class MyApplicationsScreen(FlowScreen):
         if application is None or not printable(application):
             return
         self.app.show("print_document", documents=printable(application), return_to="my_applications")
+
+    def supplement(self, number: str | None = None) -> None:
+        """补交: the document camera for exactly the owed materials (materials screen), then the
+        supplement screen hands them in.  Past its deadline or no longer needed: plain words."""
+        application = self._application(number or self.selected or "")
+        if application is None:
+            return
+        step = self.app.core.start_supplement(application)
+        if step is None:
+            self.state = "failed"
+            self.message = tr("这件办件现在不能在本机补交材料：可能已超过补交期限或已不需要补交。请到人工窗口办理。")
+            return
+        self.app.show_step(step)
 
     def _failed(self, exc: BaseException) -> None:
         self.answer = None

@@ -111,3 +111,11 @@ def test_an_officer_rejects_with_a_reason_then_accepts(platform, central_db, kio
     accepted = central(central_db, "applications", "supplement", number, "--accept")
     assert accepted.returncode == 0 and f"residence-permit {PERMIT}: accepted" in accepted.stdout
     assert hand_in(kiosk_a, number, supplement()).json()["results"][0]["outcome"] == "not_needed"
+
+
+def test_a_real_sized_scan_fits_the_supplement_endpoint(platform, kiosk_a):
+    number = apply_skipping(kiosk_a, ["residence-permit"])["application_no"]
+    shown(kiosk_a)
+    answer = hand_in(kiosk_a, number, supplement(content=bytes(range(256)) * 2048))   # a 512 KB page
+    assert answer.status_code == 200, answer.text[:200]
+    assert answer.json()["results"][0]["outcome"] == "received"

@@ -127,3 +127,55 @@ def test_offline_says_what_it_cannot_show_and_lists_what_this_kiosk_queued(app, 
         core.platform, core.sender.client = screen_core_platform, sender_platform
         core.sender.wake()
     until(lambda: core.outbox.stats()["depth"] == 0, 30, "the queued application delivered")
+
+
+def test_a_skipped_material_is_handed_in_from_my_applications(app, kiosk):
+    """边办边补 end to end: 待补交 with its deadline in 我的办件, 补交 opens the document camera for
+    exactly the owed material, the supplement screen says it was received; then nothing is owed."""
+    _, platform = kiosk
+    body = dict(application("elderly-card"), skipped=["residence-permit"])
+    applied = app.core.platform.create_application(body, str(uuid.uuid4()))
+    [owed] = applied["owed"]
+    screen = to_my_applications(app)
+    until(lambda: screen.state == "list", 15, "the list")
+    row = row_of(screen, applied["application_no"])
+    assert row.owed == f"待补交：深圳经济特区居住证（非深圳户籍申请人提交）（截止 {owed['deadline']}）"
+    assert row.can_supplement
+    tap(row.ids.supplement)
+    on_screen(app, "materials")
+    materials = current(app)
+    until(lambda: materials.todo, 10, "the owed material")
+    assert [m["id"] for m in materials.todo] == ["residence-permit"]
+    assert materials.material_main and materials.ids.next_button.disabled   # it cannot be skipped again
+    until(lambda: materials.pages >= 1, 20, "the page to be auto-captured")
+    tap(materials.ids.next_button)
+    on_screen(app, "supplement")
+    supplement = current(app)
+    until(lambda: supplement.state not in ("idle", "sending"), 20, "the platform's answer")
+    assert supplement.state == "done" and supplement.headline == "补交成功", supplement.detail
+    assert "已收到" in supplement.detail
+    rows = platform.store.all("SELECT status FROM supplements_owed WHERE application_no = ?",
+                              (applied["application_no"],))
+    assert [r["status"] for r in rows] == ["received"]
+    tap(supplement.ids.mine)
+    on_screen(app, "my_applications")
+    mine = current(app)
+    until(lambda: mine.state == "list", 15, "the list again")
+    row = row_of(mine, applied["application_no"])
+    assert row.owed.endswith("已补交，等待审核") and not row.can_supplement
+
+
+def test_past_its_deadline_a_supplement_points_to_a_counter(app, kiosk):
+    _, platform = kiosk
+    body = dict(application("elderly-card"), skipped=["residence-permit"])
+    applied = app.core.platform.create_application(body, str(uuid.uuid4()))
+    with platform.store.write():
+        platform.store.execute("UPDATE supplements_owed SET deadline = '2026-01-02' WHERE application_no = ?",
+                               (applied["application_no"],))
+    screen = to_my_applications(app)
+    until(lambda: screen.state == "list", 15, "the list")
+    row = row_of(screen, applied["application_no"])
+    assert "已过补交期限（截止 2026-01-02），请到人工窗口办理" in row.owed and not row.can_supplement
+    screen.supplement(applied["application_no"])          # even if asked: plain words, no camera
+    assert screen.state == "failed" and "请到人工窗口办理" in screen.message
+    assert app.manager.current == "my_applications"
