@@ -18,13 +18,13 @@ on every lookup, so several worker processes follow a new publication at once.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.workdays import add_working_days  # noqa: F401 (promised dates and deadlines count working days)
 from kiosk.menu import MenuError, menu_from_document
 from kiosk.menu_bundle import FORMAT as BUNDLE_FORMAT
 from kiosk.menu_schema import DEFAULT_SUPPLEMENT_DAYS
@@ -128,11 +128,3 @@ def lookup(store, service_id: str) -> Service:
     return CATALOGUE.lookup(store, service_id)
 
 
-def add_working_days(start: dt.date, days: int) -> dt.date:
-    """Promised dates count working days (Monday to Friday; holidays are not modelled)."""
-    current = start
-    while days > 0:
-        current += dt.timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current

@@ -123,6 +123,10 @@ def test_a_skipped_material_is_owed_then_handed_in_once_through_the_queue(platfo
         deadline = services.add_working_days(dt.date.today(), 10).isoformat()
         assert [(o["material_id"], o["deadline"]) for o in submitted.response["owed"]] == \
             [("residence-permit", deadline)]
+        assert core.print_receipt().result(WAIT_S) is None   # the receipt says what is owed, and by when
+        text = core.devices["receipt_printer"].simulator.text()
+        text = "".join(text.split())   # long lines wrap (at a space)
+        assert "待补交材料" in text and f"深圳经济特区居住证（非深圳户籍申请人提交）（截止{deadline}）" in text
         core.end_session()
         core.begin_session()                      # the resident comes back
         assert core.identify(sample_card()) is None
@@ -184,3 +188,17 @@ def test_a_supplement_queued_offline_is_delivered_once_when_the_network_returns(
                                       (submitted.application_no, "residence-permit"))) == 1
     finally:
         core.stop()
+
+
+def test_offline_the_receipt_estimates_the_deadline_from_the_menu_and_online_takes_the_platforms():
+    import datetime as dt
+    from kiosk.workflow import owed_on_receipt
+    service = {"supplement_days": 10}
+    friday = dt.date(2026, 12, 4)
+    assert owed_on_receipt(service, ["residence-permit"], {}, friday) == \
+        [{"material_id": "residence-permit", "deadline": "2026-12-18"}]          # 10 working days
+    platform_said = {"owed": [{"material_id": "residence-permit", "name": "居住证", "deadline": "2026-12-21",
+                               "status": "awaiting_supplement", "reason": None}]}
+    assert owed_on_receipt(service, ["residence-permit"], platform_said, friday) == \
+        [{"material_id": "residence-permit", "deadline": "2026-12-21"}]
+    assert owed_on_receipt(service, [], {}, friday) == []
