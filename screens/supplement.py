@@ -32,9 +32,13 @@ class SupplementScreen(FlowScreen):
     headline = StringProperty("")
     detail = StringProperty("")
 
-    def prepare(self, **_params) -> None:
+    def prepare(self, result=None, **_params) -> None:
+        """Hand in the supplement transaction's scans; ``result``: show it instead (the tour)."""
         self.state, self.headline, self.detail = "idle", "", ""
-        if self.session is None or self.app.core.transaction is None:
+        if result is not None:
+            self._done(result)
+            return
+        if self.session is None or not getattr(self.app.core.transaction, "application_no", ""):
             return
         self.state, self.headline = "sending", tr("正在提交补交材料…")
         self.busy_text, self.busy = self.headline, True
