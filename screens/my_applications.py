@@ -85,7 +85,14 @@ class ApplicationRow(RecycleDataViewBehavior, BoxLayout):
         rv, index = self._rv() if self._rv is not None else None, self._index
         if rv is None or not 0 <= index < len(rv.data):
             return
-        for label in (self.ids.title, self.ids.line, self.ids.owed):
+        # lay the row out from its current data first: a recycled view may still have the widths
+        # (and so the wrapping) of the application it showed before
+        labels = (self.ids.title, self.ids.line, self.ids.owed)
+        for label in labels:
+            label.texture_update()
+        self.do_layout()
+        self.ids.content.do_layout()
+        for label in labels:
             label.texture_update()
         self.ids.content.do_layout()
         wanted = self.ids.content.minimum_height + self.padding[1] + self.padding[3]
