@@ -53,6 +53,17 @@ def local_time(iso: str, with_time: bool = True) -> str:
     return when.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
 
+def row_estimate(owed_lines: int, queued: bool) -> float:
+    """A row's height before its words are measured (unwrapped lines): close enough that the first
+    frame does not overlap rows; ApplicationRow.fit then makes it exact."""
+    line = 1.45   # the line box of the Noto faces, per font size
+    height = theme.gap * 1.5 + theme.fs_large * line + theme.fs_body * line * (1 + owed_lines) \
+        + theme.gap * 0.4 * (1 + (1 if owed_lines else 0))
+    if not queued:
+        height += theme.gap * 0.4 + max(theme.button_h, theme.touch_min)
+    return max(theme.row_h, height)
+
+
 def printable(application: dict) -> list[dict]:
     return [d for d in application.get("documents", []) if d.get("print_token")]
 
@@ -193,7 +204,7 @@ class MyApplicationsScreen(FlowScreen):
         return {"application_no": application.get("application_no", ""), "title": self._service_name(application),
                 "line": "  ·  ".join(words), "owed": "\n".join(self._owed_lines(application)), "queued": False,
                 "can_print": bool(printable(application)), "can_supplement": bool(owed_now(application)),
-                "height": theme.row_h}
+                "height": row_estimate(len(self._owed_lines(application)), queued=False)}
 
     def _material_name(self, application: dict, owed: dict) -> str:
         """An owed material's name in the resident's language (the menu's), else the platform's."""
@@ -228,7 +239,8 @@ class MyApplicationsScreen(FlowScreen):
     def _queued_row(self, queued: dict) -> dict:
         line = f"{tr('凭条编号')}：{queued['reference']}  ·  {tr(QUEUED_WORDS.get(queued['state'], QUEUED_WORDS['queued']))}"
         return {"application_no": "", "title": self._service_name(queued), "line": line, "owed": "",
-                "queued": True, "can_print": False, "can_supplement": False, "height": theme.row_h}
+                "queued": True, "can_print": False, "can_supplement": False,
+                "height": row_estimate(0, queued=True)}
 
     def _application(self, number: str) -> dict | None:
         if self.answer is None:
