@@ -38,6 +38,8 @@ STEP_WORDS = {
     "rejected": N_("未通过"),
     "printed": N_("证照已打印"),
 }
+# labels used inside composed lines: marked here so the catalogues collect them
+NUMBER_LABEL, RECEIPT_LABEL, SERVICE_LABEL, STATUS_LABEL = N_("办件编号"), N_("凭条编号"), N_("办理事项"), N_("当前状态")
 QUEUED_WORDS = {
     "queued": N_("本机已保存，联网后自动提交"),
     "refused": N_("提交未成功，请带上凭条到窗口咨询"),
@@ -196,7 +198,7 @@ class MyApplicationsScreen(FlowScreen):
 
     def _row(self, application: dict) -> dict:
         status = application.get("status", "")
-        words = [f"{tr('办件编号')}：{application.get('application_no', '')}", tr(STATUS_WORDS.get(status, "已受理，正在办理"))]
+        words = [f"{tr(NUMBER_LABEL)}：{application.get('application_no', '')}", tr(STATUS_WORDS.get(status, "已受理，正在办理"))]
         if status == "accepted" and application.get("expected_completion"):
             words.append(tr("预计 {date} 前办结").format(date=application["expected_completion"]))
         if printable(application):
@@ -237,7 +239,7 @@ class MyApplicationsScreen(FlowScreen):
         return lines
 
     def _queued_row(self, queued: dict) -> dict:
-        line = f"{tr('凭条编号')}：{queued['reference']}  ·  {tr(QUEUED_WORDS.get(queued['state'], QUEUED_WORDS['queued']))}"
+        line = f"{tr(RECEIPT_LABEL)}：{queued['reference']}  ·  {tr(QUEUED_WORDS.get(queued['state'], QUEUED_WORDS['queued']))}"
         return {"application_no": "", "title": self._service_name(queued), "line": line, "owed": "",
                 "queued": True, "can_print": False, "can_supplement": False,
                 "height": row_estimate(0, queued=True)}
@@ -252,9 +254,9 @@ class MyApplicationsScreen(FlowScreen):
         if application is None:
             return
         self.selected = number
-        lines = [f"{tr('办理事项')}：{self._service_name(application)}",
-                 f"{tr('办件编号')}：{number}",
-                 f"{tr('当前状态')}：{tr(STATUS_WORDS.get(application.get('status', ''), '已受理，正在办理'))}"]
+        lines = [f"{tr(SERVICE_LABEL)}：{self._service_name(application)}",
+                 f"{tr(NUMBER_LABEL)}：{number}",
+                 f"{tr(STATUS_LABEL)}：{tr(STATUS_WORDS.get(application.get('status', ''), '已受理，正在办理'))}"]
         if application.get("status") == "accepted" and application.get("expected_completion"):
             lines.append(tr("预计 {date} 前办结").format(date=application["expected_completion"]))
         lines += self._owed_lines(application)

@@ -91,6 +91,12 @@ def test_lists_the_residents_applications_with_detail_and_print(app, kiosk):
     tap(row_of(screen, promised["application_no"]).ids.detail)
     until(lambda: screen.state == "detail", 5, "the detail")
     assert "办理经过" in screen.detail and "已受理" in screen.detail and not screen.detail_printable
+    app.set_language("en")                                  # reworded in place, every label translated
+    pump_for(0.2)
+    assert "Status" in screen.detail and "Steps so far" in screen.detail
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in screen.detail.replace("敬老优待证", ""))
+    app.set_language("zh_CN")
+    pump_for(0.2)
     tap(screen.ids.back_to_list)
     until(lambda: screen.state == "list", 5, "back to the list")
     row = row_of(screen, done["application_no"])
