@@ -19,8 +19,14 @@ CAPS = {  # path -> bytes; every other path gets DEFAULT_CAP
 }
 
 
+SUPPLEMENTS_CAP = 16 * MB                 # /v1/applications/{no}/supplements: scanned pages, like an application
+
+
 def cap_for(path: str) -> int:
-    return CAPS.get(path.rstrip("/") or "/", DEFAULT_CAP)
+    path = path.rstrip("/") or "/"
+    if path.startswith("/v1/applications/") and path.endswith("/supplements") and path.count("/") == 4:
+        return SUPPLEMENTS_CAP
+    return CAPS.get(path, DEFAULT_CAP)
 
 
 def _too_large(cap: int) -> str:

@@ -8,6 +8,7 @@
     central eid issue --id-number N [--name NAME] [--ttl 60s] [--region 440304] [--png F]
                                             (the identity service: an e-ID QR code for a resident's phone)
     central applications list [--status accepted] | approve NO
+    central applications supplement NO --accept | --reject REASON [--material ID]  (边办边补)
     central kiosks [KIOSK_ID]               (fleet, what needs attention first; one kiosk's history)
     central kiosks revoke KIOSK_ID          (a stolen kiosk: its token and grants stop working now)
     central help [list] | help ack REQUEST_ID [--by NAME]   (residents asking for staff at a kiosk)
@@ -34,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from central import admin, audit, credentials, maintenance, tokens
+from central import admin, audit, credentials, maintenance, supplements, tokens
 from central import help as help_requests
 from central.faults import FaultInjector
 from central.platform_key import IdentityKeyError, PlatformIdentity
@@ -242,6 +243,8 @@ def cmd_applications(args, store: Store) -> int:
             raise UsageError(str(exc)) from None
         print(f"{row['application_no']} approved; its document (if any) is ready to print")
         return 0
+    if args.action == "supplement":
+        return _decide_supplement(args, store)
     rows = admin.list_applications(store, args.status, args.limit)
     if not rows:
         print("no applications")
@@ -251,7 +254,26 @@ def cmd_applications(args, store: Store) -> int:
         kind = r["kind"] + ("*" if r["offline"] else "")
         print(f"{r['application_no']:<22} {r['status']:<9} {kind:<10} {_when(r['received_at']):<16} "
               f"{r['expected_completion']:<10} {r['kiosk_id']:<16} {r['service_name']}")
+        for owed in supplements.owed_of(store, r["application_no"]):  # 边办边补
+            reason = f" ({owed['reason']})" if owed["reason"] else ""
+            print(f"{'':<22}   owes {owed['material_id']} {owed['name']} by {owed['deadline']}: "
+                  f"{owed['status']}{reason}")
     print("(* sent from a kiosk's offline queue)")
+    return 0
+
+
+def _decide_supplement(args, store: Store) -> int:
+    if not args.number or args.accept == bool(args.reject):
+        raise UsageError("usage: central applications supplement APPLICATION_NO --accept | --reject REASON "
+                         "[--material ID]")
+    try:
+        owed = supplements.decide(store, args.number, accept=args.accept, reason=args.reject,
+                                  material_id=args.material)
+    except supplements.SupplementError as exc:
+        raise UsageError(str(exc)) from None
+    for o in owed:
+        reason = f" ({o['reason']})" if o["reason"] else ""
+        print(f"{args.number} {o['material_id']} {o['name']}: {o['status']}{reason}")
     return 0
 
 
@@ -455,9 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", help="where to write the QR image (default eid-qr.png)")
     s.set_defaults(func=cmd_eid)
 
-    s = sub.add_parser("applications", help="list or approve applications")
-    s.add_argument("action", choices=("list", "approve"))
+    s = sub.add_parser("applications", help="list or approve applications; accept or reject a supplement (边办边补)")
+    s.add_argument("action", choices=("list", "approve", "supplement"))
     s.add_argument("number", nargs="?")
+    s.add_argument("--accept", action="store_true", help="supplement: accept what was handed in")
+    s.add_argument("--reject", metavar="REASON", help="supplement: reject it, with the reason the resident reads")
+    s.add_argument("--material", metavar="ID", help="supplement: only this material (default: every one handed in)")
     s.add_argument("--status", choices=("accepted", "approved", "rejected"))
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(func=cmd_applications)

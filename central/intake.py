@@ -17,7 +17,7 @@ import uuid
 
 from fastapi import HTTPException
 
-from central import grants, services
+from central import grants, services, supplements
 from central.schemas import ApplicationRequest, ApplicationResponse, DocumentSummary
 from central.records import applicant_record
 from central.storage import Store
@@ -89,16 +89,18 @@ def document_summary(row: dict) -> DocumentSummary:
                            pickup_code=row["pickup_code"])
 
 
-def application_view(store: Store, app_row: dict, documents: bool = True) -> dict:
+def application_view(store: Store, app_row: dict, documents: bool = True, owed: list | None = None) -> dict:
     """``documents=False``: the caller knows there are none (an application just recorded
-    without issuing one)."""
+    without issuing one); ``owed``: its owed materials, when the caller just recorded them."""
     docs = store.all("SELECT * FROM documents WHERE application_no = ? ORDER BY created_at",
                      (app_row["application_no"],)) if documents else []
+    owed = supplements.owed_of(store, app_row["application_no"]) if owed is None else owed
     return ApplicationResponse(
         application_no=app_row["application_no"], status=app_row["status"], kind=app_row["kind"],
         service_id=app_row["service_id"], service_name=app_row["service_name"],
         promised_days=app_row["promised_days"], expected_completion=app_row["expected_completion"],
-        pickup_code=app_row["pickup_code"], documents=[document_summary(d) for d in docs]).model_dump()
+        pickup_code=app_row["pickup_code"], documents=[document_summary(d) for d in docs],
+        owed=owed).model_dump()
 
 
 def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, decoded: list) -> dict:
@@ -137,6 +139,7 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
         for page_no, (digest, content) in enumerate(pages):
             store.insert("material_pages", {"material_id": material_id, "page_no": page_no, "sha256": digest,
                                             "content": content})
+    owed = supplements.record_owed(store, application_no, service, body.skipped, today)
     if immediate:
         document_id = issue_document(store, application_no)
         if document_id is not None:  # the answer shows its print token to this kiosk
@@ -144,4 +147,4 @@ def intake(store: Store, kiosk_id: str, key: str, body: ApplicationRequest, deco
     log.info("application %s accepted from %s (service %s, %s%s)", application_no, kiosk_id,
              service.service_id, service.kind, ", queued offline" if body.offline else "")
     # The view from what was just inserted (no read back); documents exist only if one was issued.
-    return application_view(store, row, documents=immediate)
+    return application_view(store, row, documents=immediate, owed=owed)

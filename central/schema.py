@@ -16,6 +16,7 @@ import json
 from central.records import APPLICANT_FIELDS, SEALED
 from central.eid_schema import EID_SCHEMA
 from central.help_schema import HELP_SCHEMA
+from central.supplement_schema import SUPPLEMENT_SCHEMA
 from central.trust_schema import TRUST_SCHEMA
 
 SCHEMA_VERSION = 2
@@ -70,7 +71,8 @@ CREATE TABLE IF NOT EXISTS menu (
 CREATE TABLE IF NOT EXISTS heartbeats (
     kiosk_id TEXT NOT NULL, received_at REAL NOT NULL, queue_depth INTEGER NOT NULL, dead INTEGER NOT NULL,
     faults INTEGER NOT NULL, uptime_s REAL NOT NULL, PRIMARY KEY (kiosk_id, received_at));
-""" + TRUST_SCHEMA + HELP_SCHEMA + EID_SCHEMA  # tokens, grants, releases, rate limits, audit, help: tables of their own, no migration
+""" + TRUST_SCHEMA + HELP_SCHEMA + EID_SCHEMA + SUPPLEMENT_SCHEMA  # tokens, grants, releases, rate limits,
+# audit, help, e-ID codes used, supplements (边办边补): tables of their own, no migration
 
 
 class SchemaError(RuntimeError):

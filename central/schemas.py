@@ -70,6 +70,18 @@ class ApplicationRequest(Strict):
     delivery: dict[str, Any] = Field(default_factory=dict)
     submitted_at: str | None = Field(None, max_length=40, description="ISO 8601, kiosk clock")
     offline: bool = Field(False, description="true when the kiosk queued it during an outage")
+    skipped: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=30,
+        description="边办边补: secondary materials the resident will hand in later (material ids); each one "
+                    "the service lists as secondary is owed by the service's supplement deadline")
+
+
+class OwedMaterial(BaseModel):
+    material_id: str
+    name: str
+    deadline: str = Field(description="last day to hand it in (YYYY-MM-DD)")
+    status: Literal["awaiting_supplement", "received", "accepted", "rejected"]
+    reason: str | None = Field(None, description="why a supplement was rejected (for the resident)")
 
 
 class DocumentSummary(BaseModel):
@@ -92,6 +104,7 @@ class ApplicationResponse(BaseModel):
     expected_completion: str
     pickup_code: str = Field(description="8 digits for the receipt: collect documents at any kiosk (通办通取)")
     documents: list[DocumentSummary]
+    owed: list[OwedMaterial] = Field(default_factory=list, description="边办边补: materials still to hand in")
 
 
 BATCH_MAX_ITEMS = 100
@@ -190,6 +203,45 @@ class ContactResponse(BaseModel):
     """材料复用 of contact details: what the resident gave in their latest application that had it."""
     phone: str | None = Field(None, description="mobile number from the resident's latest application with one")
     address: str | None = Field(None, description="address from the resident's latest application with one")
+
+
+class TimelineEntry(BaseModel):
+    step: Literal["received", "approved", "rejected", "printed"]
+    at: str = Field(description="ISO 8601, UTC")
+
+
+class ResidentApplication(BaseModel):
+    application_no: str
+    status: Literal["accepted", "approved", "rejected"]
+    kind: Literal["immediate", "promised"]
+    service_id: str
+    service_name: str
+    promised_days: int
+    expected_completion: str
+    received_at: str
+    timeline: list[TimelineEntry] = Field(description="what happened so far, oldest first")
+    documents: list[DocumentSummary] = Field(description="documents issued; those with a print token can be "
+                                                         "printed at this kiosk (打印证照)")
+    owed: list[OwedMaterial] = Field(description="边办边补: secondary materials owed, with deadline and status")
+
+
+class SupplementRequest(Strict):
+    materials: list[Material] = Field(min_length=1, max_length=30)
+
+
+class SupplementResult(BaseModel):
+    material_id: str
+    outcome: Literal["received", "not_needed", "deadline_passed", "no_pages"]
+
+
+class SupplementResponse(BaseModel):
+    application_no: str
+    results: list[SupplementResult]
+    owed: list[OwedMaterial]
+
+
+class ResidentApplicationsResponse(BaseModel):
+    applications: list[ResidentApplication] = Field(description="newest first, at most 50")
 
 
 class DocumentsResponse(BaseModel):

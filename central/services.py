@@ -18,15 +18,16 @@ on every lookup, so several worker processes follow a new publication at once.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.workdays import add_working_days  # noqa: F401 (promised dates and deadlines count working days)
 from kiosk.menu import MenuError, menu_from_document
 from kiosk.menu_bundle import FORMAT as BUNDLE_FORMAT
+from kiosk.menu_schema import DEFAULT_SUPPLEMENT_DAYS
 
 log = logging.getLogger("central.services")
 
@@ -44,6 +45,8 @@ class Service:
     promised_days: int = 0
     document_title: str | None = None   # what approval issues, if anything
     document_kind: str = "certificate"  # licence | certificate | proof
+    supplement_days: int = DEFAULT_SUPPLEMENT_DAYS       # 边办边补: working days to hand in what was skipped
+    secondary: tuple[tuple[str, str], ...] | None = None  # (id, name) a resident may skip; None: unknown
 
 
 # What approval issues: (title, kind) by service id (Futian's back office).
@@ -61,9 +64,10 @@ ISSUED_DOCUMENTS: dict[str, tuple[str, str]] = {
 }
 
 
-def _service(service_id: str, name: str, kind: str, promised_days: int) -> Service:
-    issued = ISSUED_DOCUMENTS.get(service_id)
-    return Service(service_id, name, kind, promised_days, *(issued or (None,)))
+def _service(service_id: str, name: str, kind: str, promised_days: int, supplement_days: int = DEFAULT_SUPPLEMENT_DAYS,
+             secondary: tuple[tuple[str, str], ...] | None = None) -> Service:
+    title, document_kind = ISSUED_DOCUMENTS.get(service_id) or (None, "certificate")
+    return Service(service_id, name, kind, promised_days, title, document_kind, supplement_days, secondary)
 
 
 def menu_document(content: bytes) -> dict:
@@ -82,7 +86,9 @@ def menu_document(content: bytes) -> dict:
 
 def services_of(content: bytes) -> dict[str, Service]:
     menu = menu_from_document(menu_document(content))
-    return {s.id: _service(s.id, s.name("zh_CN"), KINDS[s.kind], s.promised_days) for s in menu.services()}
+    return {s.id: _service(s.id, s.name("zh_CN"), KINDS[s.kind], s.promised_days, s.supplement_days,
+                           tuple((m["id"], m["names"]["zh_CN"]) for m in s.guide["materials"] if not m["main"]))
+            for s in menu.services()}
 
 
 class Catalogue:
@@ -122,11 +128,3 @@ def lookup(store, service_id: str) -> Service:
     return CATALOGUE.lookup(store, service_id)
 
 
-def add_working_days(start: dt.date, days: int) -> dt.date:
-    """Promised dates count working days (Monday to Friday; holidays are not modelled)."""
-    current = start
-    while days > 0:
-        current += dt.timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current

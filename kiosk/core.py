@@ -375,6 +375,38 @@ class KioskCore:
             return mine
         return self._for_resident(look_up, "query-by-card")
 
+    def resident_applications(self) -> Future:
+        """我的办件: the future answers a :class:`kiosk.my_applications.MyApplications` -- the
+        platform's list for the resident present (``online``) and what this kiosk still holds
+        for them in its queue; raises PresenceRequired without the session's presence grant."""
+        from kiosk import my_applications
+        session = self.session
+        return self._for_resident(lambda: my_applications.list_for_resident(self, session), "my-applications")
+
+    def start_supplement(self, application: dict) -> str | None:
+        """补交 from 我的办件: a transaction scanning exactly what ``application`` (an entry of
+        :meth:`resident_applications`) still owes; returns the first step, or None when nothing
+        can be handed in any more (past its deadline, or no longer needed)."""
+        from kiosk import supplements
+        owed = supplements.owed_now(application)
+        if self.session is None or not owed:
+            return None
+        try:
+            service = self.menu.service(application.get("service_id", ""))
+        except (AttributeError, KeyError):  # a service this kiosk's menu no longer lists
+            service = supplements.unlisted_service(application)
+        self.transaction = supplements.SupplementTransaction(
+            service, application_no=application["application_no"], owed=owed)
+        return self.transaction.current
+
+    def submit_supplement(self) -> Future:
+        """Hand in the scans of the supplement transaction through the queue; the future answers a
+        SubmitResult (``response["results"]``: per material, when the platform answered in time)."""
+        from kiosk import supplements
+        session, transaction = self.session, self.transaction
+        return self._for_resident(lambda: supplements.submit_supplement(self, session, transaction),
+                                  "submit-supplement")
+
     def application_status(self, number: str) -> Future:
         """办件进度: the platform's status of ``number`` (the applicant's, present: the session's
         presence grant); raises ApplicationNotFound, or PresenceRequired without a grant."""

@@ -35,6 +35,8 @@ CARD_FIELDS = ("name", "gender", "ethnicity", "birth_date", "address", "id_numbe
 DELIVERIES = ("onsite_print", "courier", "pickup")
 DEVICE_ROLES = ("id_reader", "camera", "document_camera", "qr_scanner", "receipt_printer", "licence_printer")
 MAX_PROMISED_DAYS = 365   # a 承诺件 promised for longer than a year is a typo, not a promise
+# 边办边补: working days a resident has to hand in a skipped secondary material
+DEFAULT_SUPPLEMENT_DAYS, MAX_SUPPLEMENT_DAYS = 10, 60
 MAX_FIELD_LENGTH = 2000   # what a resident can type on the kiosk's pad in one field
 _ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _REGION_PATTERN = r"^\d{6}$"
@@ -164,6 +166,7 @@ class Service(StrictModel):
     requires_devices: list[Literal[DEVICE_ROLES]]  # type: ignore[valid-type]
     delivery: list[Literal[DELIVERIES]]  # type: ignore[valid-type]
     pickup_centres: list[LocalText] = Field(default_factory=list)
+    supplement_days: Ranged(int, 1, MAX_SUPPLEMENT_DAYS) = DEFAULT_SUPPLEMENT_DAYS  # 边办边补 deadline
     offline: bool
     effective: IsoDate
     expires: IsoDate

@@ -42,7 +42,7 @@ from common.files import write_atomic
 log = logging.getLogger("kiosk.platform")
 
 RETRYABLE_STATUSES = {408, 409, 425, 429}
-SUBMIT_KINDS = ("application", "rating", "appeal", "print_report", "help")
+SUBMIT_KINDS = ("application", "rating", "appeal", "print_report", "help", "supplement")
 
 
 class PlatformError(Exception):
@@ -355,6 +355,12 @@ class PlatformClient:
         body = self._json(self._request("POST", "/v1/residents/contact", json={}, headers={GRANT_HEADER: grant}))
         return {"phone": body.get("phone"), "address": body.get("address")}
 
+    def resident_applications(self, grant: str) -> list[dict]:
+        """我的办件: the applications of the resident present (all, or the pickup grant's one)."""
+        body = self._json(self._request("POST", "/v1/residents/applications", json={},
+                                        headers={GRANT_HEADER: grant}))
+        return list(body.get("applications", []))
+
     def query_documents(self, grant: str) -> list[dict]:
         """The documents the grant covers: all the resident's, or one application's (pickup)."""
         body = self._json(self._request("POST", "/v1/documents/query", json={}, headers={GRANT_HEADER: grant}))
@@ -375,6 +381,17 @@ class PlatformClient:
 
     def rate(self, payload: dict, idempotency_key: str) -> dict:
         return self._json(self._request("POST", "/v1/ratings", json=payload,
+                                        headers={"Idempotency-Key": idempotency_key}))
+
+    def hand_in_supplement(self, payload: dict, idempotency_key: str) -> dict:
+        """边办边补: ``payload`` is ``{"application_no", "materials": [...]}``; the answer says per
+        material ``received``, ``not_needed``, ``deadline_passed`` or ``no_pages``."""
+        number = payload.get("application_no")
+        if not number:
+            raise FinalError("a supplement needs its application_no", None)
+        body = {"materials": payload.get("materials", [])}
+        return self._json(self._request("POST", f"/v1/applications/{number}/supplements",
+                                        template="/v1/applications/{no}/supplements", json=body,
                                         headers={"Idempotency-Key": idempotency_key}))
 
     def appeal(self, payload: dict, idempotency_key: str) -> dict:
@@ -430,6 +447,8 @@ class PlatformClient:
             return self.appeal(payload, idempotency_key)
         if kind == "help":
             return self.ask_for_help(payload)
+        if kind == "supplement":
+            return self.hand_in_supplement(payload, idempotency_key)
         if kind == "print_report":
             try:
                 document_id, token = payload["document_id"], payload["print_token"]

@@ -30,6 +30,14 @@ def pickup_centre_name(service: Any, centre: str | None, language: str) -> str:
     return centre
 
 
+def owed_materials(service: Any, owed: list[dict], language: str) -> list[tuple[str, str]]:
+    """边办边补: (the material's name in ``language``, its deadline) of what is still owed."""
+    guide = getattr(service, "guide", None) or {}
+    names = {m.get("id"): m.get("names") for m in guide.get("materials", [])}
+    return [(menu_text(names[o["material_id"]], language) if names.get(o["material_id"]) else o["material_id"],
+             o["deadline"]) for o in owed]
+
+
 def receipt_language(session) -> str:
     return session.language if session.language in RECEIPT_LANGUAGES else i18n.DEFAULT_LANGUAGE
 
@@ -55,4 +63,5 @@ def receipt_data(config, session, service, result: SubmitResult,
         delivery={"method": delivery.get("method", "onsite_print"),
                   "centre": pickup_centre_name(service, delivery.get("centre"), language) or None,
                   "address": address},
-        lookup_url=number, language=language)
+        lookup_url=number, language=language,
+        owed=owed_materials(service, result.receipt.get("owed") or [], language))

@@ -24,9 +24,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.workdays import add_working_days
 from kiosk import i18n
 from kiosk.i18n import N_
-from kiosk.transaction import attr
+from kiosk.transaction import attr, materials_to_scan
 from offline_queue.outbox import QueueFullError
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,26 @@ def _service_name(service: Any, language: str) -> str:
     return names.get(language) or names.get("zh_CN") or str(attr(service, "id", ""))
 
 
+def skipped_materials(transaction: Any, session: Any) -> list[str]:
+    """边办边补: the secondary materials this service asked for that the resident did not scan
+    (跳过，稍后补交); the platform records them as owed (kiosk.supplements)."""
+    if transaction is None:
+        return []
+    todo = materials_to_scan(transaction.service, transaction.reusable_on_record)
+    return [m["id"] for m in todo if not m.get("main", True) and not session.materials.get(m["id"])]
+
+
+def owed_on_receipt(service: Any, skipped: list[str], response: dict, today: dt.date) -> list[dict]:
+    """边办边补 for the receipt and the result screen: ``[{material_id, deadline}]`` -- the platform's
+    own list once it answered, else this kiosk's estimate from the menu's ``supplement_days``
+    (counted from today: the platform's, counted from when it receives it, is never earlier)."""
+    if "owed" in response:
+        return [{"material_id": o["material_id"], "deadline": o["deadline"]} for o in response["owed"]]
+    days = attr(service, "supplement_days", 10) or 10
+    deadline = add_working_days(today, days).isoformat()
+    return [{"material_id": material_id, "deadline": deadline} for material_id in skipped]
+
+
 def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "SubmitResult":
     """Queue the session's application and wait up to ``wait_s`` for the platform."""
     now = dt.datetime.now().astimezone()
@@ -98,6 +119,7 @@ def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "S
         "delivery": dict(session.delivery),
         "submitted_at": now.isoformat(timespec="seconds"),
         "offline": core.sender.connectivity != "online",
+        "skipped": skipped_materials(getattr(core, "transaction", None), session),  # 边办边补: owed later
     }
     attachments = [(material_id, path) for material_id, paths in session.materials.items() for path in paths]
     if session.signature is not None:  # the resident's handwritten signature travels as a material
@@ -105,6 +127,8 @@ def submit_application(core, session, service, wait_s: float = ACK_WAIT_S) -> "S
     item_id = core.sender.enqueue("application", payload, attachments)
     result = _await(core, item_id, wait_s, now)
     result.receipt.update({
+        "owed": owed_on_receipt(service, payload["skipped"], result.response, now.date())
+        if result.status != REFUSED else [],
         "service_id": service_id,
         "service_name": _service_name(service, session.language),
         "promised_days": result.response.get("promised_days", attr(service, "promised_days")),

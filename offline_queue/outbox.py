@@ -54,7 +54,7 @@ from offline_queue.crypto import Sealer, key_path, load_or_create_key
 
 log = logging.getLogger(__name__)
 
-KINDS = ("application", "rating", "appeal", "print_report", "help")
+KINDS = ("application", "rating", "appeal", "print_report", "help", "supplement")
 PRIORITY_KINDS = ("help",)  # a resident waiting for a person: sent before any backlog
 FREE_MARGIN_BYTES = 64 * 1024 * 1024  # below min_free + this, statvfs on every enqueue
 TOMBSTONE_DAYS = 90  # delivered and expired items' tombstones (no personal data) are kept this long
@@ -334,6 +334,15 @@ class Outbox:
         if dep_no:
             payload["application_no"] = dep_no
         return payload
+
+    def peek_payload(self, item: Item) -> dict | None:
+        """The item's payload as queued, decrypted, without its scans (None once acknowledged):
+        for showing a resident what this kiosk still holds for them."""
+        with self._lock:
+            row = self._book.execute("SELECT payload FROM items WHERE id = ?", (item.id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return orjson.loads(self._sealer.open(row[0], item.id))["payload"]
 
     def mark_sending(self, item_id: str) -> None:
         self._update(item_id, "state = 'sending', attempts = attempts + 1", ())

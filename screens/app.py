@@ -73,6 +73,8 @@ SCREENS: dict[str, str] = {
     "rating": "screens.rating:RatingScreen",
     "print_document": "screens.print_document:PrintDocumentScreen",
     "query": "screens.query:QueryScreen",
+    "my_applications": "screens.my_applications:MyApplicationsScreen",
+    "supplement": "screens.supplement:SupplementScreen",
     "appeal": "screens.appeal:AppealScreen",
 }
 

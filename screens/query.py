@@ -1,10 +1,10 @@
 """办件进度查询: by the resident's card, a typed application number (digit pad)
 or the receipt's QR code (``qr.scanned``).
 
-By card: the platform has no "applications of a resident" call, so the core
-lists the application numbers of the resident's documents
-(``KioskCore.my_applications``) -- applications that issue nothing are found
-by number only.
+By card: the chips list the application numbers of the resident's documents
+(``KioskCore.my_applications``); the 我的办件 button (after 人证核验) opens the
+my_applications screen with every application of the resident, with its
+timeline and what can be printed (``KioskCore.resident_applications``).
 
 The core asks the platform (``KioskCore.application_status``); the status is shown in plain words with
 the expected completion date.  Applications still waiting in this kiosk's
@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.core import ApplicationNotFound, PresenceRequired
 from kiosk.i18n import N_
@@ -39,8 +39,10 @@ class QueryScreen(FlowScreen):
     state = StringProperty("input")   # input | loading | found | not_found | failed
     message = StringProperty("")
     detail = StringProperty("")
+    identified = BooleanProperty(False)   # a presence grant in this session: 我的办件 can be shown
 
     def prepare(self, **_params) -> None:
+        self.identified = self.session is not None and self.session.presence_grant is not None
         self.state, self.message, self.detail = "input", "", ""
         self.ids.number.text = ""
         self.ids.mine.clear_widgets()
@@ -48,6 +50,7 @@ class QueryScreen(FlowScreen):
             when_done(self.app.core.my_applications(), self._show_mine, lambda _exc: None, name="query-by-card")
 
     def forget(self) -> None:
+        self.identified = False
         self.state, self.message, self.detail = "input", "", ""
         self.ids.number.text = ""
         self.ids.mine.clear_widgets()
@@ -61,6 +64,10 @@ class QueryScreen(FlowScreen):
             number = application["application_no"]
             box.add_widget(Choice(text=f"{application['title']}  {number}", value=number,
                                   on_release=lambda w: self.look_up_number(w.value)))
+
+    def open_my_applications(self) -> None:
+        """我的办件: every application of the resident present (screens.my_applications)."""
+        self.app.show("my_applications")
 
     def look_up_number(self, number: str) -> None:
         self.ids.number.text = number

@@ -15,7 +15,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kiosk import workflow
 from kiosk.i18n import N_
 from screens.flow_screen import FlowScreen, next_step
-from screens.widgets import tr
+from screens.widgets import local, tr
 from screens.worker import when_done
 
 
@@ -26,6 +26,7 @@ class ResultScreen(FlowScreen):
     number = StringProperty("")
     timing = StringProperty("")
     receipt_note = StringProperty("")
+    owed = StringProperty("")              # 边办边补: what is still owed, and by when
     can_print = BooleanProperty(False)
     can_reprint = BooleanProperty(False)   # the receipt failed: 重新打印凭条 once staff fixed the printer
 
@@ -48,6 +49,7 @@ class ResultScreen(FlowScreen):
             days = receipt.get("promised_days") or service.promised_days
             self.timing = (tr("承诺件：预计 {date} 前办结。").format(date=expected) if expected
                            else tr("承诺件：{days} 个工作日内办结。").format(days=days))
+        self.owed = self._owed_text(service, receipt.get("owed") or [], lang)
         printed = application.get("receipt_printed")
         self.receipt_note = "" if printed or self.status == workflow.REFUSED else tr(
             "凭条没有打印出来，但您的申请已经保存。请拍下或记下上面的编号；需要帮助请找现场工作人员。")
@@ -63,7 +65,17 @@ class ResultScreen(FlowScreen):
             return "receipt.take"
         return "receipt.failed" if self.receipt_note else "screen.result"
 
+    @staticmethod
+    def _owed_text(service, owed: list, lang: str) -> str:
+        if not owed:
+            return ""
+        names = {m.get("id"): m.get("names") for m in service.guide.get("materials", [])}
+        lines = [tr("待补交：{name}（截止 {date}）").format(
+            name=local(names.get(o["material_id"]), lang) or o["material_id"], date=o["deadline"]) for o in owed]
+        return "\n".join(lines + [tr("请在截止日期前到任一自助终端，点“查询”→“办件进度查询”→“我的办件”补交。")])
+
     def forget(self) -> None:
+        self.owed = ""
         self.status = self.headline = self.number = self.timing = self.receipt_note = ""
         self.can_print = self.can_reprint = False
 

@@ -146,6 +146,48 @@ def eid_views(app, prefix: str):
     app.core.transaction = None
 
 
+def _in_days(days: int) -> str:
+    import datetime as dt
+    return (dt.date.today() + dt.timedelta(days=days)).isoformat()
+
+
+def supplement_views(app, prefix: str):
+    """补交: the document camera for the owed material, then what the platform said (nothing is sent)."""
+    from types import SimpleNamespace
+    saved = app.core.transaction
+    _, answer, _ = next(my_applications_samples())
+    app.core.start_supplement(answer.applications[1])
+    app.show_step("materials")
+    yield f"{prefix}-flow-supplement-materials"
+    for label, outcome in (("done", "received"), ("late", "deadline_passed")):  # shown, never sent
+        app.show("supplement", remember=False, result=SimpleNamespace(status="submitted", reference="", response={
+            "results": [{"material_id": "residence-permit", "outcome": outcome}]}))
+        yield f"{prefix}-flow-supplement-{label}"
+    app.core.transaction = saved
+
+
+def my_applications_samples():
+    """我的办件 with sample answers (nothing is asked of the platform): the list, one detail, offline."""
+    from types import SimpleNamespace
+    received = "2026-11-20T02:15:00+00:00"
+    promised = {"application_no": "440304202611200000712345", "status": "accepted", "kind": "promised",
+                "service_id": "elderly-card", "service_name": "敬老优待证办理", "promised_days": 5,
+                "expected_completion": "2026-11-27", "received_at": received,
+                "timeline": [{"step": "received", "at": received}], "documents": [],
+                "owed": [{"material_id": "residence-permit", "name": "居住证", "deadline": _in_days(14),
+                          "status": "awaiting_supplement", "reason": None}]}
+    done = {"application_no": "440304202611220000123456", "status": "approved", "kind": "immediate",
+            "service_id": "social-insurance-proof-print", "service_name": "社保参保证明打印",
+            "promised_days": 0, "expected_completion": "2026-11-22", "received_at": received,
+            "timeline": [{"step": "received", "at": received}, {"step": "approved", "at": received}],
+            "documents": [{"document_id": "tour", "title": "社会保险参保证明", "print_token": "tour"}]}
+    queued = {"reference": "KIOSK-0001-20261122-3F2A9C01", "service_id": "elderly-card",
+              "service_name": "敬老优待证办理", "queued_at": "2026-11-22T10:02+08:00", "state": "queued"}
+    yield "", SimpleNamespace(online=True, applications=[done, promised], queued=[]), None
+    yield "-detail", SimpleNamespace(online=True, applications=[done, promised], queued=[]), promised["application_no"]
+    yield "-offline", SimpleNamespace(online=False, applications=[], queued=[queued]), None
+
+
 def tour_views(app, prefix: str):
     """For ``kiosk --tour``: arrange each flow screen with a sample resident and
     yield its label.  Uses the sample card and the 敬老优待证 service; nothing is
@@ -176,7 +218,9 @@ def tour_views(app, prefix: str):
     app.show_step("confirm")
     yield f"{prefix}-flow-confirm"
     session.application = {"status": "submitted", "application_no": "440304202611220000123",
-                           "reference": "", "receipt": {"expected_completion": "2026-11-29"},
+                           "reference": "", "receipt": {"expected_completion": "2026-11-29",
+                                                        "owed": [{"material_id": "residence-permit",
+                                                                  "deadline": _in_days(14)}]},
                            "receipt_printed": False}
     app.show_step("result")
     yield f"{prefix}-flow-result-receipt-failed"
@@ -187,7 +231,12 @@ def tour_views(app, prefix: str):
                                            "print_token": "tour"}])
     yield f"{prefix}-flow-print_document"
     app.show("query")
+    app.manager.get_screen("query").identified = True   # as after 人证核验: 我的办件 is offered
     yield f"{prefix}-flow-query"
+    for label, answer, detail in my_applications_samples():
+        app.show("my_applications", answer=answer, detail=detail)
+        yield f"{prefix}-flow-my_applications{label}"
+    yield from supplement_views(app, prefix)
     app.show("appeal")
     app.manager.get_screen("appeal").choose_category("complaint")
     yield f"{prefix}-flow-appeal"

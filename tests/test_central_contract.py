@@ -37,7 +37,8 @@ def test_contract_covers_the_whole_kiosk_api():
     assert paths == {
         ("POST", "/v1/enroll"), ("GET", "/v1/menu"), ("POST", "/v1/applications"), ("POST", "/v1/applications/batch"),
         ("GET", "/v1/applications/{application_no}"), ("POST", "/v1/identity/verify"),
-        ("POST", "/v1/residents/materials"), ("POST", "/v1/residents/contact"), ("POST", "/v1/documents/query"),
+        ("POST", "/v1/residents/materials"), ("POST", "/v1/residents/contact"), ("POST", "/v1/residents/applications"),
+        ("POST", "/v1/documents/query"), ("POST", "/v1/applications/{application_no}/supplements"),
         ("GET", "/v1/documents/{document_id}"), ("POST", "/v1/documents/{document_id}/printed"),
         ("POST", "/v1/ratings"), ("POST", "/v1/appeals"), ("POST", "/v1/heartbeat"), ("POST", "/v1/presence/pickup"),
         ("POST", "/v1/eid/verify"),

@@ -65,4 +65,5 @@ def test_a_plain_menu_and_a_bundle_give_the_same_services():
     bundle = sign_payload(payload, load_private_key(ROOT / "assets" / "menus" / "dev" / "dev-menu.key"))
     assert services.services_of(bundle) == services.services_of(payload)
     assert services.services_of(payload)["elderly-card"] == services.Service(
-        "elderly-card", "敬老优待证办理", "promised", 5, "敬老优待证", "certificate")
+        "elderly-card", "敬老优待证办理", "promised", 5, "敬老优待证", "certificate", supplement_days=10,
+        secondary=(("residence-permit", "深圳经济特区居住证（非深圳户籍申请人提交）"),))

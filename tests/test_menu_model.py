@@ -183,6 +183,8 @@ def test_search_ranks_prefix_matches_first_and_ignores_empty_queries(menu):
 @pytest.mark.parametrize("change, path, words", [
     (lambda s: s.update(promised_days=400), "promised_days", "400 is out of range (allowed: 0 to 365)"),
     (lambda s: s.update(promised_days=-5), "promised_days", "-5 is out of range (allowed: 0 to 365)"),
+    (lambda s: s.update(supplement_days=0), "supplement_days", "0 is out of range (allowed: 1 to 60)"),
+    (lambda s: s.update(supplement_days=90), "supplement_days", "90 is out of range (allowed: 1 to 60)"),
     (lambda s: s["form"][4].update(max_length=10**9), "form[4].max_length", "out of range (allowed: 1 to 2000)"),
     (lambda s: s["form"][4].update(max_length=0), "form[4].max_length", "out of range (allowed: 1 to 2000)"),
     (lambda s: s.update(effective="2027-01-01", expires="2026-01-01"), "expires",
@@ -196,6 +198,15 @@ def test_numbers_and_deadlines_out_of_range_are_findings(change, path, words):
     assert words in findings[f"$.categories[0].services[2].{path}"], findings
     with pytest.raises(MenuError, match=r"\$\.categories\[0\]\.services\[2\]"):
         menu_from_document(doc)
+
+
+def test_supplement_days_default_to_ten_working_days(menu):
+    """边办边补: the sample says 10 where a secondary material may be skipped; a service that does
+    not say gets the default."""
+    assert menu.service("elderly-card").supplement_days == 10
+    doc = sample_doc()
+    doc["categories"][0]["services"][0].pop("supplement_days", None)
+    assert menu_from_document(doc).services().__next__().supplement_days == 10
 
 
 def test_menu_version_must_be_positive():

@@ -1,7 +1,7 @@
 """The crash harness: kiosk processes SIGKILLed at random points while they
 enqueue and send to the reference platform (a separate server process) with
-faults injected; afterwards every application is on the platform exactly
-once and the queue is empty.  bench/bench_queue.py runs it with more kills."""
+faults injected; afterwards every application, rating and supplement is on the
+platform exactly once and the queue is empty.  bench/bench_queue.py runs it with more kills."""
 from __future__ import annotations
 
 import json
@@ -40,6 +40,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(platform_
     assert findings["lost"] == [] and findings["not_in_outbox"] == []
     assert findings["duplicated"] == [] and findings["unknown"] == [] and findings["mismatched"] == []
     assert findings["ratings"] > 0 and findings["misattached"] == []
+    assert findings["supplements"] >= 20            # 边办边补: each handed in exactly once (lost/duplicated above)
     assert findings["left_in_queue"] == 0 and findings["dead"] == 0
     assert findings["on_platform"] == findings["stored"]
     leftovers = [p for p in (tmp_path / "kiosk" / "attachments").iterdir()]

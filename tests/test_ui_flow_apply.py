@@ -203,6 +203,11 @@ def test_full_elderly_card_application(app, kiosk):
     text = printer.text()
     assert number in text and "王*英" in text and "王秀英" not in text
     assert result.receipt_note == "" and not result.can_print   # 承诺件, collected at a centre
+    # 边办边补: the skipped residence permit is owed, by the platform's deadline, on screen and receipt
+    [owed] = app.core.session.application["receipt"]["owed"]
+    assert owed["material_id"] == "residence-permit"
+    assert f"待补交：深圳经济特区居住证（非深圳户籍申请人提交）（截止 {owed['deadline']}）" in result.owed
+    assert "待补交材料" in text and owed["deadline"] in "".join(text.split())
 
     # rating: 不满意 offers reasons; then 结束 wipes the session
     tap(result.ids.done)

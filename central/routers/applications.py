@@ -1,6 +1,7 @@
 """Applications: submitted exactly once (alone or in a queue's batch); status under a presence grant."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -8,11 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from pydantic import ValidationError
 
-from central import audit, grants, idempotency, intake
+from central import audit, grants, idempotency, intake, supplements
 from central.deps import kiosk, presence, refuse_read, store_of
 from central.idempotent import idempotent
 from central.schemas import (ERRORS, IDEMPOTENT_ERRORS, RESIDENT_ERRORS, ApplicationBatchRequest,
-                             ApplicationBatchResponse, ApplicationRequest, ApplicationResponse, BatchItem)
+                             ApplicationBatchResponse, ApplicationRequest, ApplicationResponse, BatchItem, Problem,
+                             SupplementRequest, SupplementResponse)
 from central.storage import Store, canonical_hash
 
 router = APIRouter(tags=["kiosk"])
@@ -102,3 +104,32 @@ def application_status(application_no: str, grant: grants.Grant = Depends(presen
                                                       if d["print_token"]])
     audit.record(store, grant.kiosk_id, "application status", row["resident_key"], application_no)
     return view
+
+
+@router.post("/v1/applications/{application_no}/supplements", response_model=SupplementResponse,
+             responses={200: {"model": SupplementResponse, "description": "recorded (or a replay of the first answer)"},
+                        **IDEMPOTENT_ERRORS,
+                        403: {"model": Problem, "description": "this kiosk was not shown the application's owed "
+                                                               "materials under the resident's presence grant"}})
+def hand_in_supplement(application_no: str, body: SupplementRequest, request: Request,
+                       idempotency_key: str = Header(min_length=1, max_length=100,
+                                                     description="UUID, one per supplement"),
+                       kiosk_id: str = Depends(kiosk), store: Store = Depends(store_of)):
+    """边办边补: hand in owed secondary materials of an application exactly once (Idempotency-Key),
+    possibly from the kiosk's offline queue after the session ended.  Allowed from a kiosk that
+    showed the resident this application's owed list under their presence grant
+    (POST /v1/residents/applications).  Each material's outcome: ``received``, ``not_needed``
+    (not owed or already accepted), ``deadline_passed`` or ``no_pages``."""
+    if not supplements.released_to(store, application_no, kiosk_id):
+        refuse_read(store, kiosk_id, f"supplement {application_no}", None)
+    decoded = intake.decode_materials(body)
+
+    def work() -> tuple[int, dict]:
+        answer = supplements.hand_in(store, kiosk_id, application_no, decoded, dt.date.today())
+        return 200, SupplementResponse.model_validate(answer).model_dump()
+
+    response = idempotent(store, request.app.state.settings, kiosk_id, f"supplements:{application_no}",
+                          idempotency_key, body.model_dump(mode="json"), work)
+    audit.record(store, kiosk_id, "supplement handed in", None, application_no,
+                 outcome="replayed" if response.headers.get("Idempotent-Replayed") else "allowed")
+    return response

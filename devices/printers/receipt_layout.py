@@ -37,6 +37,7 @@ class ReceiptData:
     delivery: dict = field(default_factory=lambda: {"method": "onsite_print", "centre": None, "address": None})
     lookup_url: str = ""
     language: str = "zh_CN"                   # "zh_CN" | "zh_TW" | "en"
+    owed: list = field(default_factory=list)  # 边办边补: [(material name, deadline YYYY-MM-DD)] still to hand in
 
 
 def build_receipt(data: ReceiptData, width_mm: int = 80, encoding: str = "gb18030", profile: str = "default",
@@ -59,6 +60,12 @@ def build_receipt(data: ReceiptData, width_mm: int = 80, encoding: str = "gb1803
     kind = tr("承诺件（{days}个工作日内办结）") if data.kind == "承诺件" else tr("即办件（当场办结）")
     w.field(tr("办件类型"), kind.format(days=data.promised_days or "-"), sep)
     w.field(tr("领取方式"), _delivery_text(data.delivery or {}, tr), sep)
+    if data.owed:  # 边办边补: what is still owed, and by when
+        w.rule()
+        w.line(tr("待补交材料"), bold=True)
+        for name, deadline in data.owed:
+            w.line(tr("{name}（截止 {date}）").format(name=printable(name), date=printable(deadline)))
+        w.line(tr("请在截止日期前到任一自助终端补交，逾期请到人工窗口办理。"))
     w.rule()
     if data.lookup_url:
         w.qr(printable(data.lookup_url), 6 if width_mm == 80 else 5)

@@ -33,6 +33,8 @@ PROMPTS: dict[str, tuple[str, ...]] = {
     "screen.eid": (N_("请出示电子身份证二维码"), N_("打开手机上的电子身份证，把二维码对准下方扫码口。")),
     "eid.verified": (N_("身份信息已核验，请稍候"),),
     **{f"eid.{code}": words for code, words in REFUSAL_WORDS.items()},
+    "screen.my_applications": (N_("这里列出您本人办理的业务和进度。点“详情”看办理经过，证照办好后可点“打印证照”。"),),
+    "screen.supplement": (N_("正在提交您补交的材料。提交后请取走材料原件。"),),
     "screen.query": (N_("请输入办件编号，或扫描凭条上的二维码"),),
     "screen.appeal": (N_("请先选择类别，再点选符合您情况的内容。留下手机号码，工作人员会联系您。"),),
     # the ID card
