@@ -239,7 +239,9 @@ def test_kioskctl_install_rebuilds_a_venv_not_made_from_the_runtime_lock(tmp_pat
 
     (app / ".venv" / ".bootstrap-dev-0123456789abcdef").touch()   # a dev/test bootstrap's .venv
     steps = plan()
-    assert steps[-1].startswith(f"run {app}/scripts/bootstrap.sh --kiosk ") and "requirements/kiosk.txt" in steps[-1]
+    rebuild = [s for s in steps if "bootstrap.sh" in s]    # later steps (the licence font) use the new .venv
+    assert len(rebuild) == 1 and rebuild[0].startswith(f"run {app}/scripts/bootstrap.sh --kiosk ") \
+        and "requirements/kiosk.txt" in rebuild[0]
     assert not any("dev.txt" in s or "make bootstrap" in s for s in steps)
 
     stamp_as_made_for_the_kiosk(app)

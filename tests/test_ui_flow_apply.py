@@ -251,8 +251,10 @@ def test_paper_out_keeps_the_application_and_shows_its_number(app, kiosk):
         _, platform = kiosk
         row = platform.store.one("SELECT application_no FROM applications WHERE application_no = ?", (number,))
         assert row is not None
-        # staff put in a new roll: 重新打印凭条 prints the same number
+        # staff put in a new roll: once the kiosk's next status poll sees it, 重新打印凭条 prints the same number
         printer.paper_out = False
+        until(lambda: app.core.device_statuses()["receipt_printer"]["state"] in ("ready", "busy"), 15,
+              "the receipt printer to see paper again")
         receipts = len(printer.receipts)
         tap(result.ids.reprint)
         until(lambda: len(printer.receipts) > receipts, 10, "the reprinted receipt")
