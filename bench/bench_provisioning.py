@@ -23,6 +23,7 @@ import tty
 from pathlib import Path
 
 from central.admin import create_enroll_code
+from central.platform_key import PlatformIdentity
 from central.testing import run_server
 from devices.idcard.simulator import SamSimulator
 from kiosk import config as cfg
@@ -112,10 +113,11 @@ def _platform(tmp: Path, beats: int) -> list[dict]:
         finally:
             core.stop()
         enrol_times = []
+        fingerprint = PlatformIdentity.for_store(platform.store).fingerprint   # what the enrolment QR carries
         for n in range(3):
             code = create_enroll_code(platform.store)
             started = time.perf_counter()
-            enroll(platform.base_url, code, tmp / f"kiosk-{n}.toml")
+            enroll(platform.base_url, code, tmp / f"kiosk-{n}.toml", expected_fingerprint=fingerprint)
             enrol_times.append(time.perf_counter() - started)
     beat = statistics.median(times) * 1000
     enrol = statistics.median(enrol_times) * 1000
