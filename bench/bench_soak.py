@@ -117,9 +117,14 @@ class Soak:
         form = ui.current(app)
         ui.pump_for(0.3)
         ui.tap(form.rows["phone"].ids.value)
-        pad = form.ids.editor.children[0]
-        for digit in "13812345678":
-            ui.tap(next(k for k in pad.children if k.text == digit))
+        ui.pump_for(0.2)   # a returning resident is offered the number on record (材料复用) first
+        reuse = next((w for w in form.ids.editor.children if getattr(w, "text", "").startswith("使用此号码")), None)
+        if reuse is not None:
+            ui.tap(reuse)
+        else:
+            pad = next(w for w in form.ids.editor.children if w.__class__.__name__ == "DigitPad")
+            for digit in "13812345678":
+                ui.tap(next(k for k in pad.children if k.text == digit))
         form.ids.scroll.scroll_to(form.rows["address"], animate=False)
         ui.pump_for(0.2)
         ui.tap(form.rows["address"].ids.value)

@@ -43,6 +43,11 @@ class HomeScreen(KioskScreen):
 
     def build_tiles(self) -> None:
         grid = self.ids.categories
+        # the old tiles' kv rules watch the global theme (长辈模式): unbind them now, not when the
+        # garbage collector gets to them -- a 长辈模式 switch in between would reach a dead widget
+        for tile in grid.children:
+            for widget in tile.walk(restrict=True):
+                Builder.unbind_widget(widget.uid)
         grid.clear_widgets()
         app = self.app
         self.no_menu = app.core_ready and app.menu is None
