@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -354,6 +355,7 @@ def _child(workdir: str, sessions: int) -> None:
                 except Exception as exc:   # a session that failed is counted and the soak goes on
                     failures.append(f"session {n} ({kind}): {exc}")
                     print(f"FAIL session {n} ({kind}): {exc!r}", file=sys.stderr, flush=True)
+                    traceback.print_exc()
                     app.close_overlay()
                     app.go_home("finished")
                     ui.pump(5)
