@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_driver import current, on_screen, pump_for, resident_traces, running_app, tap, until
+from tests.ui_driver import app_on_the_reference_platform, current, on_screen, pump_for, resident_traces, tap, until
 
 ROOT = Path(__file__).resolve().parent.parent
 RESIDENT, NAME = "440304194905120026", "王秀英"
@@ -23,26 +23,8 @@ RESIDENT, NAME = "440304194905120026", "王秀英"
 
 @pytest.fixture(scope="module")
 def kiosk(tmp_path_factory):
-    from central.testing import run_server
-    from kiosk import config as cfg
-    from kiosk.core import KioskCore
-    from kiosk.platform import PlatformClient
-
-    tmp = tmp_path_factory.mktemp("eid-ui")
-    with run_server(tmp / "central.db", kiosk_id="eid-ui-kiosk") as platform:
-        path = tmp / "kiosk.toml"
-        path.write_text(f'[kiosk]\nid = "eid-ui-kiosk"\ndata_dir = "{tmp / "var"}"\n'
-                        f'[platform]\nurl = "{platform.base_url}"\ntimeout_s = 3.0\n'
-                        f"[queue]\nbackoff_base_s = 0.1\nbackoff_cap_s = 0.5\nmin_free_mb = 1\n"
-                        f"[heartbeat]\nenabled = false\n"
-                        f'[menu]\nbundle = "{ROOT / "assets" / "menus" / "sample.bundle"}"\n', encoding="utf-8")
-        config = cfg.load(path)
-        core = KioskCore(config)
-        core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=3.0)
-        with running_app(config, core=core) as app:
-            until(lambda: app.menu is not None, what="the menu")
-            pump_for(0.5)
-            yield app, platform
+    with app_on_the_reference_platform(tmp_path_factory.mktemp("eid-ui"), "eid-ui-kiosk") as (app, platform):
+        yield app, platform
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_driver import current, drag, on_screen, press_digits, pump_for, running_app, tap, until
+from tests.ui_driver import app_on_the_reference_platform, current, drag, on_screen, press_digits, pump_for, tap, until
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -26,28 +26,8 @@ CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
 @pytest.fixture(scope="module")
 def kiosk(tmp_path_factory):
     """(app, platform): the app built and started, the reference platform serving it."""
-    from central.testing import run_server
-    from kiosk import config as cfg
-    from kiosk.core import KioskCore
-    from kiosk.platform import PlatformClient
-
-    tmp = tmp_path_factory.mktemp("flow")
-    with run_server(tmp / "central.db", kiosk_id="flow-kiosk") as platform:
-        path = tmp / "kiosk.toml"
-        path.write_text(f'[kiosk]\nid = "flow-kiosk"\ndata_dir = "{tmp / "var"}"\n'
-                        f'[platform]\nurl = "{platform.base_url}"\ntimeout_s = 3.0\n'
-                        f"[queue]\nbackoff_base_s = 0.1\nbackoff_cap_s = 0.5\nmin_free_mb = 1\n"
-                        f"[heartbeat]\nenabled = false\n"
-                        f'[menu]\nbundle = "{ROOT / "assets" / "menus" / "sample.bundle"}"\n', encoding="utf-8")
-        config = cfg.load(path)
-        from kiosk import logs
-        logs.setup(config.data_dir / "logs", level="DEBUG", console=False)  # what a kiosk writes
-        core = KioskCore(config)
-        core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=3.0)
-        with running_app(config, core=core) as app:
-            until(lambda: app.menu is not None, what="the menu")
-            pump_for(0.5)
-            yield app, platform
+    with app_on_the_reference_platform(tmp_path_factory.mktemp("flow"), "flow-kiosk", debug_logs=True) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_driver import current, on_screen, pump_for, running_app, tap, until, walk
+from tests.ui_driver import app_on_the_reference_platform, current, on_screen, pump_for, tap, until, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -18,26 +18,8 @@ ID_NUMBER = json.loads(CARD.read_text(encoding="utf-8"))["id_number"]
 
 @pytest.fixture(scope="module")
 def kiosk(tmp_path_factory):
-    from central.testing import run_server
-    from kiosk import config as cfg
-    from kiosk.core import KioskCore
-    from kiosk.platform import PlatformClient
-
-    tmp = tmp_path_factory.mktemp("myapps-ui")
-    with run_server(tmp / "central.db", kiosk_id="myapps-ui") as platform:
-        path = tmp / "kiosk.toml"
-        path.write_text(f'[kiosk]\nid = "myapps-ui"\ndata_dir = "{tmp / "var"}"\n'
-                        f'[platform]\nurl = "{platform.base_url}"\ntimeout_s = 2.0\n'
-                        f"[queue]\nbackoff_base_s = 0.1\nbackoff_cap_s = 0.5\nmin_free_mb = 1\n"
-                        f"[heartbeat]\nenabled = false\n"
-                        f'[menu]\nbundle = "{ROOT / "assets" / "menus" / "sample.bundle"}"\n', encoding="utf-8")
-        config = cfg.load(path)
-        core = KioskCore(config)
-        core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=2.0)
-        with running_app(config, core=core) as app:
-            until(lambda: app.menu is not None, what="the menu")
-            pump_for(0.5)
-            yield app, platform
+    with app_on_the_reference_platform(tmp_path_factory.mktemp("myapps-ui"), "myapps-ui", timeout_s=2.0) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ synthesises.  Never with KIVY_GL_BACKEND=mock.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.ui_driver import current, drag, on_screen, pump_for, running_app, tap, until
+from tests.ui_driver import app_on_the_reference_platform, current, drag, on_screen, pump_for, tap, until
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "assets" / "cards" / "resident_elderly.json"
@@ -25,26 +24,10 @@ pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espea
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from central.testing import run_server
-    from kiosk import config as cfg
-    from kiosk.core import KioskCore
-    from kiosk.platform import PlatformClient
-
-    tmp = tmp_path_factory.mktemp("voice-ui")
-    with run_server(tmp / "central.db", kiosk_id="voice-kiosk") as platform:
-        path = tmp / "kiosk.toml"
-        path.write_text(f'[kiosk]\nid = "voice-kiosk"\ndata_dir = "{tmp / "var"}"\n'
-                        f'[platform]\nurl = "{platform.base_url}"\ntimeout_s = 3.0\n'
-                        f"[queue]\nbackoff_base_s = 0.1\nbackoff_cap_s = 0.5\nmin_free_mb = 1\n"
-                        f"[heartbeat]\nenabled = false\n"
-                        f'[menu]\nbundle = "{ROOT / "assets" / "menus" / "sample.bundle"}"\n', encoding="utf-8")
-        config = cfg.load(path)
-        core = KioskCore(config)
-        core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=3.0)
-        with running_app(config, core=core) as kiosk:
-            until(lambda: kiosk.menu is not None and kiosk.core.voice is not None, what="the menu and voice")
-            pump_for(0.5)
-            yield kiosk
+    with app_on_the_reference_platform(tmp_path_factory.mktemp("voice-ui"), "voice-kiosk",
+                                       ready=lambda app: app.menu is not None and app.core.voice is not None) \
+            as (kiosk, _platform):
+        yield kiosk
 
 
 def asked(app) -> list[str]:

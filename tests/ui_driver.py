@@ -6,9 +6,41 @@ import gc
 import time
 import types
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterable, Iterator
 
 LANDSCAPE = (1920, 1080)
+
+
+@contextmanager
+def app_on_the_reference_platform(tmp, kiosk_id: str, timeout_s: float = 3.0, debug_logs: bool = False,
+                                  ready=lambda app: app.menu is not None):
+    """(app, platform): the reference platform on loopback, and the real app with simulated
+    devices, the sample menu and a quick queue, enrolled to it; ``debug_logs`` writes the
+    JSON-lines logs a kiosk writes (at DEBUG)."""
+    from central.testing import run_server
+    from kiosk import config as cfg
+    from kiosk.core import KioskCore
+    from kiosk.platform import PlatformClient
+
+    bundle = Path(__file__).resolve().parent.parent / "assets" / "menus" / "sample.bundle"
+    with run_server(tmp / "central.db", kiosk_id=kiosk_id) as platform:
+        path = tmp / "kiosk.toml"
+        path.write_text(f'[kiosk]\nid = "{kiosk_id}"\ndata_dir = "{tmp / "var"}"\n'
+                        f'[platform]\nurl = "{platform.base_url}"\ntimeout_s = {timeout_s}\n'
+                        f"[queue]\nbackoff_base_s = 0.1\nbackoff_cap_s = 0.5\nmin_free_mb = 1\n"
+                        f"[heartbeat]\nenabled = false\n"
+                        f'[menu]\nbundle = "{bundle}"\n', encoding="utf-8")
+        config = cfg.load(path)
+        if debug_logs:
+            from kiosk import logs
+            logs.setup(config.data_dir / "logs", level="DEBUG", console=False)
+        core = KioskCore(config)
+        core.platform = PlatformClient(platform.base_url, token=platform.token, timeout=timeout_s)
+        with running_app(config, core=core) as app:
+            until(lambda: ready(app), what="the menu")
+            pump_for(0.5)
+            yield app, platform
 
 
 @contextmanager
